@@ -1,0 +1,5 @@
+"""`python -m lusifer` runs the command-line interface."""
+
+from lusifer.cli import main
+
+main()

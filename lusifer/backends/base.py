@@ -1,0 +1,106 @@
+"""The backend contract: turn one :class:`LLMRequest` into one :class:`LLMResponse`.
+
+A backend only talks to its model. Retries, rate limits, caching, cost and recording live in the call
+layer (:mod:`lusifer.calls`), shared by all backends. Backends signal a failure worth retrying by
+raising :class:`lusifer.errors.RetryableError`; anything else is final.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+    from lusifer.config import BackendConfig
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    """What the simulator asks a model.
+
+    :param task: the template task (``profile``, ``profile_update``, ``feedback``).
+    :param messages: the rendered chat.
+    :param schema: JSON schema the answer must follow (sent as structured output when supported).
+    :param schema_name: a short name for the schema (vendors require one).
+    :param context: the structured data the prompt was rendered from. Vendors never see it; the
+        offline backend computes its answer from it, and validators read the expected ids from it.
+    """
+
+    task: str
+    messages: tuple[Message, ...]
+    schema: Mapping[str, Any] | None = None
+    schema_name: str = "answer"
+    context: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens a call consumed, as the API reported them."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class LLMResponse:
+    """A model's answer."""
+
+    text: str
+    model: str
+    usage: Usage = Usage()
+    finish_reason: str | None = None
+    logprobs: list[dict[str, Any]] | None = None
+
+
+class Backend(ABC):
+    """An LLM (or a stand-in for one) that answers :class:`LLMRequest` objects.
+
+    Subclasses set ``name`` and implement :meth:`acomplete`; :meth:`complete` is the sync twin.
+    """
+
+    #: Unique name, used with ``--backend``.
+    name: ClassVar[str]
+    #: One line shown by ``lusifer backends``.
+    description: ClassVar[str] = ""
+    #: Key name looked up by :func:`lusifer.keys.find_key`, or None when no key is needed.
+    key_name: ClassVar[str | None] = None
+    #: Model used when the configuration names none.
+    default_model: ClassVar[str] = ""
+    #: False for backends that compute answers locally: the call layer then skips the cache.
+    cacheable: ClassVar[bool] = True
+
+    def __init__(self, config: BackendConfig, api_key: SecretStr | None = None) -> None:
+        self.config = config
+        self.model = config.model or self.default_model
+        self._api_key = api_key
+
+    @abstractmethod
+    async def acomplete(self, request: LLMRequest) -> LLMResponse:
+        """Answer ``request``; raise :class:`~lusifer.errors.RetryableError` for transient failures."""
+
+    def complete(self, request: LLMRequest) -> LLMResponse:
+        """Synchronous :meth:`acomplete` (not for use inside a running event loop)."""
+        return asyncio.run(self.acomplete(request))
+
+    async def aclose(self) -> None:
+        """Release network clients; the default has nothing to release."""
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"<{type(self).__name__} name={self.name!r} model={self.model!r}>"

@@ -1,0 +1,40 @@
+"""``lusifer keys``: store API keys outside the project, in a 0600 file in the user dir."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(name="keys")
+def keys_group() -> None:
+    """Manage stored API keys (lookup: --key > stored key > environment variable)."""
+
+
+@keys_group.command(name="set")
+@click.argument("name")
+@click.option("--value", hidden=True, help="The key (prefer the hidden prompt).")
+def keys_set(name: str, value: str | None) -> None:
+    """Store the key NAME (e.g. openai, anthropic, tmdb), asked for with a hidden prompt."""
+    from lusifer.keys import set_key
+
+    if value is None:
+        value = click.prompt(f"Enter key for {name}", hide_input=True)
+    set_key(name, value)
+    click.echo(f"Stored key '{name}'.")
+
+
+@keys_group.command(name="list")
+def keys_list() -> None:
+    """List the names of stored keys (never their values)."""
+    from lusifer.keys import stored_key_names
+
+    for name in stored_key_names():
+        click.echo(name)
+
+
+@keys_group.command(name="path")
+def keys_path_command() -> None:
+    """Print where keys are stored."""
+    from lusifer.keys import keys_path
+
+    click.echo(str(keys_path()))

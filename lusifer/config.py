@@ -1,0 +1,233 @@
+"""Configuration as pydantic models, layered: defaults < ``lusifer.toml`` < ``LUSIFER_*`` env < CLI flags.
+
+Environment variables address any key: ``LUSIFER_<SECTION>__<KEY>`` (e.g. ``LUSIFER_BACKEND__MODEL``)
+or ``LUSIFER_<KEY>`` for top-level keys (``LUSIFER_SEED``). Process switches such as
+``LUSIFER_DEBUG`` or ``LUSIFER_DATA_DIR`` are not configuration keys and are skipped here.
+Unknown keys are rejected everywhere, including plugin sections ``[plugins.<name>]``, which are
+validated by the model the plugin registers through ``register_settings``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from lusifer.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+DEFAULT_CONFIG_FILE = "lusifer.toml"
+ENV_PREFIX = "LUSIFER_"
+#: ``LUSIFER_*`` variables that are process switches, not configuration keys.
+PROCESS_VARIABLES = {
+    "LOAD_PLUGINS",
+    "DISABLE_PLUGINS",
+    "TRACE_PLUGINS",
+    "STRICT_PLUGINS",
+    "DEBUG",
+    "HOME",
+    "DATA_DIR",
+}
+
+
+class Section(BaseModel):
+    """Base of every configuration section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(Section):
+    """Which data to load and how to cut it into histories and test items."""
+
+    path: Path | None = Field(None, description="An already-unpacked official dataset folder (--data-dir).")
+    enrich_file: Path | None = Field(None, description="CSV of extra item text keyed by item id.")
+    fold: str | None = Field(None, description="Split to use (ML-100K: u1..u5, ua, ub; others: 1..5).")
+    history: int = Field(40, ge=1, description="Last N training ratings per user for the profile phase.")
+    profile_batch: int = Field(10, ge=1, description="History items per profile step.")
+    context_items: int = Field(10, ge=0, description="Last k rated items shown when rating.")
+    test_items: int | None = Field(10, ge=1, description="First k test rows per user (None: all).")
+    require_text: bool = Field(False, description="Keep only test items that have rich text (overview).")
+
+
+class BackendConfig(Section):
+    """Which LLM backend answers, and how the call layer treats it."""
+
+    name: str = "offline"
+    model: str | None = None
+    base_url: str | None = None
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    seed: int | None = None
+    max_tokens: int = Field(1024, ge=1)
+    logprobs: bool = False
+    timeout: float = Field(60.0, gt=0, description="Seconds per call.")
+    max_retries: int = Field(5, ge=0)
+    max_concurrency: int = Field(8, ge=1, description="Requests in flight at once.")
+    requests_per_minute: float | None = Field(None, gt=0)
+    tokens_per_minute: float | None = Field(None, gt=0)
+    structured_output: Literal["json_schema", "json_object", "none"] = "json_schema"
+
+
+class CacheConfig(Section):
+    """The content-addressed response cache."""
+
+    enabled: bool = True
+    refresh: bool = Field(False, description="Ignore cached answers but store the new ones.")
+    path: Path | None = Field(None, description="SQLite file (default: <user dir>/cache.sqlite).")
+
+
+class RunConfig(Section):
+    """What a run simulates and where it writes."""
+
+    out: Path | None = None
+    users: int | None = Field(None, ge=1, description="Simulate the first N users.")
+    user_ids: list[str] | None = None
+    concurrency: int = Field(8, ge=1, description="Users simulated at once.")
+    rating_batch: int = Field(20, ge=1, description="Items rated per call.")
+    validation_retries: int = Field(2, ge=0, description="Re-asks for items missing or invalid.")
+    refresh_every: int = Field(10, ge=1, description="Online use: refresh the profile every m interactions.")
+    budget_usd: float | None = Field(None, gt=0)
+    calibrator: Path | None = None
+
+
+class Price(Section):
+    """USD per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class LusiferConfig(Section):
+    """The whole configuration of a Lusifer run."""
+
+    domain: str = "movies"
+    dataset: str = "ml-100k"
+    seed: int = 0
+    prompts_dir: Path | None = None
+    data: DataConfig = DataConfig()
+    backend: BackendConfig = BackendConfig()
+    cache: CacheConfig = CacheConfig()
+    run: RunConfig = RunConfig()
+    prices: dict[str, Price] = {}
+    plugins: dict[str, dict[str, Any]] = {}
+
+    @field_validator("plugins")
+    @classmethod
+    def _validate_plugin_sections(cls, sections: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        from lusifer.registry import settings_models
+
+        models = settings_models()
+        validated = {}
+        for name, values in sections.items():
+            model = models.get(name)  # NotFoundError lists the known sections
+            validated[name] = model.model_validate(values).model_dump()
+        return validated
+
+    def plugin_settings(self, name: str) -> BaseModel:
+        """The validated settings of plugin section ``name`` (defaults when the section is absent)."""
+        from lusifer.registry import settings_models
+
+        return settings_models().get(name).model_validate(self.plugins.get(name, {}))
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML config file; a missing or malformed file is a ConfigError naming it."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+
+
+def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Configuration keys from ``LUSIFER_*`` variables, as a nested dict of strings."""
+    environ = dict(os.environ) if environ is None else environ
+    result: dict[str, Any] = {}
+    for variable, value in environ.items():
+        if not variable.startswith(ENV_PREFIX):
+            continue
+        key = variable[len(ENV_PREFIX) :]
+        if key in PROCESS_VARIABLES or not key:
+            continue
+        *sections, leaf = key.lower().split("__")
+        target = result
+        for section in sections:
+            target = target.setdefault(section, {})
+        target[leaf] = _parse_env_value(value)
+    return result
+
+
+def _parse_env_value(value: str) -> Any:
+    if value.startswith(("[", "{")):
+        import json
+
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` into a copy of ``base``; nested dicts merge, other values replace."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(
+    config_file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> LusiferConfig:
+    """Build the configuration from all layers.
+
+    :param config_file: explicit ``--config`` file; otherwise ``./lusifer.toml`` if it exists.
+    :param overrides: values from CLI flags (highest priority), nested like the TOML file;
+        ``None`` values are ignored so unset flags do not mask lower layers.
+    :param environ: environment to read ``LUSIFER_*`` from (default: ``os.environ``).
+    """
+    layers: dict[str, Any] = {}
+    if config_file is None and Path(DEFAULT_CONFIG_FILE).is_file():
+        config_file = Path(DEFAULT_CONFIG_FILE)
+    if config_file is not None:
+        layers = read_toml(Path(config_file))
+    layers = deep_merge(layers, env_overrides(environ))
+    layers = deep_merge(layers, _drop_none(overrides or {}))
+    try:
+        return LusiferConfig.model_validate(layers)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, config_file)) from None
+
+
+def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            value = _drop_none(value)
+            if value:
+                cleaned[key] = value
+        elif value is not None:
+            cleaned[key] = value
+    return cleaned
+
+
+def _describe(error: ValidationError, config_file: Path | None) -> str:
+    problems = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"])
+        problems.append(f"{location}: {item['msg']}")
+    source = f" (from {config_file}, LUSIFER_* variables or flags)" if config_file else ""
+    return f"invalid configuration{source}: " + "; ".join(problems)

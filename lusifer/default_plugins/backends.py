@@ -1,0 +1,1 @@
+"""Built-in backends plugin (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Built-in movies plugin (filled in by its issue)."""

@@ -1,0 +1,15 @@
+"""Registers the built-in prompt templates (the ``prompts/`` folder, shipped as ``lusifer.prompts``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from lusifer.hookspecs import hookimpl
+
+
+@hookimpl
+def register_prompt_templates(register: Callable[[Path], None]) -> None:
+    import lusifer.prompts
+
+    register(Path(lusifer.prompts.__file__).parent)

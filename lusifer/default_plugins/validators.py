@@ -1,0 +1,14 @@
+"""Registers the built-in validators: ``feedback`` (ratings/clicks) and ``profile``."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from lusifer.hookspecs import hookimpl
+from lusifer.validation import FeedbackValidator, ProfileValidator, Validator
+
+
+@hookimpl
+def register_validators(register: Callable[[Validator], None]) -> None:
+    register(FeedbackValidator())
+    register(ProfileValidator())

@@ -1,0 +1,103 @@
+"""The domain contract: a domain loads datasets into :class:`Dataset` tables and splits them.
+
+Every domain produces the same tables, so the simulator, the evaluation and the Gymnasium
+environment work for any domain without special cases:
+
+- ``users``: index ``user_id``; column ``user_info`` (text describing the user, may be empty).
+- ``items``: index ``item_id``; columns ``title``, ``item_info`` (the text an LLM sees) and
+  ``has_text`` (True when rich text such as an overview or abstract is present).
+- ``ratings``: columns ``user_id``, ``item_id``, ``rating`` (int on the domain's scale) and
+  ``timestamp`` (int seconds), in the dataset's file order.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lusifer.config import DataConfig
+
+RATING_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
+
+
+@dataclass(frozen=True)
+class FeedbackScale:
+    """What a simulated user answers: an integer from ``low`` to ``high``.
+
+    ``kind`` is ``"rating"`` for explicit ratings (e.g. 1-5 stars) or ``"binary"`` for click/skip
+    (0/1). Validators, prompts and evaluators read the scale; nothing else depends on the kind.
+    """
+
+    kind: Literal["rating", "binary"]
+    low: int
+    high: int
+    description: str
+
+    def contains(self, value: int) -> bool:
+        return self.low <= value <= self.high
+
+    @property
+    def midpoint(self) -> float:
+        return (self.low + self.high) / 2
+
+
+STAR_RATING = FeedbackScale("rating", 1, 5, "an integer rating from 1 (strongly disliked) to 5 (loved it)")
+CLICK = FeedbackScale("binary", 0, 1, "1 if the user would click the item, 0 if they would skip it")
+
+
+@dataclass
+class Dataset:
+    """The loaded tables of one dataset (see the module docstring for their columns)."""
+
+    name: str
+    users: pd.DataFrame
+    items: pd.DataFrame
+    ratings: pd.DataFrame
+    folds: tuple[str, ...] = ()
+    metadata: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class Split:
+    """Training and test ratings of one fold (same columns as ``Dataset.ratings``)."""
+
+    fold: str
+    train: pd.DataFrame
+    test: pd.DataFrame
+
+
+class Domain(ABC):
+    """A kind of recommendation (movies, news, ...): its datasets, scale, templates and checks."""
+
+    #: Unique name, used with ``--domain``.
+    name: ClassVar[str]
+    #: One line shown by ``lusifer domains``.
+    description: ClassVar[str] = ""
+    #: What a simulated user answers.
+    scale: ClassVar[FeedbackScale] = STAR_RATING
+    #: Dataset names this domain can load; the first is the default.
+    datasets: ClassVar[tuple[str, ...]] = ()
+    #: Folder of this domain's templates (``<folder>/<task>.j2``); defaults to ``name``.
+    template_folder: ClassVar[str | None] = None
+    #: Validators applied to the feedback task's output, by registered name.
+    validators: ClassVar[tuple[str, ...]] = ("feedback",)
+    #: Metrics reported by ``lusifer evaluate`` by default, by registered name.
+    evaluators: ClassVar[tuple[str, ...]] = ("rmse", "mae", "pearson")
+    #: Word for one item in prompts and messages ("movie", "article").
+    item_noun: ClassVar[str] = "item"
+
+    @property
+    def templates(self) -> str:
+        return self.template_folder or self.name
+
+    @abstractmethod
+    def load(self, dataset: str, config: DataConfig) -> Dataset:
+        """Load ``dataset`` (downloading it if needed, unless ``config.path`` points at a copy)."""
+
+    @abstractmethod
+    def split(self, data: Dataset, fold: str | None, seed: int) -> Split:
+        """Split the ratings into train and test for ``fold`` (the dataset's default when None)."""

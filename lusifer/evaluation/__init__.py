@@ -1,0 +1,1 @@
+"""Evaluation: fidelity metrics, collaborative-filtering baselines, calibration and reports."""

@@ -1,0 +1,48 @@
+"""Prompt templates: a jinja2 environment over the user's folder, plugin folders and the built-ins.
+
+A template is found as ``<domain folder>/<task>.j2``, falling back to ``default/<task>.j2``. Lookup
+order: ``--prompts-dir`` > templates registered by external plugins > built-in templates. Undefined
+variables are errors (``StrictUndefined``), so a typo in a template never yields a silent blank.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import jinja2
+
+from lusifer.errors import ConfigError, LusiferError
+from lusifer.registry import template_dirs
+
+
+@functools.lru_cache(maxsize=8)
+def template_environment(prompts_dir: Path | None = None) -> jinja2.Environment:
+    """The jinja2 environment for an optional user template folder (cached per folder)."""
+    folders: list[str] = []
+    if prompts_dir is not None:
+        if not Path(prompts_dir).is_dir():
+            raise ConfigError(f"prompts directory not found: {prompts_dir}")
+        folders.append(str(prompts_dir))
+    folders.extend(str(entry.obj) for entry in template_dirs())
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folders),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        autoescape=False,
+    )
+
+
+def render(environment: jinja2.Environment, folder: str, task: str, **context: object) -> str:
+    """Render ``<folder>/<task>.j2`` (or ``default/<task>.j2``) with ``context``."""
+    names = [f"{folder}/{task}.j2", f"default/{task}.j2"]
+    try:
+        template = environment.select_template(names)
+    except jinja2.TemplatesNotFound:
+        raise ConfigError(f"no prompt template for task '{task}': looked for {', '.join(names)}") from None
+    try:
+        return template.render(**context).strip()
+    except jinja2.UndefinedError as error:
+        raise LusiferError(f"prompt template {template.name}: {error.message}") from None
