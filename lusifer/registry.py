@@ -126,15 +126,17 @@ def evaluators() -> Registry[Evaluator]:
 @functools.cache
 def template_dirs() -> tuple[Registered[Path], ...]:
     """Template directories, highest priority first: external plugins before built-ins."""
+    from lusifer.plugins import BUILTIN_PLUGINS
+
     found: list[Registered[Path]] = []
     hook = get_plugin_manager().hook.register_prompt_templates
-    for implementation in hook.get_hookimpls():  # registration order: external plugins, then built-ins
+    for implementation in hook.get_hookimpls():
         implementation.function(
             register=lambda path, _plugin=implementation.plugin_name: found.append(
                 Registered(str(path), Path(path), _plugin)
             )
         )
-    return tuple(found)
+    return tuple(sorted(found, key=lambda entry: entry.plugin in BUILTIN_PLUGINS))
 
 
 @functools.cache

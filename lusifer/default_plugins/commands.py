@@ -11,6 +11,7 @@ from lusifer.hookspecs import hookimpl
 def register_commands(cli: click.Group) -> None:
     from lusifer.cli.inspect import backends_command, domains_command, plugins_command
     from lusifer.cli.keys import keys_group
+    from lusifer.cli.run import run_command, show_group
 
-    for command in (plugins_command, domains_command, backends_command, keys_group):
+    for command in (run_command, show_group, plugins_command, domains_command, backends_command, keys_group):
         cli.add_command(command)

@@ -83,8 +83,8 @@ class Domain(ABC):
     datasets: ClassVar[tuple[str, ...]] = ()
     #: Folder of this domain's templates (``<folder>/<task>.j2``); defaults to ``name``.
     template_folder: ClassVar[str | None] = None
-    #: Validators applied to the feedback task's output, by registered name.
-    validators: ClassVar[tuple[str, ...]] = ("feedback",)
+    #: Validators applied to the answers of every task (each checks the tasks it names), by name.
+    validators: ClassVar[tuple[str, ...]] = ("profile", "feedback")
     #: Metrics reported by ``lusifer evaluate`` by default, by registered name.
     evaluators: ClassVar[tuple[str, ...]] = ("rmse", "mae", "pearson")
     #: Word for one item in prompts and messages ("movie", "article").

@@ -1,0 +1,145 @@
+"""``lusifer run`` and ``lusifer show``: simulate users, then inspect what a run stored."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+PAPER_PROTOCOL = {"fold": "u1", "history": 40, "profile_batch": 10, "context_items": 10, "test_items": 10,
+                  "require_text": True}
+
+
+def data_options(function: Any) -> Any:
+    """Options shared by every command that loads data."""
+    options = [
+        click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="TOML config file (default: ./lusifer.toml if present)."),
+        click.option("--domain", help="Domain (default: movies)."),
+        click.option("--dataset", help="Dataset of the domain (default: ml-100k)."),
+        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="An already-unpacked official dataset folder (skips the download)."),
+        click.option("--enrich-file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="CSV of extra item text (e.g. TMDB overviews) keyed by item id."),
+        click.option("--fold", help="Train/test split (ML-100K: u1..u5, ua, ub)."),
+        click.option("--seed", type=int, help="Seed for splits, sampling and the backend."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def data_overrides(options: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "domain": options.get("domain"),
+        "dataset": options.get("dataset"),
+        "seed": options.get("seed"),
+        "data": {"path": options.get("data_dir"), "enrich_file": options.get("enrich_file"), "fold": options.get("fold")},
+    }
+
+
+@click.command(name="run")
+@data_options
+@click.option("--protocol", type=click.Choice(["paper"]), help="Preset: the paper's protocol (fold u1, last 40 in "
+              "batches of 10, 10 context items, first 10 test items with an overview; needs --enrich-file).")
+@click.option("--backend", help="LLM backend (default: offline; see `lusifer backends`).")
+@click.option("--model", help="Model name for the backend.")
+@click.option("--base-url", help="Base URL of an OpenAI-compatible or Anthropic server.")
+@click.option("--key", "api_key", help="API key for this run only (prefer `lusifer keys set`).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory (default: runs/<time>).")
+@click.option("--users", type=int, help="Simulate the first N users.")
+@click.option("--user-ids", help="Comma-separated user ids to simulate.")
+@click.option("--history", type=int, help="Last N history items per user for the profile (default 40).")
+@click.option("--batch-size", type=int, help="History items per profile step (default 10).")
+@click.option("--context-items", type=int, help="Recent rated items shown when rating (default 10).")
+@click.option("--test-items", type=int, help="First k test items per user (default 10).")
+@click.option("--rating-batch", type=int, help="Items rated per call (default 20).")
+@click.option("--concurrency", type=int, help="Users simulated at once (default 8).")
+@click.option("--max-concurrency", type=int, help="Requests in flight at once (default 8).")
+@click.option("--budget-usd", type=float, help="Stop cleanly before spending more than this.")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the response cache.")
+@click.option("--refresh-cache", is_flag=True, help="Ask again, ignoring cached answers (and store the new ones).")
+@click.option("--prompts-dir", type=click.Path(file_okay=False, path_type=Path), help="Folder overriding templates.")
+@click.option("--progress/--no-progress", default=None, help="Live progress (default: when stderr is a terminal).")
+def run_command(**options: Any) -> None:
+    """Simulate users: build evolving profiles, then rate their held-out items.
+
+    Writes a run directory with run.sqlite (source of truth), ratings.csv, profiles.jsonl, history.csv,
+    Parquet twins, config.json and summary.json. Rerun the same command to resume.
+    """
+    from lusifer.config import load_config
+    from lusifer.simulation.progress import RunProgress
+    from lusifer.simulation.runner import run_simulation
+
+    overrides = data_overrides(options)
+    if options["protocol"] == "paper":
+        overrides["data"] = {**PAPER_PROTOCOL, **{k: v for k, v in overrides["data"].items() if v is not None}}
+    overrides["data"].update(history=options["history"], profile_batch=options["batch_size"],
+                             context_items=options["context_items"], test_items=options["test_items"])
+    overrides["prompts_dir"] = options["prompts_dir"]
+    overrides["backend"] = {"name": options["backend"], "model": options["model"], "base_url": options["base_url"],
+                            "max_concurrency": options["max_concurrency"]}
+    user_ids = [part.strip() for part in options["user_ids"].split(",")] if options["user_ids"] else None
+    overrides["run"] = {"out": options["out"], "users": options["users"], "user_ids": user_ids,
+                        "rating_batch": options["rating_batch"], "concurrency": options["concurrency"],
+                        "budget_usd": options["budget_usd"]}
+    overrides["cache"] = {"enabled": False if options["no_cache"] else None,
+                          "refresh": True if options["refresh_cache"] else None}
+    config = load_config(options["config_file"], overrides)
+    if options["protocol"] == "paper" and config.data.enrich_file is None:
+        raise click.UsageError("--protocol paper needs --enrich-file (items with an overview)")
+    progress = RunProgress(enabled=options["progress"])
+    try:
+        run, summary = run_simulation(config, progress, api_key=options["api_key"])
+    finally:
+        progress.stop()
+    payload = {key: value for key, value in vars(summary).items()}
+    (run.out / "summary.json").write_text(json.dumps(payload, indent=2, sort_keys=True), encoding="utf-8")
+    click.echo(
+        f"{run.out}: users {summary.users_done} done / {summary.users_failed} failed; ratings {summary.ratings} "
+        f"done / {summary.ratings_failed} failed; calls {summary.calls}, cache hits {summary.cache_hits}, "
+        f"tokens {summary.prompt_tokens + summary.completion_tokens:,}, cost ${summary.cost_usd:.4f}"
+    )
+    if not summary.ok:
+        for user, reason in list(summary.failures.items())[:5]:
+            click.echo(f"  failed {user}: {reason}", err=True)
+        click.echo("Some work failed; rerun the same command to retry it (completed work is kept).", err=True)
+        sys.exit(1)
+
+
+@click.group(name="show")
+def show_group() -> None:
+    """Inspect a run directory."""
+
+
+@show_group.command(name="user")
+@click.argument("user_id")
+@click.option("--run", "run_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+def show_user(user_id: str, run_dir: Path) -> None:
+    """Print USER_ID's profile timeline with explanations, then their simulated feedback."""
+    from lusifer.errors import NotFoundError
+    from lusifer.store import STORE_FILE, RunStore
+
+    if not (run_dir / STORE_FILE).exists():
+        raise NotFoundError(f"{run_dir} is not a run directory (no {STORE_FILE})")
+    store = RunStore(run_dir)
+    try:
+        states = store.profiles(user_id)
+        if not states:
+            raise NotFoundError(f"user {user_id} has no profile in {run_dir}")
+        for state in states:
+            click.echo(f"--- step {state.step} ({state.source}; items {', '.join(state.item_ids)})")
+            click.echo(f"why: {state.explanation}")
+            click.echo(state.profile)
+        rows = [row for row in store.feedback(None) if row["user_id"] == user_id]
+        if rows:
+            click.echo("--- feedback (item: simulated / true)")
+            for row in rows:
+                value = row["simulated"] if row["status"] == "ok" else f"failed ({row['reason']})"
+                truth = "" if row["truth"] is None else f" / {row['truth']:g}"
+                click.echo(f"{row['item_id']}: {value}{truth}")
+    finally:
+        store.close()

@@ -1,0 +1,1 @@
+"""Simulation: the paper's two phases (evolving profiles, then feedback), online feedback, runs."""

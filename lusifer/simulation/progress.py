@@ -1,0 +1,58 @@
+"""A live progress display for runs (rich): users done, calls/s, tokens, cost, cache hits, ETA."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lusifer.exchange import Exchange
+
+
+class RunProgress:
+    """Counts a run's progress; draws a rich progress bar when stderr is a terminal."""
+
+    def __init__(self, enabled: bool | None = None) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.calls = self.cache_hits = self.tokens = 0
+        self.cost = 0.0
+        self._started = time.monotonic()
+        self._progress = Progress(
+            TextColumn("users"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            disable=not (sys.stderr.isatty() if enabled is None else enabled),
+        )
+        self._task = self._progress.add_task("users", total=None, stats="")
+
+    def start(self, total: int, done: int) -> None:
+        self._started = time.monotonic()
+        self._progress.update(self._task, total=total, completed=done)
+        self._progress.start()
+
+    def exchange(self, exchange: Exchange) -> None:
+        if exchange.cache_hit:
+            self.cache_hits += 1
+        else:
+            self.calls += 1
+        self.tokens += exchange.prompt_tokens + exchange.completion_tokens
+        self.cost += exchange.cost_usd
+        self._refresh()
+
+    def user_finished(self) -> None:
+        self._progress.advance(self._task)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        rate = self.calls / max(time.monotonic() - self._started, 1e-9)
+        stats = f"{rate:.1f} calls/s  {self.tokens:,} tokens  ${self.cost:.4f}  {self.cache_hits} cached"
+        self._progress.update(self._task, stats=stats)
+
+    def stop(self) -> None:
+        self._progress.stop()

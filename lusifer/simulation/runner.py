@@ -1,0 +1,249 @@
+"""A whole simulation run: plan the work, simulate users concurrently, persist, export, summarise.
+
+Re-running with the same configuration and ``--out`` resumes: stored profile steps and feedback are
+not asked again, and the response cache answers any call that completed but was not yet stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lusifer import __version__
+from lusifer.errors import BudgetExceededError, ConfigError
+from lusifer.registry import emit_run_finished, emit_run_started, get_domain
+from lusifer.run_info import RunInfo, RunSummary
+from lusifer.simulation.exports import write_exports
+from lusifer.simulation.requests import Interaction, ItemText
+from lusifer.simulation.simulator import ProfileError, SimulatedUser, Simulator
+from lusifer.store import RunStore
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lusifer.config import LusiferConfig
+    from lusifer.domains.base import Dataset, Domain
+    from lusifer.simulation.progress import RunProgress
+
+#: Configuration keys that may differ between a run and its resumption.
+RESUMABLE_KEYS = {("run", "out"), ("run", "concurrency"), ("run", "budget_usd"), ("backend", "max_concurrency"),
+                  ("backend", "timeout"), ("backend", "max_retries"), ("backend", "requests_per_minute"),
+                  ("backend", "tokens_per_minute"), ("cache",)}
+
+
+@dataclass
+class RunPlan:
+    """What a run simulates: the loaded data, the training slice, the targets and the users."""
+
+    domain: Domain
+    data: Dataset
+    history: pd.DataFrame
+    targets: pd.DataFrame
+    user_ids: list[str]
+
+
+def plan_run(config: LusiferConfig) -> RunPlan:
+    """Load the data and select the history slice, test items and users of a run."""
+    from lusifer.selection import protocol_slices
+
+    domain = get_domain(config.domain)
+    data = domain.load(config.dataset, config.data)
+    split = domain.split(data, config.data.fold, config.seed)
+    history, targets = protocol_slices(split, data.items, config.data)
+    user_ids = [str(user) for user in dict.fromkeys(targets["user_id"].tolist())]
+    if config.run.user_ids:
+        known = set(user_ids)
+        unknown = [user for user in config.run.user_ids if user not in known]
+        if unknown:
+            raise ConfigError(f"unknown or untested user ids: {', '.join(unknown[:10])}")
+        wanted = set(config.run.user_ids)
+        user_ids = [user for user in user_ids if user in wanted]
+    if config.run.users is not None:
+        user_ids = user_ids[: config.run.users]
+    selected = set(user_ids)
+    targets = targets[targets["user_id"].astype(str).isin(selected)]
+    return RunPlan(domain, data, history, targets, user_ids)
+
+
+def default_out() -> Path:
+    return Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+
+
+def config_snapshot(config: LusiferConfig) -> dict[str, Any]:
+    """The configuration as stored in the run (JSON-safe; holds no keys)."""
+    return config.model_dump(mode="json")
+
+
+def _check_resumable(store: RunStore, snapshot: dict[str, Any]) -> None:
+    previous = store.get_meta("config")
+    if previous is None:
+        return
+    differences = sorted(_differences(previous, snapshot))
+    if differences:
+        raise ConfigError(
+            f"{store.run_dir} holds a run with a different configuration (differs in: {', '.join(differences)}); "
+            "use another --out or the same settings to resume"
+        )
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[str]:
+    found = []
+    for key in sorted(set(old) | set(new)):
+        path = (*prefix, key)
+        if path in RESUMABLE_KEYS or path[:1] in RESUMABLE_KEYS:
+            continue
+        if isinstance(old.get(key), dict) and isinstance(new.get(key), dict):
+            found.extend(_differences(old[key], new[key], path))
+        elif old.get(key) != new.get(key):
+            found.append(".".join(path))
+    return found
+
+
+def _item_texts(items: pd.DataFrame) -> dict[str, ItemText]:
+    return {
+        str(item_id): ItemText(str(title), str(info))
+        for item_id, title, info in zip(items.index, items["title"], items["item_info"])
+    }
+
+
+def _community(history: pd.DataFrame) -> dict[str, dict[str, float]]:
+    from lusifer.selection import item_stats
+
+    stats = item_stats(history)
+    return {
+        str(item_id): {"mean": round(float(mean), 2), "count": int(count)}
+        for item_id, mean, count in zip(stats.index, stats["mean"], stats["count"])
+    }
+
+
+def _interactions(history: pd.DataFrame) -> dict[str, list[Interaction]]:
+    grouped: dict[str, list[Interaction]] = {}
+    for user_id, item_id, rating, timestamp in zip(
+        history["user_id"], history["item_id"], history["rating"], history["timestamp"]
+    ):
+        grouped.setdefault(str(user_id), []).append(Interaction(str(item_id), int(rating), int(timestamp)))
+    return grouped
+
+
+def run_simulation(
+    config: LusiferConfig, progress: RunProgress | None = None, api_key: str | None = None
+) -> tuple[RunInfo, RunSummary]:
+    """Run (or resume) a simulation as configured; returns the run and its summary."""
+    from lusifer.backends.factory import create_backend
+
+    out = Path(config.run.out or default_out())
+    plan = plan_run(config)
+    store = RunStore(out)
+    snapshot = config_snapshot(config)
+    _check_resumable(store, snapshot)
+    store.set_meta("config", snapshot)
+    store.set_meta("versions", {"lusifer": __version__})
+    (out / "config.json").write_text(json.dumps(snapshot, indent=2, sort_keys=True), encoding="utf-8")
+    if not store.targets():
+        store.save_history(
+            [(str(u), str(i), float(r), int(t)) for u, i, r, t in plan.history[["user_id", "item_id", "rating", "timestamp"]].itertuples(index=False)]
+        )
+        store.save_targets([(str(u), str(i), float(r)) for u, i, r in plan.targets[["user_id", "item_id", "rating"]].itertuples(index=False)])
+    run = RunInfo(run_id=out.name, out=out, config=snapshot, seed=config.seed)
+    backend = create_backend(config, api_key)
+    try:
+        summary = asyncio.run(_simulate(config, plan, store, backend, run, progress))
+    finally:
+        write_exports(store, out)
+        store.close()
+    return run, summary
+
+
+async def _simulate(
+    config: LusiferConfig, plan: RunPlan, store: RunStore, backend: Any, run: RunInfo, progress: RunProgress | None
+) -> RunSummary:
+    from lusifer.calls import CallLayer
+
+    def record(exchange: Any) -> None:
+        store.add_exchange(exchange)
+        if progress is not None:
+            progress.exchange(exchange)
+
+    calls = CallLayer(backend, config, on_exchange=record)
+    simulator = Simulator(
+        plan.domain, calls, config, _item_texts(plan.data.items), _community(plan.history), store
+    )
+    users_info = plan.data.users["user_info"] if "user_info" in plan.data.users else None
+    histories = _interactions(plan.history)
+    targets: dict[str, list[tuple[str, float | None]]] = {}
+    for user_id, item_id, truth in store.targets():
+        targets.setdefault(user_id, []).append((item_id, truth))
+    statuses = store.user_statuses()
+    todo = [user for user in plan.user_ids if statuses.get(user, ("",))[0] != "done"]
+    if progress is not None:
+        progress.start(total=len(plan.user_ids), done=len(plan.user_ids) - len(todo))
+    emit_run_started(run)
+    summary = RunSummary()
+    semaphore = asyncio.Semaphore(config.run.concurrency)
+
+    async def simulate_user(user_id: str) -> None:
+        async with semaphore:
+            info = _user_info(users_info, user_id)
+            user = SimulatedUser(user_id, info, list(histories.get(user_id, [])))
+            try:
+                await simulator.build_profiles(user)
+                done = store.rated_items(user_id)
+                todo_items = [item for item, _ in targets.get(user_id, []) if item not in done]
+                if todo_items:
+                    feedback = await simulator.rate(user, todo_items)
+                    truths = dict(targets.get(user_id, []))
+                    store.add_feedback(user_id, feedback.ratings, feedback.failures, truths)
+                    if feedback.failures:
+                        store.set_user_status(user_id, "failed", f"{len(feedback.failures)} items failed")
+                        return
+                store.set_user_status(user_id, "done")
+            except ProfileError as error:
+                store.set_user_status(user_id, "failed", str(error))
+            finally:
+                if progress is not None:
+                    progress.user_finished()
+
+    tasks = [asyncio.create_task(simulate_user(user_id)) for user_id in todo]
+    try:
+        await asyncio.gather(*tasks)
+    except BudgetExceededError as error:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        summary.failures["budget"] = str(error)
+    finally:
+        await calls.aclose()
+    _fill_summary(summary, store, plan.user_ids, calls)
+    emit_run_finished(run, summary)
+    return summary
+
+
+def _user_info(users_info: Any, user_id: str) -> str:
+    if users_info is None:
+        return ""
+    for key in (user_id, int(user_id) if user_id.isdigit() else None):
+        if key is not None and key in users_info.index:
+            return str(users_info.loc[key])
+    return ""
+
+
+def _fill_summary(summary: RunSummary, store: RunStore, user_ids: list[str], calls: Any) -> None:
+    statuses = store.user_statuses()
+    summary.users_done = sum(1 for user in user_ids if statuses.get(user, ("",))[0] == "done")
+    summary.users_failed = len(user_ids) - summary.users_done
+    feedback = store.feedback("test")
+    summary.ratings = sum(1 for row in feedback if row["status"] == "ok")
+    summary.ratings_failed = len(store.targets()) - summary.ratings
+    stats = calls.stats
+    summary.calls = stats.calls
+    summary.cache_hits = stats.cache_hits
+    summary.prompt_tokens = stats.prompt_tokens
+    summary.completion_tokens = stats.completion_tokens
+    summary.cost_usd = stats.cost_usd
+    for user, (status, reason) in statuses.items():
+        if status == "failed" and reason:
+            summary.failures[user] = reason

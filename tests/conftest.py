@@ -1,0 +1,36 @@
+"""Shared fixtures: an isolated user dir per test, fresh plugin caches, the shared data folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lusifer.plugins import clear_caches
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+ML_100K = SHARED / "data" / "ml-100k"
+TMDB_100K = SHARED / "data" / "tmdb" / "ml-100k-tmdb.csv"
+RECORDED_100K = SHARED / "data" / "lusifer-paper" / "recorded-ml-100k.csv"
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keys, cache and downloads of each test live in a fresh folder; no vendor keys leak in."""
+    home = tmp_path_factory.mktemp("lusifer-home")
+    monkeypatch.setenv("LUSIFER_HOME", str(home))
+    monkeypatch.setenv("LUSIFER_DATA_DIR", str(home / "data"))
+    for variable in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "TMDB_API_KEY", "OPENAI_BASE_URL",
+                     "LUSIFER_LOAD_PLUGINS", "LUSIFER_DISABLE_PLUGINS", "LUSIFER_STRICT_PLUGINS"):
+        monkeypatch.delenv(variable, raising=False)
+    clear_caches()
+    yield home
+    clear_caches()
+
+
+@pytest.fixture
+def ml100k() -> Path:
+    if not (ML_100K / "u.data").exists():
+        pytest.skip(f"shared MovieLens 100K not found at {ML_100K}")
+    return ML_100K
