@@ -101,7 +101,7 @@ def _package(root: Path, name: str, source: str) -> Path:
         textwrap.dedent(
             f"""
             [build-system]
-            requires = ["setuptools>=69"]
+            requires = ["setuptools>=77"]
             build-backend = "setuptools.build_meta"
 
             [project]

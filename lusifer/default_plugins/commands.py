@@ -9,9 +9,19 @@ from lusifer.hookspecs import hookimpl
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
+    from lusifer.cli.data import data_group
     from lusifer.cli.inspect import backends_command, domains_command, plugins_command
     from lusifer.cli.keys import keys_group
     from lusifer.cli.run import run_command, show_group
 
-    for command in (run_command, show_group, plugins_command, domains_command, backends_command, keys_group):
+    commands = (
+        run_command,
+        show_group,
+        plugins_command,
+        domains_command,
+        backends_command,
+        keys_group,
+        data_group,
+    )
+    for command in commands:
         cli.add_command(command)

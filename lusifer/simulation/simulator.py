@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from lusifer.domains.base import Domain
 
 
+#: Profile text of a user with no history yet (cold start).
+NO_PROFILE = "Nothing is known about this person's taste yet."
+
+
 class ProfileError(LusiferError):
     """A profile step could not be obtained (the user cannot be simulated further)."""
 
@@ -121,7 +125,7 @@ class Simulator:
     # phase 2 ------------------------------------------------------------------------------------
     async def rate(self, user: SimulatedUser, item_ids: list[str]) -> FeedbackResult:
         """The user's feedback on ``item_ids``, several items per call; never invents a value."""
-        if user.profile is None:
+        if user.profile is None and user.history:
             raise ProfileError(f"user {user.user_id} has no profile yet: build it first")
         result = FeedbackResult()
         size = self.config.run.rating_batch
@@ -135,7 +139,7 @@ class Simulator:
         stats = user.stats()
         for _attempt in range(1 + self.config.run.validation_retries):
             request = self.requests.feedback(
-                user.user_id, user.user_info, user.profile or "", recent, remaining, stats, self.community, note
+                user.user_id, user.user_info, user.profile or NO_PROFILE, recent, remaining, stats, self.community, note
             )
             try:
                 answer = await self.calls.call(request, self.validators, user_id=user.user_id)
@@ -162,21 +166,25 @@ class Simulator:
 
     # online use ---------------------------------------------------------------------------------
     async def simulate_feedback(self, user: SimulatedUser, item_ids: list[str]) -> FeedbackResult:
-        """Feedback on new recommendations; appends it to the history and refreshes the profile.
-
-        The profile is updated (with an explanation) every ``run.refresh_every`` new interactions.
-        """
+        """Feedback on new recommendations, appended to the user's history (see :meth:`observe`)."""
         result = await self.rate(user, item_ids)
-        last_time = user.history[-1].timestamp if user.history else 0
-        for offset, item_id in enumerate(item_ids):
-            if item_id in result.ratings:
-                interaction = Interaction(item_id, result.ratings[item_id], last_time + offset + 1)
-                user.history.append(interaction)
-                user.pending.append(interaction)
-        if len(user.pending) >= self.config.run.refresh_every:
-            result.profile_update = await self._profile_step(user, user.pending, source="online")
-            user.pending = []
+        result.profile_update = await self.observe(user, {item: result.ratings[item] for item in item_ids
+                                                          if item in result.ratings})
         return result
+
+    async def observe(self, user: SimulatedUser, feedback: dict[str, int]) -> ProfileState | None:
+        """Append ``feedback`` to the history; every ``run.refresh_every`` new interactions, fold them
+        into the profile with an explanation (returned; None when no refresh happened)."""
+        last_time = user.history[-1].timestamp if user.history else 0
+        for offset, (item_id, value) in enumerate(feedback.items()):
+            interaction = Interaction(item_id, value, last_time + offset + 1)
+            user.history.append(interaction)
+            user.pending.append(interaction)
+        if len(user.pending) < self.config.run.refresh_every:
+            return None
+        state = await self._profile_step(user, user.pending, source="online")
+        user.pending = []
+        return state
 
 
 def _describe(problems: dict[str, str], limit: int = 5) -> str:

@@ -1,0 +1,1 @@
+"""The built-in ``movies`` domain: MovieLens ratings with optional TMDB item text."""
