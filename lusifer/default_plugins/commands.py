@@ -10,6 +10,7 @@ from lusifer.hookspecs import hookimpl
 @hookimpl
 def register_commands(cli: click.Group) -> None:
     from lusifer.cli.data import data_group
+    from lusifer.cli.evaluate import evaluate_command
     from lusifer.cli.inspect import backends_command, domains_command, plugins_command
     from lusifer.cli.keys import keys_group
     from lusifer.cli.run import run_command, show_group
@@ -17,6 +18,7 @@ def register_commands(cli: click.Group) -> None:
     commands = (
         run_command,
         show_group,
+        evaluate_command,
         plugins_command,
         domains_command,
         backends_command,

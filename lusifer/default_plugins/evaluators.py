@@ -1,1 +1,23 @@
-"""Built-in evaluators plugin (filled in by its issue)."""
+"""Registers the built-in metrics (see :mod:`lusifer.evaluation.metrics`).
+
+Kept import-light: numpy is imported only when the evaluators registry is first built.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lusifer.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from lusifer.evaluation.metrics import Evaluator
+
+
+@hookimpl
+def register_evaluators(register: Callable[[Evaluator], None]) -> None:
+    from lusifer.evaluation.metrics import builtin_evaluators
+
+    for evaluator in builtin_evaluators():
+        register(evaluator)

@@ -1,0 +1,124 @@
+"""``lusifer evaluate``: score simulated feedback against the truth, beside CF baselines and calibrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command(name="evaluate")
+@click.argument("run_dir", required=False, type=click.Path(path_type=Path))
+@click.option("--predictions", type=click.Path(path_type=Path), help="A CSV of predictions instead of a run.")
+@click.option("--column", "columns", multiple=True, help="Prediction column to score (repeatable).")
+@click.option("--truth", default="rating", show_default=True, help="Column holding the true feedback.")
+@click.option("--history", type=click.Path(path_type=Path), help="Training slice CSV for baselines.")
+@click.option(
+    "--protocol",
+    type=click.Choice(["paper"]),
+    help="Build the training slice of the paper's ML-100K protocol (needs --enrich-file).",
+)
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Unpacked ML-100K folder (--protocol).")
+@click.option("--enrich-file", type=click.Path(path_type=Path), help="TMDB overviews CSV (--protocol).")
+@click.option("--kind", type=click.Choice(["rating", "binary"]), help="Feedback kind (default: inferred).")
+@click.option("--metric", "metrics", multiple=True, help="Metric to report (repeatable; default: all).")
+@click.option("--baselines/--no-baselines", default=True, show_default=True, help="Train CF baselines.")
+@click.option("--calibrate/--no-calibrate", default=True, show_default=True, help="Add calibrated variants.")
+@click.option(
+    "--bootstrap", "reps", default=1000, show_default=True, type=click.IntRange(0), help="Resamples."
+)
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(2), help="Folds over users.")
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: RUN_DIR/evaluation].")
+@click.option("--seed", default=0, show_default=True, type=int)
+def evaluate_command(
+    run_dir: Path | None,
+    predictions: Path | None,
+    columns: tuple[str, ...],
+    truth: str,
+    history: Path | None,
+    protocol: str | None,
+    data_dir: Path | None,
+    enrich_file: Path | None,
+    kind: str | None,
+    metrics: tuple[str, ...],
+    baselines: bool,
+    calibrate: bool,
+    reps: int,
+    folds: int,
+    out: Path | None,
+    seed: int,
+) -> None:
+    """Evaluate RUN_DIR (or --predictions FILE.csv --column NAME) and write metrics.csv, report.md, plots.
+
+    Baselines and the label-free and hybrid calibrators need the training slice the simulator saw:
+    RUN_DIR/history.csv, --history FILE, or --protocol paper --data-dir DIR --enrich-file FILE.
+    """
+    from lusifer.evaluation.inputs import (
+        EvaluationInput,
+        paper_protocol,
+        read_history,
+        read_predictions,
+        read_run_dir,
+    )
+    from lusifer.evaluation.pipeline import evaluate
+    from lusifer.evaluation.report import write_report
+
+    if (run_dir is None) == (predictions is None):
+        raise click.UsageError("give either RUN_DIR or --predictions FILE.csv (not both)")
+    if predictions is not None:
+        if not columns:
+            raise click.UsageError("--predictions needs at least one --column NAME")
+        data = EvaluationInput(
+            read_predictions(predictions, columns, truth), list(columns), truth, source=str(predictions)
+        )
+        out = out or Path("evaluation")
+    else:
+        assert run_dir is not None
+        data = read_run_dir(run_dir, columns)
+        out = out or run_dir / "evaluation"
+    if history is not None:
+        data.history = read_history(history)
+    elif protocol == "paper":
+        data.history, _ = paper_protocol(data_dir, enrich_file)
+        data.kind, data.scale = data.kind or "rating", data.scale or (1.0, 5.0)
+    truth_values = data.frame[data.truth]
+    kind = kind or data.kind or ("binary" if set(truth_values.unique()) <= {0.0, 1.0} else "rating")
+    scale = data.scale or (
+        (0.0, 1.0) if kind == "binary" else (float(truth_values.min()), float(truth_values.max()))
+    )
+    result = evaluate(
+        data.frame,
+        data.columns,
+        truth=data.truth,
+        history=data.history,
+        kind=kind,
+        scale=scale,
+        baselines=baselines,
+        calibrate=calibrate,
+        reps=reps,
+        seed=seed,
+        folds=folds,
+        metric_names=list(metrics) or None,
+        calibrator_dir=out / "calibrators",
+    )
+    result.profiles = data.profiles
+    for note in result.notes:
+        click.echo(f"lusifer: note: {note}", err=True)
+    written = write_report(result, out, title=f"Lusifer evaluation of {data.source}")
+    _print_summary(result.metrics, result.methods, kind)
+    click.echo(f"Wrote {written['report']}, {written['metrics']} and {len(written) - 2} plots to {out}")
+
+
+def _print_summary(metrics: object, methods: list[str], kind: str) -> None:
+    import pandas as pd
+
+    assert isinstance(metrics, pd.DataFrame)
+    names = (
+        ["rmse", "mae", "pearson", "valid_share"] if kind == "rating" else ["auc", "log_loss", "valid_share"]
+    )
+    table = metrics[metrics["subset"] == "all"].pivot(index="method", columns="metric", values="value")
+    table = table.reindex(index=methods, columns=[name for name in names if name in table.columns])
+    width = max(len(method) for method in methods) + 2
+    click.echo("method".ljust(width) + "".join(f"{name:>12}" for name in table.columns))
+    for method, row in table.iterrows():
+        click.echo(str(method).ljust(width) + "".join(f"{value:>12.3f}" for value in row))
