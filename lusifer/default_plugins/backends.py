@@ -1,1 +1,25 @@
-"""Built-in backends plugin (filled in by its issue)."""
+"""Registers the built-in backends: ``openai``, ``anthropic`` and ``offline``.
+
+The backend modules import their vendor SDK only when a backend is created, so registering them keeps
+``lusifer --help`` fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from lusifer.backends.anthropic_backend import AnthropicBackend
+from lusifer.backends.offline import OfflineBackend
+from lusifer.backends.openai_backend import OpenAIBackend
+from lusifer.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from lusifer.backends.base import Backend
+
+
+@hookimpl
+def register_backends(register: Callable[[type[Backend]], None]) -> None:
+    register(OpenAIBackend)
+    register(AnthropicBackend)
+    register(OfflineBackend)

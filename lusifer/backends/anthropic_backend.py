@@ -1,0 +1,106 @@
+"""Anthropic Messages API, with JSON obtained through a forced tool call.
+
+When the request carries a schema (and ``structured_output`` is not ``none``) the model must call one
+tool whose ``input_schema`` is that schema (``tool_choice={"type": "tool", "name": ...}``); the tool
+input becomes the answer text as JSON. System messages go to ``system=``.
+
+Sampling parameters are not sent: the SDK (2.x, API version 2026-10-21) no longer accepts
+``temperature``, and the API offers no ``seed`` or log-probabilities. The SDK's own retries are off;
+the call layer retries.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage
+from lusifer.backends.errors import translate_sdk_error
+from lusifer.errors import RetryableError
+from lusifer.keys import require_key
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+    from lusifer.config import BackendConfig
+
+_TOOL_NAME = re.compile(r"[^a-zA-Z0-9_-]")
+
+
+class AnthropicBackend(Backend):
+    """Claude models through the Messages API."""
+
+    name = "anthropic"
+    description = "Anthropic Messages API (Claude); JSON through a forced tool call."
+    key_name = "anthropic"
+    default_model = "claude-haiku-4-5"
+
+    def __init__(self, config: BackendConfig, api_key: SecretStr | None = None) -> None:
+        key = api_key if api_key is not None else require_key("anthropic")
+        super().__init__(config, key)
+        import anthropic
+
+        self._client = anthropic.AsyncAnthropic(
+            api_key=key.get_secret_value(),
+            base_url=config.base_url,
+            max_retries=0,
+            timeout=config.timeout,
+        )
+
+    def _arguments(self, request: LLMRequest) -> dict[str, Any]:
+        system = "\n\n".join(message.content for message in request.messages if message.role == "system")
+        arguments: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": self.config.max_tokens,
+            "messages": [
+                {"role": message.role, "content": message.content}
+                for message in request.messages
+                if message.role != "system"
+            ],
+        }
+        if system:
+            arguments["system"] = system
+        if request.schema is not None and self.config.structured_output != "none":
+            tool = _TOOL_NAME.sub("_", request.schema_name)[:64] or "answer"
+            arguments["tools"] = [
+                {"name": tool, "description": "Give the answer.", "input_schema": dict(request.schema)}
+            ]
+            arguments["tool_choice"] = {"type": "tool", "name": tool}
+        return arguments
+
+    async def acomplete(self, request: LLMRequest) -> LLMResponse:
+        import anthropic
+
+        try:
+            message = await self._client.messages.create(**self._arguments(request))
+        except anthropic.AnthropicError as error:
+            raise translate_sdk_error(error, "anthropic", self._api_key) from None
+        except json.JSONDecodeError:
+            raise RetryableError("anthropic: the response body is not JSON") from None
+        try:
+            return self._response(message)
+        except (AttributeError, TypeError) as error:
+            raise RetryableError(f"anthropic: malformed response ({type(error).__name__}: {error})") from None
+
+    def _response(self, message: Any) -> LLMResponse:
+        tool_inputs = [block.input for block in message.content if block.type == "tool_use"]
+        if tool_inputs:
+            text = json.dumps(tool_inputs[0], ensure_ascii=False)
+        else:
+            text = "".join(block.text for block in message.content if block.type == "text")
+        usage = message.usage
+        prompt_tokens = (
+            usage.input_tokens
+            + (usage.cache_creation_input_tokens or 0)
+            + (usage.cache_read_input_tokens or 0)
+        )
+        return LLMResponse(
+            text=text,
+            model=message.model or self.model,
+            usage=Usage(prompt_tokens, usage.output_tokens),
+            finish_reason=message.stop_reason,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()

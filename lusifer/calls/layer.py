@@ -1,0 +1,285 @@
+"""The one path every LLM call takes: budget, cache, limits, timeout, retries, validation, recording.
+
+:meth:`CallLayer.call` does, in order:
+
+1. cache lookup (unless the backend is not cacheable, the cache is disabled, or ``refresh`` is set);
+   a hit is free and served even when the budget is spent;
+2. budget check: if money spent + in flight + this call's estimate (prompt characters / 4 and
+   ``max_tokens`` at the model's prices) would exceed ``run.budget_usd``, raise
+   :class:`~lusifer.errors.BudgetExceededError`;
+3. per attempt: a limiter slot (concurrency, requests/tokens per minute), then
+   ``backend.acomplete`` under ``asyncio.wait_for(backend.timeout)``;
+4. retries of :class:`~lusifer.errors.RetryableError` (429, 5xx, timeouts, dropped connections, malformed
+   bodies) with exponential backoff and jitter, honouring ``retry_after``, up to ``backend.max_retries``;
+5. parsing (:func:`lusifer.validation.parse_json`) and the validators whose ``tasks`` include the
+   request's task, merged into one :class:`~lusifer.validation.ValidationResult`;
+6. storing answers that parsed in the cache;
+7. recording an :class:`~lusifer.exchange.Exchange` for ``on_exchange`` and the ``exchange_recorded``
+   hook — also for cache hits and for calls that failed for good, which then raise
+   :class:`~lusifer.errors.BackendError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+
+from lusifer import registry
+from lusifer.backends.errors import RateLimitedError, redact
+from lusifer.calls.cache import ResponseCache, cache_key
+from lusifer.calls.costs import cost, price_for
+from lusifer.calls.limiter import Limiter
+from lusifer.errors import BackendError, BudgetExceededError, RetryableError
+from lusifer.exchange import Exchange
+from lusifer.validation import OutputError, ValidationResult, Validator, parse_json
+
+if TYPE_CHECKING:
+    from lusifer.backends.base import Backend, LLMRequest, LLMResponse
+    from lusifer.config import LusiferConfig
+
+#: First backoff step in seconds (doubles per attempt, with jitter), and its ceiling.
+BACKOFF_BASE = 1.0
+BACKOFF_MAX = 60.0
+#: The longest ``Retry-After`` honoured; longer waits are cut to this.
+MAX_RETRY_AFTER = 300.0
+
+
+@dataclass
+class CallStats:
+    """Counters of one call layer. ``calls`` counts requests sent to the backend, retries included."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    retries: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    rate_limited: int = 0
+
+
+@dataclass
+class CallResult:
+    """What :meth:`CallLayer.call` returns (it raises instead of returning a failed call)."""
+
+    response: LLMResponse | None
+    exchange: Exchange
+    validation: ValidationResult | None
+    cached: bool
+
+
+def estimate_tokens(request: LLMRequest) -> int:
+    """Prompt tokens of ``request``, estimated as characters / 4."""
+    return sum(len(message.content) for message in request.messages) // 4
+
+
+class CallLayer:
+    """Sends requests to one backend with caching, limits, retries, validation and recording.
+
+    :param backend: the backend to call.
+    :param config: the run's configuration (``backend``, ``cache``, ``run.budget_usd``, ``prices``).
+    :param on_exchange: called with every recorded :class:`~lusifer.exchange.Exchange`.
+    :param backoff_base: first retry wait in seconds before jitter (tests make it small).
+    :param backoff_max: longest retry wait in seconds, unless the server asked for longer.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        config: LusiferConfig,
+        on_exchange: Callable[[Exchange], None] | None = None,
+        *,
+        backoff_base: float = BACKOFF_BASE,
+        backoff_max: float = BACKOFF_MAX,
+    ) -> None:
+        self.backend = backend
+        self.config = config
+        self.on_exchange = on_exchange
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        settings = config.backend
+        self._limiter = Limiter(
+            settings.max_concurrency, settings.requests_per_minute, settings.tokens_per_minute
+        )
+        self._cache = ResponseCache(config.cache.path) if backend.cacheable and config.cache.enabled else None
+        self._stats = CallStats()
+        self._reserved_usd = 0.0
+
+    @property
+    def stats(self) -> CallStats:
+        """Counters so far (calls, cache hits, retries, errors, tokens, cost, 429s)."""
+        return self._stats
+
+    def _parameters(self) -> dict[str, Any]:
+        """The settings that shape an answer: recorded with each exchange and part of the cache key."""
+        settings = self.config.backend
+        return {
+            "model": self.backend.model,
+            "temperature": settings.temperature,
+            "seed": settings.seed,
+            "max_tokens": settings.max_tokens,
+            "logprobs": settings.logprobs,
+            "structured_output": settings.structured_output,
+        }
+
+    async def call(
+        self, request: LLMRequest, validators: Sequence[Validator] = (), *, user_id: str | None = None
+    ) -> CallResult:
+        """Answer ``request`` through the cache or the backend, validated and recorded.
+
+        :raises BudgetExceededError: this call could take the run over ``run.budget_usd``.
+        :raises BackendError: the call failed for good (after retries, or a non-retryable error).
+        """
+        started = time.monotonic()
+        parameters = self._parameters()
+        key = cache_key(self.backend.name, self.backend.model, request, parameters)
+        exchange = Exchange(
+            task=request.task,
+            backend=self.backend.name,
+            model=self.backend.model,
+            messages=[{"role": message.role, "content": message.content} for message in request.messages],
+            parameters=parameters,
+            cache_key=key,
+            user_id=user_id,
+        )
+        cached = None
+        if self._cache is not None and not self.config.cache.refresh:
+            cached = self._cache.get(key)
+        if cached is not None:
+            self._stats.cache_hits += 1
+            exchange.cache_hit = True
+            validation = self._finish(cached, request, validators, exchange, started)
+            return CallResult(cached, exchange, validation, cached=True)
+
+        estimate = self._reserve(request)
+        try:
+            response = await self._send(request, exchange)
+        except BackendError as error:
+            self._stats.errors += 1
+            # Backends redact their messages; this second pass also covers third-party backends.
+            exchange.error = redact(str(error), self.backend._api_key)
+            exchange.latency_s = time.monotonic() - started
+            self._record(exchange)
+            raise BackendError(exchange.error) from None
+        finally:
+            self._reserved_usd -= estimate
+        exchange.prompt_tokens = response.usage.prompt_tokens
+        exchange.completion_tokens = response.usage.completion_tokens
+        exchange.cost_usd = cost(self.backend.model, response.usage, self.config.prices)
+        self._stats.prompt_tokens += exchange.prompt_tokens
+        self._stats.completion_tokens += exchange.completion_tokens
+        self._stats.cost_usd += exchange.cost_usd
+        validation = self._finish(response, request, validators, exchange, started)
+        if self._cache is not None and exchange.parsed is not None:
+            self._cache.put(key, self.backend.name, response)
+        return CallResult(response, exchange, validation, cached=False)
+
+    async def aclose(self) -> None:
+        """Close the cache and the backend's network client."""
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
+        await self.backend.aclose()
+
+    # steps ----------------------------------------------------------------------------------------------
+
+    def _reserve(self, request: LLMRequest) -> float:
+        """Check the budget for this call and hold its estimated cost until it ends."""
+        budget = self.config.run.budget_usd
+        price = price_for(self.backend.model, self.config.prices)
+        if budget is None or price is None:
+            return 0.0
+        estimate = (
+            estimate_tokens(request) * price.input + self.config.backend.max_tokens * price.output
+        ) / 1e6
+        committed = self._stats.cost_usd + self._reserved_usd
+        if committed + estimate > budget:
+            raise BudgetExceededError(
+                f"budget of ${budget:.4f} reached: ${self._stats.cost_usd:.4f} spent, "
+                f"${self._reserved_usd:.4f} in flight, and the next call may cost up to ${estimate:.4f}; "
+                "raise --budget-usd to continue"
+            )
+        self._reserved_usd += estimate
+        return estimate
+
+    async def _send(self, request: LLMRequest, exchange: Exchange) -> LLMResponse:
+        """Call the backend, retrying transient failures."""
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.config.backend.max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception_type(RetryableError),
+            before_sleep=self._before_sleep,
+            reraise=True,
+        )
+        return await retrying(self._attempt, request, exchange)
+
+    async def _attempt(self, request: LLMRequest, exchange: Exchange) -> LLMResponse:
+        timeout = self.config.backend.timeout
+        tokens = estimate_tokens(request) + self.config.backend.max_tokens
+        async with self._limiter.slot(tokens):
+            self._stats.calls += 1
+            exchange.attempts += 1
+            try:
+                response = await asyncio.wait_for(self.backend.acomplete(request), timeout)
+            except asyncio.TimeoutError:
+                raise RetryableError(f"{self.backend.name}: no answer within {timeout:g} s") from None
+            except RateLimitedError:
+                self._stats.rate_limited += 1
+                raise
+        self._limiter.settle(tokens, response.usage.total_tokens)
+        return response
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome is not None else None
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            wait = min(float(retry_after), MAX_RETRY_AFTER)
+            return wait + random.uniform(0.0, 0.1 * wait)  # spread callers told the same moment
+        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (state.attempt_number - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        self._stats.retries += 1
+
+    def _finish(
+        self,
+        response: LLMResponse,
+        request: LLMRequest,
+        validators: Sequence[Validator],
+        exchange: Exchange,
+        started: float,
+    ) -> ValidationResult:
+        """Parse and validate the answer, complete the exchange and record it."""
+        exchange.raw_text = response.text
+        try:
+            data, repairs = parse_json(response.text)
+        except OutputError as error:
+            validation = ValidationResult(problems={"*": str(error)})
+        else:
+            exchange.parsed = copy.deepcopy(data)
+            validation = ValidationResult(repairs=list(repairs))
+            applicable = [validator for validator in validators if request.task in validator.tasks]
+            if not applicable:
+                validation.value = data
+            for validator in applicable:
+                result = validator.validate(copy.deepcopy(data), request)
+                validation.value.update(result.value)
+                validation.problems.update(result.problems)
+                validation.repairs.extend(result.repairs)
+        exchange.problems = dict(validation.problems)
+        exchange.repairs = list(validation.repairs)
+        exchange.latency_s = time.monotonic() - started
+        self._record(exchange)
+        return validation
+
+    def _record(self, exchange: Exchange) -> None:
+        if self.on_exchange is not None:
+            self.on_exchange(exchange)
+        registry.emit_exchange_recorded(exchange)

@@ -1,0 +1,1 @@
+"""Helpers and contract checkers for plugin authors."""

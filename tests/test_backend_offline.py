@@ -1,0 +1,223 @@
+"""The offline backend: valid, deterministic answers computed from the request context."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lusifer.backends.base import LLMRequest, Message
+from lusifer.backends.factory import create_backend
+from lusifer.backends.offline import OfflineBackend, Taste, parse_profile, read_item, render_profile
+from lusifer.calls import CallLayer
+from lusifer.config import BackendConfig
+from lusifer.errors import BackendError
+from lusifer.validation import feedback_schema, profile_schema
+from tests.calls_helpers import VALIDATORS, make_config
+
+STARS = {"kind": "rating", "low": 1, "high": 5}
+CLICKS = {"kind": "binary", "low": 0, "high": 1}
+TEXTS = {
+    "c": (
+        "Laugh Riot (1994)",
+        "Laugh Riot (1994). Genres: Comedy, Romance. Overview: Two friends fall in love.",
+    ),
+    "h": ("Night Blood (1990)", "Night Blood (1990). Genres: Horror. Overview: A killer stalks a dark town."),
+    "d": ("Long Road (1996)", "Long Road (1996). Genres: Drama. Overview: A family crosses the country."),
+}
+
+
+def _rated(item_id: str, rating: int, suffix: str = "") -> dict[str, Any]:
+    title, info = TEXTS[item_id]
+    return {"item_id": item_id + suffix, "title": title, "item_info": info, "rating": rating}
+
+
+def _answer(task: str, context: dict[str, Any], seed: int | None = None) -> dict[str, Any]:
+    request = LLMRequest(task, (Message("user", "prompt text " * 10),), context=context)
+    response = asyncio.run(OfflineBackend(BackendConfig(seed=seed)).acomplete(request))
+    assert response.model == "offline-content-bias-v1" and response.usage.prompt_tokens == 30
+    return json.loads(response.text)
+
+
+def _profile(batches: list[list[dict[str, Any]]], scale: dict[str, Any] = STARS) -> list[dict[str, Any]]:
+    answers, previous = [], None
+    for step, batch in enumerate(batches):
+        context = {
+            "user_id": "u1",
+            "user_info": "",
+            "scale": scale,
+            "item_noun": "movie",
+            "step": step,
+            "previous_profile": previous,
+            "batch": batch,
+        }
+        answer = _answer("profile" if previous is None else "profile_update", context)
+        answers.append(answer)
+        previous = answer["profile"]
+    return answers
+
+
+def _feedback(profile: str, items: list[str], scale: dict[str, Any] = STARS, **extra: Any) -> dict[str, Any]:
+    context = {
+        "user_id": "u1",
+        "user_info": "",
+        "scale": scale,
+        "item_noun": "movie",
+        "profile": profile,
+        "user_stats": None,
+        "recent": [],
+        "items": [
+            {
+                "item_id": item_id,
+                "title": TEXTS[item_id[0]][0],
+                "item_info": TEXTS[item_id[0]][1],
+                "community": {"mean": 3.5, "count": 20},
+            }
+            for item_id in items
+        ],
+        "item_ids": list(items),
+        **extra,
+    }
+    return _answer("feedback", context, extra.pop("seed", None))
+
+
+def test_profile_summarises_likes_dislikes_and_habits() -> None:
+    first, second = _profile(
+        [
+            [_rated("c", 5, "1"), _rated("c", 5, "2"), _rated("h", 1, "3"), _rated("d", 3, "4")],
+            [_rated("h", 2, "5"), _rated("c", 4, "6"), _rated("d", 4, "7"), _rated("d", 5, "8")],
+        ]
+    )
+    assert first["explanation"] == "Initial profile from 4 ratings."
+    lines = first["profile"].splitlines()
+    assert lines[0].startswith("Likes: comedy, romance") and lines[1] == "Dislikes: horror."
+    assert "Rating habits: average 3.50 of 5 over 4 ratings" in first["profile"]
+    assert "Rating habits: average 3.62 of 5 over 8 ratings" in second["profile"]
+    assert second["profile"].splitlines()[0] == "Likes: comedy, romance, drama."
+    assert second["explanation"] == (
+        "After 4 more ratings (mean 3.8), added drama to likes and raised the rating level from 3.5 to 3.6."
+    )
+
+
+def test_profile_record_round_trips() -> None:
+    taste = Taste()
+    for item_id, rating in (("c", 5), ("h", 1), ("d", 4), ("c", 4)):
+        taste.add(read_item(*TEXTS[item_id]), rating)
+    again = parse_profile(render_profile(taste, STARS, "movie"))
+    assert (
+        again.count == 4
+        and again.mean == pytest.approx(3.5)
+        and again.spread == pytest.approx(taste.spread, abs=0.01)
+    )
+    assert {name: (tally.count, round(tally.total, 2)) for name, tally in again.genres.items()} == {
+        "comedy": (2, 9.0),
+        "romance": (2, 9.0),
+        "horror": (1, 1.0),
+        "drama": (1, 4.0),
+    }
+    assert again.keywords["love"].count == 2 and "the" not in again.keywords
+
+
+def test_feedback_follows_the_profile_and_is_valid() -> None:
+    profile = _profile(
+        [
+            [
+                _rated("c", 5, "1"),
+                _rated("c", 5, "2"),
+                _rated("h", 1, "3"),
+                _rated("h", 1, "4"),
+                _rated("d", 3, "5"),
+            ]
+        ]
+    )[-1]["profile"]
+    ids = ["c9", "h9", "d9", "c8"]
+    ratings = _feedback(profile, ids)["ratings"]
+    assert list(ratings) == ids and all(
+        isinstance(value, int) and 1 <= value <= 5 for value in ratings.values()
+    )
+    assert ratings["c9"] > ratings["h9"]
+
+
+def test_feedback_is_deterministic_and_seeds_only_break_ties() -> None:
+    profile = _profile([[_rated("c", 4, "1"), _rated("d", 2, "2")]])[-1]["profile"]
+    ids = [f"{kind}{n}" for kind in "chd" for n in range(5)]
+    first = _feedback(profile, ids)
+    assert _feedback(profile, ids) == first
+    assert _feedback(profile, ids, seed=7)["ratings"].keys() == first["ratings"].keys()
+
+
+def test_binary_scale_answers_zero_or_one() -> None:
+    profile = _profile([[_rated("c", 1, "1"), _rated("h", 0, "2"), _rated("c", 1, "3")]], CLICKS)[-1][
+        "profile"
+    ]
+    ratings = _feedback(profile, ["c5", "h5", "d5"], CLICKS, user_stats={"mean": 0.6, "count": 3})["ratings"]
+    assert set(ratings.values()) <= {0, 1} and ratings["c5"] >= ratings["h5"]
+
+
+def test_feedback_without_profile_or_community_uses_the_scale() -> None:
+    context = {
+        "user_id": "x",
+        "scale": STARS,
+        "profile": "Nothing is known yet.",
+        "user_stats": None,
+        "recent": [],
+        "items": [{"item_id": "a", "title": "", "item_info": "", "community": None}],
+        "item_ids": ["a"],
+    }
+    assert _answer("feedback", context) == {"ratings": {"a": 3}}
+
+
+def test_bad_requests_are_backend_errors() -> None:
+    with pytest.raises(BackendError, match="cannot answer task 'summary'"):
+        _answer("summary", {})
+    with pytest.raises(BackendError, match="malformed 'feedback' context"):
+        _answer("feedback", {"item_ids": ["1"]})
+
+
+def test_through_the_call_layer_it_validates_and_skips_the_cache(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    backend = create_backend(config)
+    assert isinstance(backend, OfflineBackend) and backend.cacheable is False
+    profile = _profile([[_rated("c", 5, "1"), _rated("h", 2, "2")]])[-1]["profile"]
+    ids = ["c1", "h1"]
+    context = {
+        "user_id": "u1",
+        "scale": STARS,
+        "profile": profile,
+        "user_stats": {"mean": 3.5, "count": 2},
+        "recent": [_rated("c", 5, "1")],
+        "item_ids": ids,
+        "items": [
+            {"item_id": i, "title": TEXTS[i[0]][0], "item_info": TEXTS[i[0]][1], "community": None}
+            for i in ids
+        ],
+    }
+    request = LLMRequest(
+        "feedback", (Message("user", "Rate."),), feedback_schema(ids, 1, 5), "feedback", context
+    )
+    profile_request = LLMRequest(
+        "profile",
+        (Message("user", "Profile."),),
+        profile_schema(False),
+        "profile",
+        {"scale": STARS, "batch": [_rated("d", 5, "1"), _rated("h", 2, "2")], "previous_profile": None},
+    )
+
+    async def go() -> list[Any]:
+        calls = CallLayer(backend, config)
+        results = [
+            await calls.call(request, VALIDATORS),
+            await calls.call(request, VALIDATORS),
+            await calls.call(profile_request, VALIDATORS),
+        ]
+        await calls.aclose()
+        return [*results, calls.stats]
+
+    first, second, profile_result, stats = asyncio.run(go())
+    assert first.validation.ok and set(first.validation.value) == set(ids)
+    assert not second.cached and stats.cache_hits == 0 and stats.calls == 3 and stats.cost_usd == 0
+    assert profile_result.validation.ok and "Likes: drama" in profile_result.validation.value["profile"]
+    assert not (tmp_path / "cache.sqlite").exists()
