@@ -1,0 +1,130 @@
+"""``RecommenderVectorEnv``: N simulated users stepping together, their LLM calls sent as one batch.
+
+Every ``step`` gathers the N users' feedback coroutines on the environment's event loop through one
+shared call layer, so the N requests are in flight at the same time (up to ``backend.max_concurrency``)
+instead of waiting for each other: a step costs about one LLM latency, not N.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from lusifer.envs.core import Catalogue, RecommenderCore, Session, StepOutcome
+from lusifer.envs.encoders import TextEncoder
+
+
+class RecommenderVectorEnv(VectorEnv):
+    """``num_envs`` independent episodes of :class:`~lusifer.envs.recommender.RecommenderEnv`.
+
+    Takes the keyword arguments of ``RecommenderEnv``. Autoreset follows Gymnasium's ``NEXT_STEP``
+    mode: the step after an episode ends resets that sub-environment (its action is ignored; reward 0).
+    ``reset(options={"user_ids": [...]})`` starts given users (None entries are drawn at random).
+    Infos are dicts of arrays with ``_key`` masks; per-item dicts and lists are object arrays.
+    """
+
+    metadata: dict[str, Any] = {  # noqa: RUF012 (an instance attribute in VectorEnv)
+        "render_modes": [],
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+    }
+
+    def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be positive, not {num_envs}")
+        self.core = RecommenderCore(**kwargs)
+        self.num_envs = num_envs
+        self.single_observation_space = self.core.observation_space
+        self.single_action_space = self.core.action_space
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self._sessions: list[Session | None] = [None] * num_envs
+        self._needs_reset = np.zeros(num_envs, dtype=np.bool_)
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """Item ids of the catalogue and of the candidate set (``candidate_ids[action[i, j]]``)."""
+        return self.core.catalogue
+
+    @property
+    def encoder(self) -> TextEncoder:
+        """The text encoder of the observations (e.g. to encode item texts the same way)."""
+        return self.core.embed.encoder
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Start N episodes, building the profiles of new users concurrently."""
+        if seed is None and self._np_random is None:
+            seed = self.core.seed
+        super().reset(seed=seed)
+        wanted = list((options or {}).get("user_ids") or [None] * self.num_envs)
+        if len(wanted) != self.num_envs:
+            raise ValueError(f"options['user_ids'] needs {self.num_envs} entries, not {len(wanted)}")
+        users = [self.core.sample_user(self.np_random) if user is None else user for user in wanted]
+        started = self.core.run(self._gather([self.core.start(user) for user in users]))
+        infos: dict[str, Any] = {}
+        for index, (session, info) in enumerate(started):
+            self._sessions[index] = session
+            _add_info(infos, info, index, self.num_envs)
+        self._needs_reset[:] = False
+        return self._observations(), infos
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """One step of every sub-environment; all LLM calls of the step go out as one batch."""
+        sessions = [session for session in self._sessions if session is not None]
+        if len(sessions) != self.num_envs:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        actions = np.asarray(actions)
+        if actions.shape[0] != self.num_envs:
+            raise ValueError(f"actions need a first dimension of {self.num_envs}, not shape {actions.shape}")
+        resets = np.flatnonzero(self._needs_reset).tolist()
+        users = {index: self.core.sample_user(self.np_random) for index in resets}
+        jobs = [
+            self.core.start(users[index]) if index in users else self.core.step(session, actions[index])
+            for index, session in enumerate(sessions)
+        ]
+        results = self.core.run(self._gather(jobs))
+        rewards = np.zeros(self.num_envs, dtype=np.float64)
+        terminated = np.zeros(self.num_envs, dtype=np.bool_)
+        truncated = np.zeros(self.num_envs, dtype=np.bool_)
+        infos: dict[str, Any] = {}
+        for index, result in enumerate(results):
+            if index in users:
+                self._sessions[index], info = result
+            else:
+                assert isinstance(result, StepOutcome)
+                rewards[index], info = result.reward, result.info
+                terminated[index], truncated[index] = result.terminated, result.truncated
+            _add_info(infos, info, index, self.num_envs)
+        self._needs_reset = terminated | truncated
+        return self._observations(), rewards, terminated, truncated, infos
+
+    @staticmethod
+    async def _gather(jobs: list[Any]) -> list[Any]:
+        return list(await asyncio.gather(*jobs))
+
+    def _observations(self) -> dict[str, np.ndarray]:
+        singles = [self.core.observe(session) for session in self._sessions if session is not None]
+        return {key: np.stack([single[key] for single in singles]) for key in self.core.observation_space.spaces}
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """Close the call layer, the event loop and the run store."""
+        self.core.close()
+
+
+def _add_info(infos: dict[str, Any], info: dict[str, Any], index: int, size: int) -> None:
+    """Gymnasium's dict-of-arrays infos with ``_key`` masks, without splitting per-item dicts by key."""
+    for key, value in info.items():
+        if key not in infos:
+            numeric = isinstance(value, (bool, int, float, np.number))
+            infos[key] = np.zeros(size, dtype=type(value)) if numeric else np.full(size, None, dtype=object)
+            infos[f"_{key}"] = np.zeros(size, dtype=np.bool_)
+        infos[key][index] = value
+        infos[f"_{key}"][index] = True
