@@ -8,7 +8,7 @@ built-in ones included (:mod:`lusifer.default_plugins`).
 
 __version__ = "0.1.0"
 
-from lusifer.errors import LusiferError  # noqa: E402  (kept light: no heavy imports here)
-from lusifer.hookspecs import hookimpl  # noqa: E402
+from lusifer.errors import LusiferError
+from lusifer.hookspecs import hookimpl
 
 __all__ = ["LusiferError", "__version__", "hookimpl"]

@@ -10,7 +10,8 @@ Each hook has a heading in ``docs/plugins/hooks.md``; a test keeps the two in st
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -124,4 +125,4 @@ def hook_names() -> list[str]:
     return [name for name, value in globals().items() if callable(value) and hasattr(value, "lusifer_spec")]
 
 
-__all__: list[Any] = ["hookimpl", "hookspec", "hook_names"]
+__all__: list[Any] = ["hook_names", "hookimpl", "hookspec"]

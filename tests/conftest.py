@@ -21,8 +21,15 @@ def isolated_user_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     home = tmp_path_factory.mktemp("lusifer-home")
     monkeypatch.setenv("LUSIFER_HOME", str(home))
     monkeypatch.setenv("LUSIFER_DATA_DIR", str(home / "data"))
-    for variable in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "TMDB_API_KEY", "OPENAI_BASE_URL",
-                     "LUSIFER_LOAD_PLUGINS", "LUSIFER_DISABLE_PLUGINS", "LUSIFER_STRICT_PLUGINS"):
+    for variable in (
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "TMDB_API_KEY",
+        "OPENAI_BASE_URL",
+        "LUSIFER_LOAD_PLUGINS",
+        "LUSIFER_DISABLE_PLUGINS",
+        "LUSIFER_STRICT_PLUGINS",
+    ):
         monkeypatch.delenv(variable, raising=False)
     clear_caches()
     yield home

@@ -37,8 +37,12 @@ def test_errors_are_one_line_without_traceback_unless_debug(tmp_path) -> None:
     assert result.exit_code == 1
     assert result.output.strip().count("\n") == 0 and "not a run directory" in result.output
     env = {**os.environ, "LUSIFER_DEBUG": "1"}
-    debug = subprocess.run([sys.executable, "-m", "lusifer", "show", "user", "1", "--run", str(tmp_path)],
-                           capture_output=True, text=True, env=env)
+    debug = subprocess.run(
+        [sys.executable, "-m", "lusifer", "show", "user", "1", "--run", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 
 

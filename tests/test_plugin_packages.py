@@ -78,18 +78,18 @@ def register_commands(cli):
         click.echo("hello from toy")
 '''
 
-BROKEN_PLUGIN = '''
+BROKEN_PLUGIN = """
 raise RuntimeError("this plugin is broken on purpose")
-'''
+"""
 
-MISSPELLED_PLUGIN = '''
+MISSPELLED_PLUGIN = """
 from lusifer import hookimpl
 
 
 @hookimpl
 def register_domain(register):
     pass
-'''
+"""
 
 
 def _package(root: Path, name: str, source: str) -> Path:
@@ -130,8 +130,10 @@ def _pip(*arguments: str) -> None:
 @pytest.fixture(scope="module")
 def installed_plugins(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("plugins")
-    packages = [_package(root, name, source) for name, source in
-                (("toy", TOY_PLUGIN), ("broken", BROKEN_PLUGIN), ("misspelled", MISSPELLED_PLUGIN))]
+    packages = [
+        _package(root, name, source)
+        for name, source in (("toy", TOY_PLUGIN), ("broken", BROKEN_PLUGIN), ("misspelled", MISSPELLED_PLUGIN))
+    ]
     _pip("install", "--no-deps", "--no-build-isolation", *map(str, packages))
     yield
     _pip("uninstall", "-y", "lusifer-plugin-toy", "lusifer-plugin-broken", "lusifer-plugin-misspelled")
@@ -139,8 +141,9 @@ def installed_plugins(tmp_path_factory: pytest.TempPathFactory):
 
 def _lusifer(*arguments: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, **env}
-    return subprocess.run([sys.executable, "-m", "lusifer", *arguments], capture_output=True, text=True,
-                          env=environment, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "lusifer", *arguments], capture_output=True, text=True, env=environment, timeout=120
+    )
 
 
 def test_installed_plugin_appears_and_broken_ones_only_warn(installed_plugins: None) -> None:
@@ -168,8 +171,12 @@ def test_installed_plugin_is_usable_by_name(installed_plugins: None) -> None:
         "data = get_domain('toy').load('toy-3', DataConfig())\n"
         "print(len(data.ratings), get_backend('echo').name)\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            env={**os.environ, "LUSIFER_DISABLE_PLUGINS": "broken,misspelled"})
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LUSIFER_DISABLE_PLUGINS": "broken,misspelled"},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["3", "echo"]
     assert "warning" not in result.stderr

@@ -68,7 +68,8 @@ class ResponseCache:
     def get(self, key: str) -> LLMResponse | None:
         """The stored answer for ``key``, or None."""
         row = self._db.execute(
-            "SELECT model, text, prompt_tokens, completion_tokens, finish_reason, logprobs FROM responses WHERE key = ?",
+            "SELECT model, text, prompt_tokens, completion_tokens, finish_reason, logprobs"
+            " FROM responses WHERE key = ?",
             (key,),
         ).fetchone()
         if row is None:

@@ -9,21 +9,37 @@ from typing import Any
 
 import click
 
-PAPER_PROTOCOL = {"fold": "u1", "history": 40, "profile_batch": 10, "context_items": 10, "test_items": 10,
-                  "require_text": True}
+PAPER_PROTOCOL = {
+    "fold": "u1",
+    "history": 40,
+    "profile_batch": 10,
+    "context_items": 10,
+    "test_items": 10,
+    "require_text": True,
+}
 
 
 def data_options(function: Any) -> Any:
     """Options shared by every command that loads data."""
     options = [
-        click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-                     help="TOML config file (default: ./lusifer.toml if present)."),
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="TOML config file (default: ./lusifer.toml if present).",
+        ),
         click.option("--domain", help="Domain (default: movies)."),
         click.option("--dataset", help="Dataset of the domain (default: ml-100k)."),
-        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
-                     help="An already-unpacked official dataset folder (skips the download)."),
-        click.option("--enrich-file", type=click.Path(dir_okay=False, path_type=Path),
-                     help="CSV of extra item text (e.g. TMDB overviews) keyed by item id."),
+        click.option(
+            "--data-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="An already-unpacked official dataset folder (skips the download).",
+        ),
+        click.option(
+            "--enrich-file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="CSV of extra item text (e.g. TMDB overviews) keyed by item id.",
+        ),
         click.option("--fold", help="Train/test split (ML-100K: u1..u5, ua, ub)."),
         click.option("--seed", type=int, help="Seed for splits, sampling and the backend."),
     ]
@@ -37,14 +53,22 @@ def data_overrides(options: dict[str, Any]) -> dict[str, Any]:
         "domain": options.get("domain"),
         "dataset": options.get("dataset"),
         "seed": options.get("seed"),
-        "data": {"path": options.get("data_dir"), "enrich_file": options.get("enrich_file"), "fold": options.get("fold")},
+        "data": {
+            "path": options.get("data_dir"),
+            "enrich_file": options.get("enrich_file"),
+            "fold": options.get("fold"),
+        },
     }
 
 
 @click.command(name="run")
 @data_options
-@click.option("--protocol", type=click.Choice(["paper"]), help="Preset: the paper's protocol (fold u1, last 40 in "
-              "batches of 10, 10 context items, first 10 test items with an overview; needs --enrich-file).")
+@click.option(
+    "--protocol",
+    type=click.Choice(["paper"]),
+    help="Preset: the paper's protocol (fold u1, last 40 in "
+    "batches of 10, 10 context items, first 10 test items with an overview; needs --enrich-file).",
+)
 @click.option("--backend", help="LLM backend (default: offline; see `lusifer backends`).")
 @click.option("--model", help="Model name for the backend.")
 @click.option("--base-url", help="Base URL of an OpenAI-compatible or Anthropic server.")
@@ -62,6 +86,11 @@ def data_overrides(options: dict[str, Any]) -> dict[str, Any]:
 @click.option("--budget-usd", type=float, help="Stop cleanly before spending more than this.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the response cache.")
 @click.option("--refresh-cache", is_flag=True, help="Ask again, ignoring cached answers (and store the new ones).")
+@click.option(
+    "--calibrator",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Calibrator saved by `lusifer evaluate`: adds calibrated_rating to ratings.csv.",
+)
 @click.option("--prompts-dir", type=click.Path(file_okay=False, path_type=Path), help="Folder overriding templates.")
 @click.option("--progress/--no-progress", default=None, help="Live progress (default: when stderr is a terminal).")
 def run_command(**options: Any) -> None:
@@ -77,17 +106,33 @@ def run_command(**options: Any) -> None:
     overrides = data_overrides(options)
     if options["protocol"] == "paper":
         overrides["data"] = {**PAPER_PROTOCOL, **{k: v for k, v in overrides["data"].items() if v is not None}}
-    overrides["data"].update(history=options["history"], profile_batch=options["batch_size"],
-                             context_items=options["context_items"], test_items=options["test_items"])
+    overrides["data"].update(
+        history=options["history"],
+        profile_batch=options["batch_size"],
+        context_items=options["context_items"],
+        test_items=options["test_items"],
+    )
     overrides["prompts_dir"] = options["prompts_dir"]
-    overrides["backend"] = {"name": options["backend"], "model": options["model"], "base_url": options["base_url"],
-                            "max_concurrency": options["max_concurrency"]}
+    overrides["backend"] = {
+        "name": options["backend"],
+        "model": options["model"],
+        "base_url": options["base_url"],
+        "max_concurrency": options["max_concurrency"],
+    }
     user_ids = [part.strip() for part in options["user_ids"].split(",")] if options["user_ids"] else None
-    overrides["run"] = {"out": options["out"], "users": options["users"], "user_ids": user_ids,
-                        "rating_batch": options["rating_batch"], "concurrency": options["concurrency"],
-                        "budget_usd": options["budget_usd"]}
-    overrides["cache"] = {"enabled": False if options["no_cache"] else None,
-                          "refresh": True if options["refresh_cache"] else None}
+    overrides["run"] = {
+        "out": options["out"],
+        "users": options["users"],
+        "user_ids": user_ids,
+        "rating_batch": options["rating_batch"],
+        "concurrency": options["concurrency"],
+        "budget_usd": options["budget_usd"],
+        "calibrator": options["calibrator"],
+    }
+    overrides["cache"] = {
+        "enabled": False if options["no_cache"] else None,
+        "refresh": True if options["refresh_cache"] else None,
+    }
     config = load_config(options["config_file"], overrides)
     if options["protocol"] == "paper" and config.data.enrich_file is None:
         raise click.UsageError("--protocol paper needs --enrich-file (items with an overview)")

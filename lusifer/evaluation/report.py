@@ -138,7 +138,8 @@ def _added_value_section(result: Evaluation) -> list[str]:
         return []
     intro = (
         f"What each simulator adds to the CF baselines: hybrid minus `{CF_STACK}` (same baselines, no "
-        "simulator), with paired 95% user-bootstrap intervals; an interval that excludes 0 is a difference beyond resampling noise."
+        "simulator), with paired 95% user-bootstrap intervals; an interval that excludes 0 is a difference "
+        "beyond resampling noise."
     )
     return [intro, "", *_table(["simulator", *(f"Δ {name}" for name in names)], rows)]
 

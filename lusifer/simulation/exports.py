@@ -11,14 +11,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lusifer.store import RunStore
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NOT_SIMULATED = "not simulated (run interrupted)"
 
 
-def write_exports(store: RunStore, out: Path) -> None:
-    """(Re)write every export of the run in ``out`` from ``store``."""
+def write_exports(store: RunStore, out: Path, calibrator: Path | None = None) -> None:
+    """(Re)write every export of the run in ``out`` from ``store``.
+
+    With ``calibrator`` (a file saved by ``lusifer evaluate``), ``ratings.csv`` gains a
+    ``calibrated_rating`` column: the calibrator applied to the simulated ratings, fitted without test
+    labels of this run.
+    """
     import pandas as pd
 
     targets = store.targets()
@@ -35,11 +44,16 @@ def write_exports(store: RunStore, out: Path) -> None:
             failures.append({"user_id": user_id, "item_id": item_id, "reason": reason})
     ratings_frame = pd.DataFrame(ratings, columns=["user_id", "item_id", "rating", "simulated_rating"])
     ratings_frame["simulated_rating"] = ratings_frame["simulated_rating"].astype("Int64")
+    history = pd.DataFrame(store.history(), columns=["user_id", "item_id", "rating", "timestamp"])
+    if calibrator is not None:
+        ratings_frame = _calibrated(ratings_frame, history, calibrator)
     ratings_frame.to_csv(out / "ratings.csv", index=False)
     ratings_frame.to_parquet(out / "ratings.parquet", index=False)
     pd.DataFrame(failures, columns=["user_id", "item_id", "reason"]).to_csv(out / "failures.csv", index=False)
 
-    states = sorted(store.profiles(), key=lambda state: (order.get(state.user_id, len(order)), state.user_id, state.step))
+    states = sorted(
+        store.profiles(), key=lambda state: (order.get(state.user_id, len(order)), state.user_id, state.step)
+    )
     profile_rows = [
         {
             "user_id": state.user_id,
@@ -57,6 +71,12 @@ def write_exports(store: RunStore, out: Path) -> None:
     pd.DataFrame(profile_rows, columns=["user_id", "step", "profile", "explanation", "item_ids", "source"]).to_parquet(
         out / "profiles.parquet", index=False
     )
-    pd.DataFrame(store.history(), columns=["user_id", "item_id", "rating", "timestamp"]).to_csv(
-        out / "history.csv", index=False
-    )
+    history.to_csv(out / "history.csv", index=False)
+
+
+def _calibrated(ratings: pd.DataFrame, history: pd.DataFrame, path: Path) -> pd.DataFrame:
+    from lusifer.evaluation.calibration import CALIBRATED, load_calibrator
+
+    frame = ratings.assign(simulated_rating=ratings["simulated_rating"].astype("float64"))
+    calibrated = load_calibrator(path).apply(frame, history)[CALIBRATED]
+    return ratings.assign(calibrated_rating=calibrated.to_numpy())

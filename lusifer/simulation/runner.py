@@ -30,9 +30,17 @@ if TYPE_CHECKING:
     from lusifer.simulation.progress import RunProgress
 
 #: Configuration keys that may differ between a run and its resumption.
-RESUMABLE_KEYS = {("run", "out"), ("run", "concurrency"), ("run", "budget_usd"), ("backend", "max_concurrency"),
-                  ("backend", "timeout"), ("backend", "max_retries"), ("backend", "requests_per_minute"),
-                  ("backend", "tokens_per_minute"), ("cache",)}
+RESUMABLE_KEYS = {
+    ("run", "out"),
+    ("run", "concurrency"),
+    ("run", "budget_usd"),
+    ("backend", "max_concurrency"),
+    ("backend", "timeout"),
+    ("backend", "max_retries"),
+    ("backend", "requests_per_minute"),
+    ("backend", "tokens_per_minute"),
+    ("cache",),
+}
 
 
 @dataclass
@@ -138,6 +146,10 @@ def run_simulation(
     out = Path(config.run.out or default_out())
     plan = plan_run(config)
     store = RunStore(out)
+    if config.run.calibrator is not None:
+        from lusifer.evaluation.calibration import load_calibrator
+
+        load_calibrator(config.run.calibrator)  # a bad file fails before any call is made
     snapshot = config_snapshot(config)
     _check_resumable(store, snapshot)
     store.set_meta("config", snapshot)
@@ -145,15 +157,23 @@ def run_simulation(
     (out / "config.json").write_text(json.dumps(snapshot, indent=2, sort_keys=True), encoding="utf-8")
     if not store.targets():
         store.save_history(
-            [(str(u), str(i), float(r), int(t)) for u, i, r, t in plan.history[["user_id", "item_id", "rating", "timestamp"]].itertuples(index=False)]
+            [
+                (str(u), str(i), float(r), int(t))
+                for u, i, r, t in plan.history[["user_id", "item_id", "rating", "timestamp"]].itertuples(index=False)
+            ]
         )
-        store.save_targets([(str(u), str(i), float(r)) for u, i, r in plan.targets[["user_id", "item_id", "rating"]].itertuples(index=False)])
+        store.save_targets(
+            [
+                (str(u), str(i), float(r))
+                for u, i, r in plan.targets[["user_id", "item_id", "rating"]].itertuples(index=False)
+            ]
+        )
     run = RunInfo(run_id=out.name, out=out, config=snapshot, seed=config.seed)
     backend = create_backend(config, api_key)
     try:
         summary = asyncio.run(_simulate(config, plan, store, backend, run, progress))
     finally:
-        write_exports(store, out)
+        write_exports(store, out, config.run.calibrator)
         store.close()
     return run, summary
 
@@ -169,10 +189,8 @@ async def _simulate(
             progress.exchange(exchange)
 
     calls = CallLayer(backend, config, on_exchange=record)
-    simulator = Simulator(
-        plan.domain, calls, config, _item_texts(plan.data.items), _community(plan.history), store
-    )
-    users_info = plan.data.users["user_info"] if "user_info" in plan.data.users else None
+    simulator = Simulator(plan.domain, calls, config, _item_texts(plan.data.items), _community(plan.history), store)
+    users_info = plan.data.users.get("user_info")
     histories = _interactions(plan.history)
     targets: dict[str, list[tuple[str, float | None]]] = {}
     for user_id, item_id, truth in store.targets():

@@ -168,8 +168,9 @@ class Simulator:
     async def simulate_feedback(self, user: SimulatedUser, item_ids: list[str]) -> FeedbackResult:
         """Feedback on new recommendations, appended to the user's history (see :meth:`observe`)."""
         result = await self.rate(user, item_ids)
-        result.profile_update = await self.observe(user, {item: result.ratings[item] for item in item_ids
-                                                          if item in result.ratings})
+        result.profile_update = await self.observe(
+            user, {item: result.ratings[item] for item in item_ids if item in result.ratings}
+        )
         return result
 
     async def observe(self, user: SimulatedUser, feedback: dict[str, int]) -> ProfileState | None:

@@ -263,7 +263,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             try:
                 reply = reply or self.fake._respond(payload)
-            except Exception as error:  # noqa: BLE001 - a broken responder is a 500, not a dropped connection
+            except Exception as error:
                 reply = FakeReply(status=500, json={"error": {"message": f"responder failed: {error!r}"}})
             time.sleep(wait + reply.delay)
             body = b"" if reply.drop else self.fake._body(reply, payload, number)

@@ -358,7 +358,7 @@ def _line_of_row(path: Path, row: int, header: bool) -> int:
     seen = -1
     with open(path, "rb") as handle:
         for number, line in enumerate(handle, start=1):
-            if header and number == 1 or not line.strip():
+            if (header and number == 1) or not line.strip():
                 continue
             seen += 1
             if seen == row:
