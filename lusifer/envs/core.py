@@ -25,15 +25,8 @@ from lusifer.envs.encoders import EmbeddingCache, TextEncoder, make_encoder
 from lusifer.envs.rewards import check_reward, choose, default_threshold, slate_reward
 from lusifer.errors import ConfigError, NotFoundError
 from lusifer.registry import get_domain
-from lusifer.simulation.runner import (
-    _check_resumable,
-    _community,
-    _interactions,
-    _item_texts,
-    _user_info,
-    config_snapshot,
-    plan_run,
-)
+from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts, user_info_of
+from lusifer.simulation.runner import check_resumable, config_snapshot, plan_run
 from lusifer.simulation.simulator import NO_PROFILE, FeedbackResult, ProfileError, SimulatedUser, Simulator
 from lusifer.store import ProfileState, RunStore
 
@@ -178,7 +171,8 @@ class RecommenderCore:
         self.config = _resolve_config(
             config,
             {
-                "domain": domain, "dataset": dataset,
+                "domain": domain,
+                "dataset": dataset,
                 "data": {"path": data_dir, "enrich_file": enrich_file, "fold": fold, "history": history},
                 "backend": {"name": backend, "model": model, "base_url": base_url},
                 "run": {"refresh_every": refresh_every},
@@ -191,11 +185,11 @@ class RecommenderCore:
         self.domain = plan.domain
         self.scale = plan.domain.scale
         self.threshold = default_threshold(self.scale) if threshold is None else threshold
-        self.histories: dict[str, list[Interaction]] = _interactions(plan.history)
+        self.histories: dict[str, list[Interaction]] = histories_by_user(plan.history)
         self.users = list(self.histories)
         self._users_table = plan.data.users
-        community = _community(plan.history)
-        self.catalogue = _catalogue(_item_texts(plan.data.items), community, candidates)
+        community = community_stats(plan.history)
+        self.catalogue = _catalogue(item_texts(plan.data.items), community, candidates)
         self.embed = EmbeddingCache(make_encoder(encoder))
         llm = create_backend(self.config, api_key)
 
@@ -203,13 +197,11 @@ class RecommenderCore:
         if run_dir is not None:
             self.store = TimelineStore(Path(run_dir))
             snapshot = config_snapshot(self.config)
-            _check_resumable(self.store, snapshot)
+            check_resumable(self.store, snapshot)
             self.store.set_meta("config", snapshot)
         self.loop = EventLoop()
         self.calls = CallLayer(llm, self.config, on_exchange=self._record)
-        self.simulator = Simulator(
-            self.domain, self.calls, self.config, self.catalogue.texts, community, self.store
-        )
+        self.simulator = Simulator(self.domain, self.calls, self.config, self.catalogue.texts, community, self.store)
         self._phase_one: dict[str, asyncio.Future[list[ProfileState]]] = {}
         self.observation_space, self.action_space = self._spaces()
 
@@ -261,8 +253,12 @@ class RecommenderCore:
         profiles = await self._profiles(user_id)
         user = SimulatedUser(user_id, self._user_info(user_id), list(history or ()), list(profiles))
         session = Session(user, self.embed(user.user_info), {entry.item_id for entry in user.history})
-        info = {"user_id": user_id, "history_length": len(user.history),
-                "profile_step": profiles[-1].step if profiles else -1, **usage.as_info()}
+        info = {
+            "user_id": user_id,
+            "history_length": len(user.history),
+            "profile_step": profiles[-1].step if profiles else -1,
+            **usage.as_info(),
+        }
         return session, info
 
     async def _profiles(self, user_id: str) -> list[ProfileState]:
@@ -288,7 +284,7 @@ class RecommenderCore:
         return user_id in index or (user_id.isdigit() and int(user_id) in index)
 
     def _user_info(self, user_id: str) -> str:
-        return _user_info(self._users_table.get("user_info"), user_id)
+        return user_info_of(self._users_table.get("user_info"), user_id)
 
     async def step(self, session: Session, action: Any) -> StepOutcome:
         """Show the slate ``action`` (candidate indices) to the user of ``session``."""
@@ -305,9 +301,14 @@ class RecommenderCore:
         user = session.user
         result = await self.simulator.rate(user, new) if new else FeedbackResult()
         rated = [(item_id, result.ratings[item_id]) for item_id in new if item_id in result.ratings]
-        info: dict[str, Any] = {"user_id": user.user_id, "slate": slate, "feedback": dict(rated),
-                                "failures": dict(result.failures), "already_consumed": consumed,
-                                "duplicates": duplicates}
+        info: dict[str, Any] = {
+            "user_id": user.user_id,
+            "slate": slate,
+            "feedback": dict(rated),
+            "failures": dict(result.failures),
+            "already_consumed": consumed,
+            "duplicates": duplicates,
+        }
         if self.feedback == "choose":
             chosen = choose(rated, self.threshold)
             taken = {} if chosen is None else {chosen: result.ratings[chosen]}
@@ -338,12 +339,13 @@ class RecommenderCore:
     def _slate(self, action: Any) -> list[str]:
         indices = np.asarray(action).reshape(-1)
         candidates = self.catalogue.candidate_ids
-        if indices.shape[0] != self.slate_size or indices.dtype.kind not in "iu" or (
-            indices.size and (indices.min() < 0 or indices.max() >= len(candidates))
+        if (
+            indices.shape[0] != self.slate_size
+            or indices.dtype.kind not in "iu"
+            or (indices.size and (indices.min() < 0 or indices.max() >= len(candidates)))
         ):
             raise ValueError(
-                f"an action is {self.slate_size} integer candidate indices in [0, {len(candidates)}), "
-                f"not {action!r}"
+                f"an action is {self.slate_size} integer candidate indices in [0, {len(candidates)}), not {action!r}"
             )
         return [candidates[index] for index in indices.tolist()]
 

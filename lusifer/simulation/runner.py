@@ -18,7 +18,7 @@ from lusifer.errors import BudgetExceededError, ConfigError
 from lusifer.registry import emit_run_finished, emit_run_started, get_domain
 from lusifer.run_info import RunInfo, RunSummary
 from lusifer.simulation.exports import write_exports
-from lusifer.simulation.requests import Interaction, ItemText
+from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts, user_info_of
 from lusifer.simulation.simulator import ProfileError, SimulatedUser, Simulator
 from lusifer.store import RunStore
 
@@ -86,7 +86,8 @@ def config_snapshot(config: LusiferConfig) -> dict[str, Any]:
     return config.model_dump(mode="json")
 
 
-def _check_resumable(store: RunStore, snapshot: dict[str, Any]) -> None:
+def check_resumable(store: RunStore, snapshot: dict[str, Any]) -> None:
+    """Refuse to continue a stored run whose configuration differs in anything but resumable keys."""
     previous = store.get_meta("config")
     if previous is None:
         return
@@ -111,32 +112,6 @@ def _differences(old: dict[str, Any], new: dict[str, Any], prefix: tuple[str, ..
     return found
 
 
-def _item_texts(items: pd.DataFrame) -> dict[str, ItemText]:
-    return {
-        str(item_id): ItemText(str(title), str(info))
-        for item_id, title, info in zip(items.index, items["title"], items["item_info"])
-    }
-
-
-def _community(history: pd.DataFrame) -> dict[str, dict[str, float]]:
-    from lusifer.selection import item_stats
-
-    stats = item_stats(history)
-    return {
-        str(item_id): {"mean": round(float(mean), 2), "count": int(count)}
-        for item_id, mean, count in zip(stats.index, stats["mean"], stats["count"])
-    }
-
-
-def _interactions(history: pd.DataFrame) -> dict[str, list[Interaction]]:
-    grouped: dict[str, list[Interaction]] = {}
-    for user_id, item_id, rating, timestamp in zip(
-        history["user_id"], history["item_id"], history["rating"], history["timestamp"]
-    ):
-        grouped.setdefault(str(user_id), []).append(Interaction(str(item_id), int(rating), int(timestamp)))
-    return grouped
-
-
 def run_simulation(
     config: LusiferConfig, progress: RunProgress | None = None, api_key: str | None = None
 ) -> tuple[RunInfo, RunSummary]:
@@ -151,7 +126,7 @@ def run_simulation(
 
         load_calibrator(config.run.calibrator)  # a bad file fails before any call is made
     snapshot = config_snapshot(config)
-    _check_resumable(store, snapshot)
+    check_resumable(store, snapshot)
     store.set_meta("config", snapshot)
     store.set_meta("versions", {"lusifer": __version__})
     (out / "config.json").write_text(json.dumps(snapshot, indent=2, sort_keys=True), encoding="utf-8")
@@ -189,9 +164,9 @@ async def _simulate(
             progress.exchange(exchange)
 
     calls = CallLayer(backend, config, on_exchange=record)
-    simulator = Simulator(plan.domain, calls, config, _item_texts(plan.data.items), _community(plan.history), store)
+    simulator = Simulator(plan.domain, calls, config, item_texts(plan.data.items), community_stats(plan.history), store)
     users_info = plan.data.users.get("user_info")
-    histories = _interactions(plan.history)
+    histories = histories_by_user(plan.history)
     targets: dict[str, list[tuple[str, float | None]]] = {}
     for user_id, item_id, truth in store.targets():
         targets.setdefault(user_id, []).append((item_id, truth))
@@ -205,7 +180,7 @@ async def _simulate(
 
     async def simulate_user(user_id: str) -> None:
         async with semaphore:
-            info = _user_info(users_info, user_id)
+            info = user_info_of(users_info, user_id)
             user = SimulatedUser(user_id, info, list(histories.get(user_id, [])))
             try:
                 await simulator.build_profiles(user)
@@ -238,15 +213,6 @@ async def _simulate(
     _fill_summary(summary, store, plan.user_ids, calls)
     emit_run_finished(run, summary)
     return summary
-
-
-def _user_info(users_info: Any, user_id: str) -> str:
-    if users_info is None:
-        return ""
-    for key in (user_id, int(user_id) if user_id.isdigit() else None):
-        if key is not None and key in users_info.index:
-            return str(users_info.loc[key])
-    return ""
 
 
 def _fill_summary(summary: RunSummary, store: RunStore, user_ids: list[str], calls: Any) -> None:

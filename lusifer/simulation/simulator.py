@@ -33,25 +33,37 @@ class ProfileError(LusiferError):
 
 @dataclass
 class SimulatedUser:
-    """A user's evolving state: feedback history and every profile state so far."""
+    """A user's evolving state: feedback history and every profile state so far.
+
+    Add feedback with :meth:`add` so that the running totals behind :meth:`stats` stay in step.
+    """
 
     user_id: str
     user_info: str
     history: list[Interaction]
     profiles: list[ProfileState] = field(default_factory=list)
     pending: list[Interaction] = field(default_factory=list)
+    _rating_sum: float = field(default=0.0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rating_sum = float(sum(entry.rating for entry in self.history))
 
     @property
     def profile(self) -> str | None:
         """The latest profile text (None before phase 1)."""
         return self.profiles[-1].profile if self.profiles else None
 
+    def add(self, interaction: Interaction) -> None:
+        """Append new feedback to the history and to what the next profile refresh folds in."""
+        self.history.append(interaction)
+        self.pending.append(interaction)
+        self._rating_sum += interaction.rating
+
     def stats(self) -> dict[str, float] | None:
-        """Mean and count of the user's feedback so far (shown in the feedback prompt)."""
+        """Mean and count of the user's feedback so far (shown in the feedback prompt); O(1)."""
         if not self.history:
             return None
-        ratings = [entry.rating for entry in self.history]
-        return {"mean": round(sum(ratings) / len(ratings), 2), "count": len(ratings)}
+        return {"mean": round(self._rating_sum / len(self.history), 2), "count": len(self.history)}
 
 
 @dataclass
@@ -166,21 +178,28 @@ class Simulator:
 
     # online use ---------------------------------------------------------------------------------
     async def simulate_feedback(self, user: SimulatedUser, item_ids: list[str]) -> FeedbackResult:
-        """Feedback on new recommendations, appended to the user's history (see :meth:`observe`)."""
+        """Feedback on new recommendations, appended to the user's history (see :meth:`observe`).
+
+        A profile refresh that fails does not lose the feedback: it is reported in
+        ``failures["profile"]`` and tried again with the next interactions.
+        """
         result = await self.rate(user, item_ids)
-        result.profile_update = await self.observe(
-            user, {item: result.ratings[item] for item in item_ids if item in result.ratings}
-        )
+        feedback = {item: result.ratings[item] for item in item_ids if item in result.ratings}
+        try:
+            result.profile_update = await self.observe(user, feedback)
+        except ProfileError as error:
+            result.failures["profile"] = str(error)
         return result
 
     async def observe(self, user: SimulatedUser, feedback: dict[str, int]) -> ProfileState | None:
         """Append ``feedback`` to the history; every ``run.refresh_every`` new interactions, fold them
-        into the profile with an explanation (returned; None when no refresh happened)."""
+        into the profile with an explanation (returned; None when no refresh happened).
+
+        :raises ProfileError: the refresh failed; the feedback is kept and folded in at the next refresh.
+        """
         last_time = user.history[-1].timestamp if user.history else 0
         for offset, (item_id, value) in enumerate(feedback.items()):
-            interaction = Interaction(item_id, value, last_time + offset + 1)
-            user.history.append(interaction)
-            user.pending.append(interaction)
+            user.add(Interaction(item_id, value, last_time + offset + 1))
         if len(user.pending) < self.config.run.refresh_every:
             return None
         state = await self._profile_step(user, user.pending, source="online")
