@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from lusifer.config import LusiferConfig
 
 PAPER_PROTOCOL = {
     "fold": "u1",
@@ -61,47 +64,37 @@ def data_overrides(options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@click.command(name="run")
-@data_options
-@click.option(
-    "--protocol",
-    type=click.Choice(["paper"]),
-    help="Preset: the paper's protocol (fold u1, last 40 in "
-    "batches of 10, 10 context items, first 10 test items with an overview; needs --enrich-file).",
-)
-@click.option("--backend", help="LLM backend (default: offline; see `lusifer backends`).")
-@click.option("--model", help="Model name for the backend.")
-@click.option("--base-url", help="Base URL of an OpenAI-compatible or Anthropic server.")
-@click.option("--key", "api_key", help="API key for this run only (prefer `lusifer keys set`).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory (default: runs/<time>).")
-@click.option("--users", type=int, help="Simulate the first N users.")
-@click.option("--user-ids", help="Comma-separated user ids to simulate.")
-@click.option("--history", type=int, help="Last N history items per user for the profile (default 40).")
-@click.option("--batch-size", type=int, help="History items per profile step (default 10).")
-@click.option("--context-items", type=int, help="Recent rated items shown when rating (default 10).")
-@click.option("--test-items", type=int, help="First k test items per user (default 10).")
-@click.option("--rating-batch", type=int, help="Items rated per call (default 20).")
-@click.option("--concurrency", type=int, help="Users simulated at once (default 8).")
-@click.option("--max-concurrency", type=int, help="Requests in flight at once (default 8).")
-@click.option("--budget-usd", type=float, help="Stop cleanly before spending more than this.")
-@click.option("--no-cache", is_flag=True, help="Do not read or write the response cache.")
-@click.option("--refresh-cache", is_flag=True, help="Ask again, ignoring cached answers (and store the new ones).")
-@click.option(
-    "--calibrator",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Calibrator saved by `lusifer evaluate`: adds calibrated_rating to ratings.csv.",
-)
-@click.option("--prompts-dir", type=click.Path(file_okay=False, path_type=Path), help="Folder overriding templates.")
-@click.option("--progress/--no-progress", default=None, help="Live progress (default: when stderr is a terminal).")
-def run_command(**options: Any) -> None:
-    """Simulate users: build evolving profiles, then rate their held-out items.
+def simulation_options(function: Any) -> Any:
+    """Options that select and shape a run (shared by ``run`` and ``estimate``)."""
+    options = [
+        click.option(
+            "--protocol",
+            type=click.Choice(["paper"]),
+            help="Preset: the paper's protocol (fold u1, last 40 in batches of 10, 10 context items, "
+            "first 10 test items with an overview; needs --enrich-file).",
+        ),
+        click.option("--backend", help="LLM backend (default: offline; see `lusifer backends`)."),
+        click.option("--model", help="Model name for the backend."),
+        click.option("--base-url", help="Base URL of an OpenAI-compatible or Anthropic server."),
+        click.option("--users", type=int, help="Simulate the first N users."),
+        click.option("--user-ids", help="Comma-separated user ids to simulate."),
+        click.option("--history", type=int, help="Last N history items per user for the profile (default 40)."),
+        click.option("--batch-size", type=int, help="History items per profile step (default 10)."),
+        click.option("--context-items", type=int, help="Recent rated items shown when rating (default 10)."),
+        click.option("--test-items", type=int, help="First k test items per user (default 10)."),
+        click.option("--rating-batch", type=int, help="Items rated per call (default 20)."),
+        click.option(
+            "--prompts-dir", type=click.Path(file_okay=False, path_type=Path), help="Folder overriding templates."
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return data_options(function)
 
-    Writes a run directory with run.sqlite (source of truth), ratings.csv, profiles.jsonl, history.csv,
-    Parquet twins, config.json and summary.json. Rerun the same command to resume.
-    """
+
+def simulation_config(options: dict[str, Any]) -> LusiferConfig:
+    """The layered configuration with the command's flags on top."""
     from lusifer.config import load_config
-    from lusifer.simulation.progress import RunProgress
-    from lusifer.simulation.runner import run_simulation
 
     overrides = data_overrides(options)
     if options["protocol"] == "paper":
@@ -117,25 +110,53 @@ def run_command(**options: Any) -> None:
         "name": options["backend"],
         "model": options["model"],
         "base_url": options["base_url"],
-        "max_concurrency": options["max_concurrency"],
+        "max_concurrency": options.get("max_concurrency"),
     }
     user_ids = [part.strip() for part in options["user_ids"].split(",")] if options["user_ids"] else None
     overrides["run"] = {
-        "out": options["out"],
+        "out": options.get("out"),
         "users": options["users"],
         "user_ids": user_ids,
         "rating_batch": options["rating_batch"],
-        "concurrency": options["concurrency"],
-        "budget_usd": options["budget_usd"],
-        "calibrator": options["calibrator"],
+        "concurrency": options.get("concurrency"),
+        "budget_usd": options.get("budget_usd"),
+        "calibrator": options.get("calibrator"),
     }
     overrides["cache"] = {
-        "enabled": False if options["no_cache"] else None,
-        "refresh": True if options["refresh_cache"] else None,
+        "enabled": False if options.get("no_cache") else None,
+        "refresh": True if options.get("refresh_cache") else None,
     }
     config = load_config(options["config_file"], overrides)
     if options["protocol"] == "paper" and config.data.enrich_file is None:
         raise click.UsageError("--protocol paper needs --enrich-file (items with an overview)")
+    return config
+
+
+@click.command(name="run")
+@simulation_options
+@click.option("--key", "api_key", help="API key for this run only (prefer `lusifer keys set`).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory (default: runs/<time>).")
+@click.option("--concurrency", type=int, help="Users simulated at once (default 8).")
+@click.option("--max-concurrency", type=int, help="Requests in flight at once (default 8).")
+@click.option("--budget-usd", type=float, help="Stop cleanly before spending more than this.")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the response cache.")
+@click.option("--refresh-cache", is_flag=True, help="Ask again, ignoring cached answers (and store the new ones).")
+@click.option(
+    "--calibrator",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Calibrator saved by `lusifer evaluate`: adds calibrated_rating to ratings.csv.",
+)
+@click.option("--progress/--no-progress", default=None, help="Live progress (default: when stderr is a terminal).")
+def run_command(**options: Any) -> None:
+    """Simulate users: build evolving profiles, then rate their held-out items.
+
+    Writes a run directory with run.sqlite (source of truth), ratings.csv, profiles.jsonl, history.csv,
+    Parquet twins, config.json and summary.json. Rerun the same command to resume.
+    """
+    from lusifer.simulation.progress import RunProgress
+    from lusifer.simulation.runner import run_simulation
+
+    config = simulation_config(options)
     progress = RunProgress(enabled=options["progress"])
     try:
         run, summary = run_simulation(config, progress, api_key=options["api_key"])
@@ -153,6 +174,23 @@ def run_command(**options: Any) -> None:
             click.echo(f"  failed {user}: {reason}", err=True)
         click.echo("Some work failed; rerun the same command to retry it (completed work is kept).", err=True)
         sys.exit(1)
+
+
+@click.command(name="estimate")
+@simulation_options
+def estimate_command(**options: Any) -> None:
+    """Predict the calls, tokens and cost of a run (same options as `run`) without calling anything."""
+    from lusifer.simulation.estimate import estimate_run
+    from lusifer.simulation.runner import plan_run
+
+    config = simulation_config(options)
+    estimate = estimate_run(config, plan_run(config))
+    click.echo(
+        f"{estimate.users} users, {estimate.ratings} ratings: about {estimate.calls:,} calls, "
+        f"{estimate.prompt_tokens:,} prompt + {estimate.completion_tokens:,} completion tokens, "
+        f"${estimate.cost_usd:.2f} with {config.backend.name}/{estimate.model} "
+        "(first tries only; cached answers are free, retries extra)"
+    )
 
 
 @click.group(name="show")
