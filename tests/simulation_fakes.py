@@ -16,10 +16,17 @@ def intended_rating(item_id: str) -> int:
     return int(item_id) * 7 % 5 + 1
 
 
+def requested_schema(request: dict[str, Any]) -> dict[str, Any]:
+    """The JSON schema of an OpenAI (response_format) or Anthropic (forced tool) request."""
+    if request.get("response_format"):
+        return (request["response_format"].get("json_schema") or {}).get("schema") or {}
+    tools = request.get("tools") or [{}]
+    return tools[0].get("input_schema") or {}
+
+
 def requested_ids(request: dict[str, Any]) -> list[str] | None:
     """The item ids a feedback request asks for (from its JSON schema), None for profile requests."""
-    schema = ((request.get("response_format") or {}).get("json_schema") or {}).get("schema") or {}
-    ratings = schema.get("properties", {}).get("ratings")
+    ratings = requested_schema(request).get("properties", {}).get("ratings")
     return list(ratings["required"]) if ratings else None
 
 
