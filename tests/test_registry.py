@@ -51,8 +51,10 @@ def test_plugin_templates_take_priority_over_builtin(tmp_path) -> None:
             register(tmp_path)
 
     _register(Templates(), "templates-plugin")
-    folders = [entry.obj for entry in registry.template_dirs()]
-    assert folders[0] == tmp_path and len(folders) == 2
+    entries = registry.template_dirs()
+    plugins = [entry.plugin for entry in entries]  # installed plugin packages may add folders too
+    assert entries[plugins.index("templates-plugin")].obj == tmp_path
+    assert plugins.index("templates-plugin") < plugins.index("lusifer.templates") == len(plugins) - 1
 
 
 def test_plugin_settings_sections_are_validated() -> None:

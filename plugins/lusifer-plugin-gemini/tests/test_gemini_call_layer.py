@@ -1,0 +1,122 @@
+"""Gemini through the kernel's call layer (retries, rate limits, cost, recording) and ``lusifer run``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pydantic import SecretStr
+
+from gemini_fixtures import KEY, REQUEST
+from lusifer.calls import CallLayer, CallResult
+from lusifer.cli import cli, load_plugin_commands
+from lusifer.config import BackendConfig, CacheConfig, LusiferConfig, Price
+from lusifer.errors import BackendError
+from lusifer.exchange import Exchange
+from lusifer.testing.fake_servers import FakeReply
+from lusifer.validation import FeedbackValidator
+from lusifer_plugin_gemini.backend import GeminiBackend
+from lusifer_plugin_gemini.fake_server import FakeGeminiServer
+
+PRICE = Price(input=0.30, output=2.50)
+
+
+def _call(server: FakeGeminiServer, exchanges: list[Exchange]) -> CallResult:
+    config = LusiferConfig(
+        backend=BackendConfig(name="gemini", base_url=server.base_url, max_retries=2),
+        cache=CacheConfig(enabled=False),
+        prices={"gemini-2.5-flash": PRICE},
+    )
+    calls = CallLayer(GeminiBackend(config.backend, SecretStr(KEY)), config, exchanges.append, backoff_base=0.01)
+
+    async def call() -> CallResult:
+        try:
+            return await calls.call(REQUEST, [FeedbackValidator()])
+        finally:
+            await calls.aclose()
+
+    result = asyncio.run(call())
+    return result
+
+
+def test_a_429_is_retried_after_its_delay_then_answered_priced_and_recorded(server: FakeGeminiServer) -> None:
+    server.inject(FakeReply(status=429, headers={"Retry-After": "0.05"}))
+    exchanges: list[Exchange] = []
+    result = _call(server, exchanges)
+    assert len(server.requests) == 2 and result.exchange.attempts == 2
+    assert result.validation is not None and result.validation.ok
+    assert result.validation.value == {"1": 3, "2": 3}
+    exchange = exchanges[-1]
+    expected = (exchange.prompt_tokens * PRICE.input + exchange.completion_tokens * PRICE.output) / 1e6
+    assert exchange.cost_usd == pytest.approx(expected) and exchange.cost_usd > 0
+
+
+def test_server_errors_until_retries_run_out_fail_without_the_key(server: FakeGeminiServer) -> None:
+    body = {"error": {"code": 500, "message": f"internal error for key {KEY}", "status": "INTERNAL"}}
+    server.inject(*[FakeReply(status=500, json=body)] * 3)
+    exchanges: list[Exchange] = []
+    with pytest.raises(BackendError) as caught:
+        _call(server, exchanges)
+    assert len(server.requests) == 3  # one try and max_retries=2 retries
+    assert KEY not in str(caught.value) and exchanges[-1].error and KEY not in exchanges[-1].error
+
+
+def _write_ml100k(folder: Path) -> Path:
+    """A four-user MovieLens 100K folder (u.data, u.item, u.user and the u1 split)."""
+    folder.mkdir()
+    genres = "|".join(["0"] * 18 + ["1"])
+    titles = ["Toy Story (1995)", "Heat (1995)", "Casino (1995)", "Babe (1995)", "Fargo (1996)", "Emma (1996)"]
+    items = [f"{n}|{title}|01-Jan-1995||http://example.org/{n}|{genres}" for n, title in enumerate(titles, 1)]
+    (folder / "u.item").write_text("\n".join(items) + "\n", encoding="latin-1")
+    users = [f"{n}|{20 + n}|{'MF'[n % 2]}|writer|0000{n}" for n in range(1, 5)]
+    (folder / "u.user").write_text("\n".join(users) + "\n", encoding="latin-1")
+    rows = [
+        (user, item, 1 + (user + item) % 5, 880000000 + 10 * user + item)
+        for user in range(1, 5)
+        for item in range(1, 7)
+    ]
+    lines = ["\t".join(map(str, row)) for row in rows]
+    (folder / "u.data").write_text("\n".join(lines) + "\n")
+    for name, tested in (("u1.base", False), ("u1.test", True)):  # movies 5 and 6 are the test items
+        kept = [line for line, (_, item, _, _) in zip(lines, rows) if (item >= 5) is tested]
+        (folder / name).write_text("\n".join(kept) + "\n")
+    return folder
+
+
+def test_lusifer_run_with_the_gemini_backend_end_to_end(server: FakeGeminiServer, tmp_path: Path) -> None:
+    config = tmp_path / "lusifer.toml"
+    config.write_text('[prices."gemini-2.5-flash"]\ninput = 0.30\noutput = 2.50\n')
+    server.inject(FakeReply(status=429, headers={"Retry-After": "0.05"}))
+    out = tmp_path / "run"
+    load_plugin_commands()
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "--config",
+            str(config),
+            "--data-dir",
+            str(_write_ml100k(tmp_path / "ml-100k")),
+            "--backend",
+            "gemini",
+            "--base-url",
+            server.base_url,
+            "--key",
+            KEY,
+            "--users",
+            "2",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],  # fmt: skip
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["users_done"] == 2 and summary["ratings"] == 4 and summary["cost_usd"] > 0
+    assert all(request.path.endswith("gemini-2.5-flash:generateContent") for request in server.requests)
+    assert summary["calls"] == len(server.requests)  # the 429 was retried by the call layer
+    assert KEY not in "".join(path.read_text(errors="ignore") for path in out.iterdir() if path.is_file())
