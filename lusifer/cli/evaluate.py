@@ -105,17 +105,19 @@ def evaluate_command(
     for note in result.notes:
         click.echo(f"lusifer: note: {note}", err=True)
     written = write_report(result, out, title=f"Lusifer evaluation of {data.source}")
-    _print_summary(result.metrics, result.methods, kind)
+    _print_summary(result.metrics, result.methods, data.headline or HEADLINE[kind])
     click.echo(f"Wrote {written['report']}, {written['metrics']} and {len(written) - 2} plots to {out}")
 
 
-def _print_summary(metrics: object, methods: list[str], kind: str) -> None:
+#: Metrics printed when the domain is unknown (a plain predictions file).
+HEADLINE = {"rating": ["rmse", "mae", "pearson"], "binary": ["auc", "log_loss"]}
+
+
+def _print_summary(metrics: object, methods: list[str], headline: list[str]) -> None:
     import pandas as pd
 
     assert isinstance(metrics, pd.DataFrame)
-    names = (
-        ["rmse", "mae", "pearson", "valid_share"] if kind == "rating" else ["auc", "log_loss", "valid_share"]
-    )
+    names = [*headline, "valid_share"]
     table = metrics[metrics["subset"] == "all"].pivot(index="method", columns="metric", values="value")
     table = table.reindex(index=methods, columns=[name for name in names if name in table.columns])
     width = max(len(method) for method in methods) + 2

@@ -85,7 +85,8 @@ class Domain(ABC):
     template_folder: ClassVar[str | None] = None
     #: Validators applied to the answers of every task (each checks the tasks it names), by name.
     validators: ClassVar[tuple[str, ...]] = ("profile", "feedback")
-    #: Metrics reported by ``lusifer evaluate`` by default, by registered name.
+    #: Headline metrics by registered name: printed by ``lusifer evaluate`` (which computes every
+    #: registered metric of the domain's feedback kind for the report).
     evaluators: ClassVar[tuple[str, ...]] = ("rmse", "mae", "pearson")
     #: Word for one item in prompts and messages ("movie", "article").
     item_noun: ClassVar[str] = "item"

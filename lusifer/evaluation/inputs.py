@@ -35,6 +35,8 @@ class EvaluationInput:
     scale: tuple[float, float] | None = None
     profiles: list[dict[str, Any]] = field(default_factory=list)
     source: str = ""
+    #: The domain's headline metrics (``Domain.evaluators``), printed first; None when unknown.
+    headline: list[str] | None = None
 
 
 def read_csv(path: Path) -> pd.DataFrame:
@@ -158,8 +160,9 @@ def read_run_dir(run_dir: Path, columns: Sequence[str] = ()) -> EvaluationInput:
         except ValueError:
             raise DataError(f"{config_path}: not valid JSON") from None
         if isinstance(config, dict) and config.get("domain"):
-            scale = get_domain(str(config["domain"])).scale
-            data.kind, data.scale = scale.kind, (float(scale.low), float(scale.high))
+            domain = get_domain(str(config["domain"]))
+            data.kind, data.scale = domain.scale.kind, (float(domain.scale.low), float(domain.scale.high))
+            data.headline = list(domain.evaluators)
     return data
 
 
