@@ -94,6 +94,20 @@ class RunConfig(Section):
     refresh_every: int = Field(10, ge=1, description="Online use: refresh the profile every m interactions.")
     budget_usd: float | None = Field(None, gt=0)
     calibrator: Path | None = None
+    batch: bool = Field(False, description="Send requests through the vendor's batch API (half price, slower).")
+    batch_poll: float = Field(30.0, gt=0, description="Seconds between two status requests of a batch.")
+    shard: str | None = Field(
+        None, pattern=r"^[1-9][0-9]*/[1-9][0-9]*$", description="'i/n': simulate only shard i of n (1 <= i <= n)."
+    )
+
+    @field_validator("shard")
+    @classmethod
+    def _shard_in_range(cls, shard: str | None) -> str | None:
+        if shard is not None:
+            index, count = (int(part) for part in shard.split("/"))
+            if index > count:
+                raise ValueError(f"shard {shard}: i must be between 1 and n")
+        return shard
 
 
 class Price(Section):

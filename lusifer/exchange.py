@@ -28,6 +28,8 @@ class Exchange:
     cost_usd: float = 0.0
     cache_hit: bool = False
     attempts: int = 0
+    #: The provider batch that answered (batch mode, billed at the batch price), else None.
+    batch_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ CREATE TABLE IF NOT EXISTS targets (
     PRIMARY KEY (user_id, item_id));
 CREATE TABLE IF NOT EXISTS users (
     user_id TEXT PRIMARY KEY, status TEXT NOT NULL, reason TEXT);
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id TEXT PRIMARY KEY, backend TEXT NOT NULL, keys TEXT NOT NULL, open INTEGER NOT NULL, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS exchanges (
     id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT, task TEXT NOT NULL, cache_hit INTEGER NOT NULL,
     error TEXT, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cost_usd REAL NOT NULL,
@@ -102,14 +105,19 @@ class RunStore:
         ).fetchall()
 
     # targets (the test items each user rates) ----------------------------------------------------
-    def save_targets(self, rows: list[tuple[str, str, float | None]]) -> None:
-        """Store ``(user_id, item_id, truth)`` rows in the order they are to be exported."""
+    def save_targets(self, rows: list[tuple[str, str, float | None]], positions: list[int] | None = None) -> None:
+        """Store ``(user_id, item_id, truth)`` rows in the order they are to be exported.
+
+        ``positions`` (default 0, 1, ...) place the rows in a larger order: a shard stores its rows'
+        places in the whole run, so that merged shards export in the order of a single run.
+        """
+        places = positions if positions is not None else range(len(rows))
         with self._db:
             self._db.execute("BEGIN")
             self._db.execute("DELETE FROM targets")
             self._db.executemany(
                 "INSERT INTO targets VALUES (?, ?, ?, ?)",
-                [(user, item, truth, position) for position, (user, item, truth) in enumerate(rows)],
+                [(user, item, truth, place) for place, (user, item, truth) in zip(places, rows)],
             )
 
     def targets(self) -> list[tuple[str, str, float | None]]:
@@ -172,6 +180,52 @@ class RunStore:
 
     def user_statuses(self) -> dict[str, tuple[str, str | None]]:
         return {row[0]: (row[1], row[2]) for row in self._db.execute("SELECT user_id, status, reason FROM users")}
+
+    # merging shards ---------------------------------------------------------------------------------
+    def absorb(self, run_dir: Path) -> None:
+        """Add everything the run store in ``run_dir`` holds (another shard of this run), in one transaction.
+
+        :raises LusiferError: both hold the same user's profile, feedback, target or status.
+        """
+        self._db.execute("ATTACH DATABASE ? AS shard", (str(Path(run_dir) / STORE_FILE),))
+        try:
+            with self._db:
+                self._db.execute("BEGIN")
+                offset = self._db.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM feedback").fetchone()[0]
+                self._db.execute("INSERT INTO profiles SELECT * FROM shard.profiles")
+                self._db.execute(
+                    "INSERT INTO feedback SELECT user_id, item_id, simulated, truth, status, reason, source,"
+                    " seq + ? FROM shard.feedback",
+                    (offset,),
+                )
+                self._db.execute("INSERT INTO targets SELECT * FROM shard.targets")
+                self._db.execute("INSERT INTO users SELECT * FROM shard.users")
+                self._db.execute("INSERT OR IGNORE INTO history SELECT * FROM shard.history")
+                columns = (
+                    "user_id, task, cache_hit, error, prompt_tokens, completion_tokens, cost_usd, latency_s, record"
+                )
+                self._db.execute(f"INSERT INTO exchanges ({columns}) SELECT {columns} FROM shard.exchanges ORDER BY id")
+        except sqlite3.IntegrityError as error:
+            raise LusiferError(f"{run_dir} overlaps the runs merged before it ({error})") from None
+        finally:
+            self._db.execute("DETACH DATABASE shard")
+
+    # provider batches (batch mode) ------------------------------------------------------------------
+    def add_batch(self, batch_id: str, backend: str, keys: list[str]) -> None:
+        """Remember a submitted batch and the request keys it answers, until :meth:`close_batch`."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO batches VALUES (?, ?, ?, 1, ?)", (batch_id, backend, json.dumps(keys), time.time())
+        )
+
+    def open_batches(self, backend: str) -> dict[str, list[str]]:
+        """Submitted batches of ``backend`` whose results were not yet collected: id -> request keys."""
+        rows = self._db.execute(
+            "SELECT batch_id, keys FROM batches WHERE open = 1 AND backend = ? ORDER BY created", (backend,)
+        )
+        return {batch_id: json.loads(keys) for batch_id, keys in rows}
+
+    def close_batch(self, batch_id: str) -> None:
+        self._db.execute("UPDATE batches SET open = 0 WHERE batch_id = ?", (batch_id,))
 
     # exchanges --------------------------------------------------------------------------------------
     def add_exchange(self, exchange: Exchange) -> None:

@@ -3,17 +3,35 @@
 A template is found as ``<domain folder>/<task>.j2``, falling back to ``default/<task>.j2``. Lookup
 order: ``--prompts-dir`` > templates registered by external plugins > built-in templates. Undefined
 variables are errors (``StrictUndefined``), so a typo in a template never yields a silent blank.
+
+Templates may shorten a text with the ``brief`` filter (``{{ item.item_info | brief(40) }}``): its
+first sentences, as many as fit in that many words.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 import jinja2
 
 from lusifer.errors import ConfigError, LusiferError
 from lusifer.registry import template_dirs
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def brief(text: str, words: int = 40) -> str:
+    """The first sentences of ``text`` that fit in ``words`` words (the first one always)."""
+    kept: list[str] = []
+    count = 0
+    for sentence in _SENTENCE_END.split(text.strip()):
+        count += len(sentence.split())
+        if kept and count > words:
+            break
+        kept.append(sentence)
+    return " ".join(kept)
 
 
 @functools.lru_cache(maxsize=8)
@@ -25,7 +43,7 @@ def template_environment(prompts_dir: Path | None = None) -> jinja2.Environment:
             raise ConfigError(f"prompts directory not found: {prompts_dir}")
         folders.append(str(prompts_dir))
     folders.extend(str(entry.obj) for entry in template_dirs())
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(folders),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -33,6 +51,8 @@ def template_environment(prompts_dir: Path | None = None) -> jinja2.Environment:
         keep_trailing_newline=False,
         autoescape=False,
     )
+    environment.filters["brief"] = brief
+    return environment
 
 
 def render(environment: jinja2.Environment, folder: str, task: str, **context: object) -> str:

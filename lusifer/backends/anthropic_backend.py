@@ -7,25 +7,32 @@ input becomes the answer text as JSON. System messages go to ``system=``.
 Sampling parameters are not sent: the SDK (2.x, API version 2026-10-21) no longer accepts
 ``temperature``, and the API offers no ``seed`` or log-probabilities. The SDK's own retries are off;
 the call layer retries.
+
+Batch mode (:mod:`lusifer.calls.batch`) uses Message Batches: ``messages.batches.create`` with one
+``{"custom_id", "params"}`` per request, ``retrieve`` to poll, ``results`` for the answers.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage
 from lusifer.backends.errors import translate_sdk_error
-from lusifer.errors import RetryableError
+from lusifer.errors import BackendError, RetryableError
 from lusifer.keys import require_key
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
+    from lusifer.calls.batch import BatchResults, BatchState
     from lusifer.config import BackendConfig
 
 _TOOL_NAME = re.compile(r"[^a-zA-Z0-9_-]")
+#: Error types of a batch request worth asking again.
+RETRYABLE_ERRORS = frozenset({"api_error", "overloaded_error", "rate_limit_error", "timeout_error"})
 
 
 class AnthropicBackend(Backend):
@@ -101,6 +108,46 @@ class AnthropicBackend(Backend):
             usage=Usage(prompt_tokens, usage.output_tokens),
             finish_reason=message.stop_reason,
         )
+
+    # batch API ----------------------------------------------------------------------------------------
+
+    async def submit_batch(self, requests: Mapping[str, LLMRequest]) -> str:
+        """Start a Message Batch with one request per key (custom id = key)."""
+        entries = [{"custom_id": key, "params": self._arguments(request)} for key, request in requests.items()]
+        batch = await self._sdk(self._client.messages.batches.create(requests=entries))
+        return batch.id
+
+    async def poll_batch(self, batch_id: str) -> BatchState:
+        from lusifer.calls.batch import BatchState
+
+        batch = await self._sdk(self._client.messages.batches.retrieve(batch_id))
+        counts = batch.request_counts
+        detail = f"batch {batch.processing_status}: {counts.errored} errored, {counts.expired} expired"
+        return BatchState(batch.processing_status == "ended", detail)
+
+    async def batch_results(self, batch_id: str) -> BatchResults:
+        results: BatchResults = {}
+        async for entry in await self._sdk(self._client.messages.batches.results(batch_id)):
+            result = entry.result
+            if result.type == "succeeded":
+                results[entry.custom_id] = self._response(result.message)
+            elif result.type == "errored":
+                error = result.error.error
+                message = f"anthropic batch: {error.type}: {error.message}"
+                retryable = error.type in RETRYABLE_ERRORS
+                results[entry.custom_id] = RetryableError(message) if retryable else BackendError(message)
+            else:  # canceled or expired
+                results[entry.custom_id] = RetryableError(f"anthropic batch: request {result.type}")
+        return results
+
+    async def _sdk(self, call: Any) -> Any:
+        """Await an SDK call, turning its errors into Lusifer's."""
+        import anthropic
+
+        try:
+            return await call
+        except anthropic.AnthropicError as error:
+            raise translate_sdk_error(error, "anthropic", self._api_key) from None
 
     async def aclose(self) -> None:
         await self._client.close()

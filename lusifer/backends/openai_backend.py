@@ -3,26 +3,35 @@
 The SDK is imported when the backend is created, so importing this module stays cheap. The SDK's own
 retries are off (``max_retries=0``): the call layer retries, rate-limits and times out every backend
 the same way.
+
+Batch mode (:mod:`lusifer.calls.batch`) uses the Batch API: the requests go up as one JSONL file
+(``files.create(purpose="batch")``), ``batches.create`` starts them, ``batches.retrieve`` polls, and the
+answers come back in the output file, failures in the error file.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage
-from lusifer.backends.errors import translate_sdk_error
-from lusifer.errors import RetryableError
+from lusifer.backends.errors import RETRYABLE_STATUSES, translate_sdk_error
+from lusifer.errors import BackendError, RetryableError
 from lusifer.keys import require_key
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
+    from lusifer.calls.batch import BatchResults, BatchState
     from lusifer.config import BackendConfig
 
 #: Sent as the key to an OpenAI-compatible server when no key is configured (the SDK insists on one).
 KEYLESS_PLACEHOLDER = "not-needed"
+CHAT_ENDPOINT = "/v1/chat/completions"
+#: Batch statuses after which nothing more will be answered.
+BATCH_ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
 
 
 class OpenAIBackend(Backend):
@@ -93,6 +102,68 @@ class OpenAIBackend(Backend):
             finish_reason=choice.finish_reason,
             logprobs=logprobs,
         )
+
+    # batch API ----------------------------------------------------------------------------------------
+
+    async def submit_batch(self, requests: Mapping[str, LLMRequest]) -> str:
+        """Upload ``requests`` as JSONL (custom id = key) and start a 24 h batch on it."""
+        lines = [
+            json.dumps({"custom_id": key, "method": "POST", "url": CHAT_ENDPOINT, "body": self._arguments(request)})
+            for key, request in requests.items()
+        ]
+        upload = ("lusifer-batch.jsonl", "\n".join(lines).encode(), "application/jsonl")
+        batch = await self._sdk(self._batch_create(upload))
+        return batch.id
+
+    async def _batch_create(self, upload: tuple[str, bytes, str]) -> Any:
+        uploaded = await self._client.files.create(file=upload, purpose="batch")
+        return await self._client.batches.create(
+            input_file_id=uploaded.id, endpoint=CHAT_ENDPOINT, completion_window="24h"
+        )
+
+    async def poll_batch(self, batch_id: str) -> BatchState:
+        from lusifer.calls.batch import BatchState
+
+        batch = await self._sdk(self._client.batches.retrieve(batch_id))
+        errors = "; ".join(str(error.message) for error in (batch.errors.data or [])) if batch.errors else ""
+        return BatchState(batch.status in BATCH_ENDED, f"batch {batch.status}" + (f": {errors}" if errors else ""))
+
+    async def batch_results(self, batch_id: str) -> BatchResults:
+        batch = await self._sdk(self._client.batches.retrieve(batch_id))
+        results: BatchResults = {}
+        for file_id in (batch.output_file_id, batch.error_file_id):
+            if file_id:
+                content = await self._sdk(self._client.files.content(file_id))
+                for line in content.text.splitlines():
+                    if line.strip():
+                        entry = json.loads(line)
+                        results[entry["custom_id"]] = self._batch_outcome(entry)
+        return results
+
+    def _batch_outcome(self, entry: dict[str, Any]) -> LLMResponse | BackendError:
+        from openai.types.chat import ChatCompletion
+
+        response = entry.get("response") or {}
+        status = response.get("status_code")
+        if status == 200:
+            try:
+                return self._response(ChatCompletion.model_validate(response["body"]))
+            except Exception as error:  # pydantic's or ours: the body is not a completion
+                return RetryableError(f"openai batch: malformed response ({type(error).__name__})")
+        error = entry.get("error") or (response.get("body") or {}).get("error") or {}
+        message = f"openai batch: {status or error.get('code')}: {error.get('message', 'no answer')}"
+        if status is None or status in RETRYABLE_STATUSES or status >= 500:
+            return RetryableError(message)
+        return BackendError(message)
+
+    async def _sdk(self, call: Any) -> Any:
+        """Await an SDK call, turning its errors into Lusifer's."""
+        import openai
+
+        try:
+            return await call
+        except openai.OpenAIError as error:
+            raise translate_sdk_error(error, "openai", self._api_key) from None
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -90,6 +90,9 @@ class CallLayer:
     :param backoff_max: longest retry wait in seconds, unless the server asked for longer.
     """
 
+    #: Share of the list price that calls through this layer cost (batch APIs charge half).
+    price_factor: float = 1.0
+
     def __init__(
         self,
         backend: Backend,
@@ -172,7 +175,7 @@ class CallLayer:
             self._reserved_usd -= estimate
         exchange.prompt_tokens = response.usage.prompt_tokens
         exchange.completion_tokens = response.usage.completion_tokens
-        exchange.cost_usd = cost(self.backend.model, response.usage, self.config.prices)
+        exchange.cost_usd = cost(self.backend.model, response.usage, self.config.prices) * self.price_factor
         self._stats.prompt_tokens += exchange.prompt_tokens
         self._stats.completion_tokens += exchange.completion_tokens
         self._stats.cost_usd += exchange.cost_usd
@@ -197,8 +200,10 @@ class CallLayer:
         if budget is None or price is None:
             return 0.0
         estimate = (
-            estimate_tokens(request) * price.input + self.config.backend.max_tokens * price.output
-        ) / 1e6
+            (estimate_tokens(request) * price.input + self.config.backend.max_tokens * price.output)
+            / 1e6
+            * self.price_factor
+        )
         committed = self._stats.cost_usd + self._reserved_usd
         if committed + estimate > budget:
             raise BudgetExceededError(

@@ -1,4 +1,4 @@
-"""``lusifer run`` and ``lusifer show``: simulate users, then inspect what a run stored."""
+"""``lusifer run``, ``estimate``, ``merge`` and ``show``: simulate users, then inspect what a run stored."""
 
 from __future__ import annotations
 
@@ -83,6 +83,7 @@ def simulation_options(function: Any) -> Any:
         click.option("--context-items", type=int, help="Recent rated items shown when rating (default 10)."),
         click.option("--test-items", type=int, help="First k test items per user (default 10)."),
         click.option("--rating-batch", type=int, help="Items rated per call (default 20)."),
+        click.option("--shard", help="'i/n': simulate only shard i of n of the users (merge with `lusifer merge`)."),
         click.option(
             "--prompts-dir", type=click.Path(file_okay=False, path_type=Path), help="Folder overriding templates."
         ),
@@ -121,6 +122,9 @@ def simulation_config(options: dict[str, Any]) -> LusiferConfig:
         "concurrency": options.get("concurrency"),
         "budget_usd": options.get("budget_usd"),
         "calibrator": options.get("calibrator"),
+        "batch": True if options.get("batch") else None,
+        "batch_poll": options.get("batch_poll"),
+        "shard": options["shard"],
     }
     overrides["cache"] = {
         "enabled": False if options.get("no_cache") else None,
@@ -139,6 +143,8 @@ def simulation_config(options: dict[str, Any]) -> LusiferConfig:
 @click.option("--concurrency", type=int, help="Users simulated at once (default 8).")
 @click.option("--max-concurrency", type=int, help="Requests in flight at once (default 8).")
 @click.option("--budget-usd", type=float, help="Stop cleanly before spending more than this.")
+@click.option("--batch", is_flag=True, help="Use the vendor's batch API: half price, answers within 24 h.")
+@click.option("--batch-poll", type=float, help="Seconds between status checks of a batch (default 30).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the response cache.")
 @click.option("--refresh-cache", is_flag=True, help="Ask again, ignoring cached answers (and store the new ones).")
 @click.option(
@@ -191,6 +197,25 @@ def estimate_command(**options: Any) -> None:
         f"${estimate.cost_usd:.2f} with {config.backend.name}/{estimate.model} "
         "(first tries only; cached answers are free, retries extra)"
     )
+
+
+@click.command(name="merge")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("shard_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+def merge_command(out: Path, shard_dirs: tuple[Path, ...]) -> None:
+    """Merge the run directories of `lusifer run --shard i/n` (every shard once) into one run in OUT."""
+    from lusifer.simulation.merge import merge_shards
+
+    store = merge_shards(out, shard_dirs)
+    try:
+        statuses = [status for status, _ in store.user_statuses().values()]
+        rated = sum(1 for row in store.feedback("test") if row["status"] == "ok")
+        click.echo(
+            f"{out}: {len(shard_dirs)} shards merged; users {statuses.count('done')} done / "
+            f"{len(statuses) - statuses.count('done')} failed; ratings {rated} of {len(store.targets())}"
+        )
+    finally:
+        store.close()
 
 
 @click.group(name="show")

@@ -13,11 +13,12 @@ def register_commands(cli: click.Group) -> None:
     from lusifer.cli.evaluate import evaluate_command
     from lusifer.cli.inspect import backends_command, domains_command, plugins_command
     from lusifer.cli.keys import keys_group
-    from lusifer.cli.run import estimate_command, run_command, show_group
+    from lusifer.cli.run import estimate_command, merge_command, run_command, show_group
 
     commands = (
         run_command,
         estimate_command,
+        merge_command,
         show_group,
         evaluate_command,
         plugins_command,

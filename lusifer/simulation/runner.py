@@ -2,11 +2,16 @@
 
 Re-running with the same configuration and ``--out`` resumes: stored profile steps and feedback are
 not asked again, and the response cache answers any call that completed but was not yet stored.
+
+``run.batch`` sends the calls through the vendor's batch API (:mod:`lusifer.simulation.batch_runner`);
+``run.shard = "i/n"`` simulates only the users of shard i (a stable hash of the user id), so that n
+machines can share a run and ``lusifer merge`` can put it back together.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -34,6 +39,9 @@ RESUMABLE_KEYS = {
     ("run", "out"),
     ("run", "concurrency"),
     ("run", "budget_usd"),
+    ("run", "batch"),
+    ("run", "batch_poll"),
+    ("backend", "base_url"),  # where the model answers, not what it answers (shards may use replicas)
     ("backend", "max_concurrency"),
     ("backend", "timeout"),
     ("backend", "max_retries"),
@@ -73,8 +81,18 @@ def plan_run(config: LusiferConfig) -> RunPlan:
     if config.run.users is not None:
         user_ids = user_ids[: config.run.users]
     selected = set(user_ids)
-    targets = targets[targets["user_id"].astype(str).isin(selected)]
+    # The index is each target's place in the whole run; a shard keeps its targets' places.
+    targets = targets[targets["user_id"].astype(str).isin(selected)].reset_index(drop=True)
+    if config.run.shard is not None:
+        index, count = (int(part) for part in config.run.shard.split("/"))
+        user_ids = [user for user in user_ids if shard_of(user, count) == index]
+        targets = targets[targets["user_id"].astype(str).isin(set(user_ids))]
     return RunPlan(domain, data, history, targets, user_ids)
+
+
+def shard_of(user_id: str, count: int) -> int:
+    """The shard (1..count) of ``user_id``: a stable hash, the same on every machine and Python version."""
+    return int(hashlib.sha256(user_id.encode()).hexdigest(), 16) % count + 1
 
 
 def default_out() -> Path:
@@ -91,7 +109,7 @@ def check_resumable(store: RunStore, snapshot: dict[str, Any]) -> None:
     previous = store.get_meta("config")
     if previous is None:
         return
-    differences = sorted(_differences(previous, snapshot))
+    differences = sorted(config_differences(previous, snapshot))
     if differences:
         raise ConfigError(
             f"{store.run_dir} holds a run with a different configuration (differs in: {', '.join(differences)}); "
@@ -99,14 +117,15 @@ def check_resumable(store: RunStore, snapshot: dict[str, Any]) -> None:
         )
 
 
-def _differences(old: dict[str, Any], new: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[str]:
+def config_differences(old: dict[str, Any], new: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[str]:
+    """Dotted keys whose values differ between two configuration snapshots, except resumable keys."""
     found = []
     for key in sorted(set(old) | set(new)):
         path = (*prefix, key)
         if path in RESUMABLE_KEYS or path[:1] in RESUMABLE_KEYS:
             continue
         if isinstance(old.get(key), dict) and isinstance(new.get(key), dict):
-            found.extend(_differences(old[key], new[key], path))
+            found.extend(config_differences(old[key], new[key], path))
         elif old.get(key) != new.get(key):
             found.append(".".join(path))
     return found
@@ -141,7 +160,8 @@ def run_simulation(
             [
                 (str(u), str(i), float(r))
                 for u, i, r in plan.targets[["user_id", "item_id", "rating"]].itertuples(index=False)
-            ]
+            ],
+            positions=plan.targets.index.tolist(),
         )
     run = RunInfo(run_id=out.name, out=out, config=snapshot, seed=config.seed)
     backend = create_backend(config, api_key)
@@ -163,7 +183,13 @@ async def _simulate(
         if progress is not None:
             progress.exchange(exchange)
 
-    calls = CallLayer(backend, config, on_exchange=record)
+    batch_calls = None
+    if config.run.batch:
+        from lusifer.calls.batch import BatchCallLayer
+
+        calls = batch_calls = BatchCallLayer(backend, config, store, record, poll_seconds=config.run.batch_poll)
+    else:
+        calls = CallLayer(backend, config, on_exchange=record)
     simulator = Simulator(plan.domain, calls, config, item_texts(plan.data.items), community_stats(plan.history), store)
     users_info = plan.data.users.get("user_info")
     histories = histories_by_user(plan.history)
@@ -176,7 +202,8 @@ async def _simulate(
         progress.start(total=len(plan.user_ids), done=len(plan.user_ids) - len(todo))
     emit_run_started(run)
     summary = RunSummary()
-    semaphore = asyncio.Semaphore(config.run.concurrency)
+    # Batch mode needs every user in flight: a batch holds one step of all of them.
+    semaphore = asyncio.Semaphore(max(len(todo), 1) if config.run.batch else config.run.concurrency)
 
     async def simulate_user(user_id: str) -> None:
         async with semaphore:
@@ -202,6 +229,10 @@ async def _simulate(
 
     tasks = [asyncio.create_task(simulate_user(user_id)) for user_id in todo]
     try:
+        if batch_calls is not None:
+            from lusifer.simulation.batch_runner import run_in_batches
+
+            await run_in_batches(batch_calls, tasks)
         await asyncio.gather(*tasks)
     except BudgetExceededError as error:
         for task in tasks:

@@ -22,12 +22,21 @@ closes the connection without answering.
 
 Recorded requests keep their path, headers and JSON, with ``Authorization``, ``x-api-key`` and
 ``api-key`` values redacted.
+
+Both servers also speak their vendor's batch API (OpenAI: ``POST /v1/files``, ``POST /v1/batches``,
+``GET /v1/batches/{id}``, ``GET /v1/files/{id}/content``; Anthropic: ``POST /v1/messages/batches``,
+``GET /v1/messages/batches/{id}`` and its ``results_url``). A batch reports ``in_progress`` for its
+first ``batch_polls`` status requests, then ends; its requests are answered then, in order, exactly
+like single requests (injected replies first, then the responder), without latency. ``batches`` maps
+each batch id to its :class:`FakeBatch`.
 """
 
 from __future__ import annotations
 
+import email.parser
 import json
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -74,6 +83,15 @@ class RecordedRequest:
     json: Any
 
 
+@dataclass
+class FakeBatch:
+    """A submitted batch: its requests as ``(custom_id, request JSON)``, status requests so far, results."""
+
+    requests: list[tuple[str, Any]]
+    polls: int = 0
+    results: list[tuple[str, FakeReply, Any, int]] | None = None
+
+
 Responder = Callable[[Any], FakeReply]
 
 
@@ -110,9 +128,12 @@ class FakeServer:
         latency: float = 0.0,
         jitter: float = 0.0,
         max_concurrency: int | None = None,
+        batch_polls: int = 1,
         seed: int = 0,
     ) -> None:
         self.responder = responder
+        self.batch_polls = batch_polls
+        self.batches: dict[str, FakeBatch] = {}
         self.latency = latency
         self.jitter = jitter
         self.max_concurrency = max_concurrency
@@ -132,7 +153,7 @@ class FakeServer:
     def start(self) -> Self:
         """Listen on a free port and serve in a daemon thread."""
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -193,6 +214,42 @@ class FakeServer:
         """The vendor's error body for ``status``."""
         raise NotImplementedError
 
+    def route(self, method: str, path: str, headers: Mapping[str, str], data: bytes) -> tuple[int, Any] | None:
+        """Answer a request outside the main path: ``(status, JSON body or bytes)``, or None for a 404."""
+        return None
+
+    # batches ------------------------------------------------------------------------------------------
+
+    def _new_batch(self, requests: list[tuple[str, Any]]) -> str:
+        with self._lock:
+            batch_id = f"batch_fake_{len(self.batches) + 1}"
+            self.batches[batch_id] = FakeBatch(requests)
+        return batch_id
+
+    def _poll(self, batch_id: str) -> FakeBatch | None:
+        """Count a status request; answer the batch's requests once it has been polled enough."""
+        batch = self.batches.get(batch_id)
+        if batch is None:
+            return None
+        with self._lock:
+            batch.polls += 1
+            if batch.polls <= self.batch_polls or batch.results is not None:
+                return batch
+            planned = []
+            for custom_id, payload in batch.requests:
+                self._counter += 1
+                self.requests.append(RecordedRequest(f"batch:{batch_id}", {}, payload))
+                planned.append((custom_id, self._faults.popleft() if self._faults else None, payload, self._counter))
+        results = []
+        for custom_id, reply, payload, number in planned:
+            try:
+                reply = reply or self._respond(payload)
+            except Exception as error:
+                reply = FakeReply(status=500, json={"error": {"message": f"responder failed: {error!r}"}})
+            results.append((custom_id, reply, payload, number))
+        batch.results = results
+        return batch
+
     # internals ----------------------------------------------------------------------------------------
 
     def _admit(
@@ -236,6 +293,11 @@ class FakeServer:
         return json.dumps(self.envelope(request, reply.content or "", number)).encode()
 
 
+class _Server(ThreadingHTTPServer):
+    #: Connections waiting to be accepted; the default of 5 drops SYNs when many clients connect at once.
+    request_queue_size = 128
+
+
 def _redact_header(value: str) -> str:
     scheme, _, rest = value.partition(" ")
     return f"{scheme} {REDACTED}" if rest else REDACTED
@@ -249,16 +311,19 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         pass
 
+    def do_GET(self) -> None:
+        self._route("GET", b"")
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         data = self.rfile.read(length) if length else b""
+        if self.path.split("?")[0] != self.fake.path:
+            self._route("POST", data)
+            return
         try:
             payload = json.loads(data) if data else None
         except ValueError:
             payload = None
-        if self.path.split("?")[0] != self.fake.path:
-            self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}).encode(), {})
-            return
         reply, number, wait = self.fake._admit(self.path, dict(self.headers.items()), payload)
         try:
             try:
@@ -274,10 +339,23 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(reply.status, body, reply.headers)
 
-    def _send(self, status: int, body: bytes, headers: Mapping[str, str]) -> None:
+    def _route(self, method: str, data: bytes) -> None:
+        answer = self.fake.route(method, self.path.split("?")[0], dict(self.headers.items()), data)
+        if answer is None:
+            self._send(404, json.dumps({"error": {"message": f"no route {method} {self.path}"}}).encode(), {})
+            return
+        status, body = answer
+        if isinstance(body, bytes):
+            self._send(status, body, {}, "application/octet-stream")
+        else:
+            self._send(status, json.dumps(body).encode(), {})
+
+    def _send(
+        self, status: int, body: bytes, headers: Mapping[str, str], content_type: str = "application/json"
+    ) -> None:
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             for name, value in headers.items():
                 self.send_header(name, value)
@@ -291,10 +369,30 @@ def _estimate_tokens(value: Any) -> int:
     return max(len(json.dumps(value)) // 4, 1)
 
 
+def _multipart_file(headers: Mapping[str, str], data: bytes) -> bytes:
+    """The ``file`` field of a ``multipart/form-data`` body."""
+    content_type = next(value for name, value in headers.items() if name.lower() == "content-type")
+    message = email.parser.BytesParser().parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + data)
+    for part in message.get_payload():
+        if part.get_param("name", header="content-disposition") == "file":
+            return part.get_payload(decode=True)
+    raise ValueError("no file field in the upload")
+
+
+def _iso(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
 class FakeOpenAIServer(FakeServer):
     """Speaks ``POST /v1/chat/completions`` (with ``response_format`` and ``logprobs``)."""
 
     path = "/v1/chat/completions"
+
+    def __init__(self, responder: Responder | None = None, **options: Any) -> None:
+        super().__init__(responder, **options)
+        self.files: dict[str, bytes] = {}
+        self._inputs: dict[str, str] = {}
+        self._outputs: dict[str, tuple[str | None, str | None]] = {}
 
     @property
     def base_url(self) -> str:
@@ -343,6 +441,84 @@ class FakeOpenAIServer(FakeServer):
         kind = {429: "rate_limit_exceeded", 401: "invalid_api_key"}.get(status, "server_error")
         return {"error": {"message": f"fake error {status}", "type": kind, "param": None, "code": kind}}
 
+    _BATCH = re.compile(r"^/v1/batches/([^/]+)$")
+    _CONTENT = re.compile(r"^/v1/files/([^/]+)/content$")
+
+    def route(self, method: str, path: str, headers: Mapping[str, str], data: bytes) -> tuple[int, Any] | None:
+        if (method, path) == ("POST", "/v1/files"):
+            file_id = self._add_file(_multipart_file(headers, data))
+            return 200, self._file_object(file_id, "batch")
+        if (method, path) == ("POST", "/v1/batches"):
+            request = json.loads(data)
+            lines = [json.loads(line) for line in self.files[request["input_file_id"]].decode().splitlines() if line]
+            batch_id = self._new_batch([(line["custom_id"], line["body"]) for line in lines])
+            self._inputs[batch_id] = request["input_file_id"]
+            return 200, self._batch_object(batch_id)
+        batch_match, content_match = self._BATCH.match(path), self._CONTENT.match(path)
+        if method == "GET" and batch_match and self._poll(batch_match[1]) is not None:
+            return 200, self._batch_object(batch_match[1])
+        if method == "GET" and content_match and content_match[1] in self.files:
+            return 200, self.files[content_match[1]]
+        return None
+
+    def _add_file(self, content: bytes) -> str:
+        with self._lock:
+            file_id = f"file-fake-{len(self.files) + 1}"
+            self.files[file_id] = content
+        return file_id
+
+    def _file_object(self, file_id: str, purpose: str) -> dict[str, Any]:
+        return {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(self.files[file_id]),
+            "created_at": int(time.time()),
+            "filename": f"{file_id}.jsonl",
+            "purpose": purpose,
+            "status": "processed",
+        }
+
+    def _batch_object(self, batch_id: str) -> dict[str, Any]:
+        batch = self.batches[batch_id]
+        if batch.results is not None and batch_id not in self._outputs:
+            good, bad = [], []
+            for custom_id, reply, payload, number in batch.results:
+                if reply.drop:
+                    continue
+                body: Any = reply.raw if reply.raw is not None else reply.json
+                if body is None and reply.status >= 400:
+                    body = self.error_body(reply.status)
+                elif body is None:
+                    body = self.envelope(payload, reply.content or "", number)
+                line = {
+                    "id": f"batch_req_{number}",
+                    "custom_id": custom_id,
+                    "response": {"status_code": reply.status, "request_id": f"req_{number}", "body": body},
+                    "error": None,
+                }
+                (bad if reply.status >= 400 else good).append(json.dumps(line))
+            files = [self._add_file("\n".join(part).encode()) if part else None for part in (good, bad)]
+            self._outputs[batch_id] = (files[0], files[1])
+        output_file, error_file = self._outputs.get(batch_id, (None, None))
+        done = batch.results is not None
+        failed = sum(1 for _, reply, _, _ in batch.results or [] if reply.status >= 400 or reply.drop)
+        return {
+            "id": batch_id,
+            "object": "batch",
+            "endpoint": "/v1/chat/completions",
+            "input_file_id": self._inputs.get(batch_id, ""),
+            "completion_window": "24h",
+            "status": "completed" if done else "in_progress",
+            "created_at": int(time.time()),
+            "output_file_id": output_file,
+            "error_file_id": error_file,
+            "request_counts": {
+                "total": len(batch.requests),
+                "completed": len(batch.requests) - failed if done else 0,
+                "failed": failed,
+            },
+        }
+
 
 class FakeAnthropicServer(FakeServer):
     """Speaks ``POST /v1/messages`` (forced ``tool_use`` when tools are given)."""
@@ -383,7 +559,56 @@ class FakeAnthropicServer(FakeServer):
         }
 
     def error_body(self, status: int) -> dict[str, Any]:
-        kind = {429: "rate_limit_error", 529: "overloaded_error", 401: "authentication_error"}.get(
-            status, "api_error"
-        )
+        kinds = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_error"}
+        kind = {**kinds, 529: "overloaded_error"}.get(status, "api_error")
         return {"type": "error", "error": {"type": kind, "message": f"fake error {status}"}}
+
+    _BATCH = re.compile(r"^/v1/messages/batches/([^/]+?)(/results)?$")
+
+    def route(self, method: str, path: str, headers: Mapping[str, str], data: bytes) -> tuple[int, Any] | None:
+        if (method, path) == ("POST", "/v1/messages/batches"):
+            requests = json.loads(data)["requests"]
+            batch_id = self._new_batch([(request["custom_id"], request["params"]) for request in requests])
+            return 200, self._batch_object(batch_id)
+        match = self._BATCH.match(path)
+        if method != "GET" or not match or match[1] not in self.batches:
+            return None
+        if not match[2]:
+            self._poll(match[1])
+            return 200, self._batch_object(match[1])
+        batch = self.batches[match[1]]
+        if batch.results is None:
+            return 404, self.error_body(404)
+        lines = []
+        for custom_id, reply, payload, number in batch.results:
+            if reply.drop:
+                continue
+            if reply.status >= 400:
+                result: dict[str, Any] = {"type": "errored", "error": reply.json or self.error_body(reply.status)}
+            else:
+                message = reply.json or self.envelope(payload, reply.content or "", number)
+                result = {"type": "succeeded", "message": message}
+            lines.append(json.dumps({"custom_id": custom_id, "result": result}))
+        return 200, "\n".join(lines).encode()
+
+    def _batch_object(self, batch_id: str) -> dict[str, Any]:
+        batch = self.batches[batch_id]
+        done = batch.results is not None
+        errored = sum(1 for _, reply, _, _ in batch.results or [] if reply.status >= 400)
+        counts = {"processing": 0 if done else len(batch.requests), "succeeded": 0, "errored": errored}
+        counts.update(canceled=0, expired=sum(1 for _, reply, _, _ in batch.results or [] if reply.drop))
+        if done:
+            counts["succeeded"] = len(batch.requests) - errored - counts["expired"]
+        now = time.time()
+        return {
+            "id": batch_id,
+            "type": "message_batch",
+            "processing_status": "ended" if done else "in_progress",
+            "request_counts": counts,
+            "created_at": _iso(now),
+            "expires_at": _iso(now + 86400),
+            "ended_at": _iso(now) if done else None,
+            "archived_at": None,
+            "cancel_initiated_at": None,
+            "results_url": f"{self.url}/v1/messages/batches/{batch_id}/results" if done else None,
+        }
