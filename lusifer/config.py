@@ -121,7 +121,7 @@ class LusiferConfig(Section):
     """The whole configuration of a Lusifer run."""
 
     domain: str = "movies"
-    dataset: str = "ml-100k"
+    dataset: str | None = Field(None, description="Dataset of the domain (default: the domain's first).")
     seed: int = 0
     prompts_dir: Path | None = None
     data: DataConfig = DataConfig()
@@ -142,6 +142,17 @@ class LusiferConfig(Section):
             model = models.get(name)  # NotFoundError lists the known sections
             validated[name] = model.model_validate(values).model_dump()
         return validated
+
+    def with_defaults(self) -> LusiferConfig:
+        """This configuration with the domain's default dataset filled in when none is named."""
+        if self.dataset is not None:
+            return self
+        from lusifer.registry import get_domain
+
+        datasets = get_domain(self.domain).datasets
+        if not datasets:
+            raise ConfigError(f"domain '{self.domain}' names no dataset: pass --dataset")
+        return self.model_copy(update={"dataset": datasets[0]})
 
     def plugin_settings(self, name: str) -> BaseModel:
         """The validated settings of plugin section ``name`` (defaults when the section is absent)."""
@@ -221,9 +232,10 @@ def load_config(
     layers = deep_merge(layers, env_overrides(environ))
     layers = deep_merge(layers, _drop_none(overrides or {}))
     try:
-        return LusiferConfig.model_validate(layers)
+        config = LusiferConfig.model_validate(layers)
     except ValidationError as error:
         raise ConfigError(_describe(error, config_file)) from None
+    return config.with_defaults()
 
 
 def _drop_none(values: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,6 @@ from lusifer.config import LusiferConfig, deep_merge, load_config
 from lusifer.envs.encoders import EmbeddingCache, TextEncoder, make_encoder
 from lusifer.envs.rewards import check_reward, choose, default_threshold, slate_reward
 from lusifer.errors import ConfigError, NotFoundError
-from lusifer.registry import get_domain
 from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts, user_info_of
 from lusifer.simulation.runner import check_resumable, config_snapshot, plan_run
 from lusifer.simulation.simulator import NO_PROFILE, FeedbackResult, ProfileError, SimulatedUser, Simulator
@@ -178,9 +177,6 @@ class RecommenderCore:
                 "run": {"refresh_every": refresh_every},
             },
         )
-        known = get_domain(self.config.domain).datasets
-        if dataset is None and known and self.config.dataset not in known:  # e.g. a plugin domain's default
-            self.config = self.config.model_copy(update={"dataset": known[0]})
         plan = plan_run(self.config)
         self.domain = plan.domain
         self.scale = plan.domain.scale
@@ -387,7 +383,7 @@ def _resolve_config(config: str | Path | LusiferConfig | None, overrides: dict[s
         if isinstance(value, dict):
             overrides[key] = {inner: item for inner, item in value.items() if item is not None}
     if isinstance(config, LusiferConfig):
-        return LusiferConfig.model_validate(deep_merge(config.model_dump(), overrides))
+        return LusiferConfig.model_validate(deep_merge(config.model_dump(), overrides)).with_defaults()
     return load_config(Path(config) if config is not None else None, overrides=overrides)
 
 

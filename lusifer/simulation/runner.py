@@ -67,7 +67,9 @@ def plan_run(config: LusiferConfig) -> RunPlan:
     from lusifer.selection import protocol_slices
 
     domain = get_domain(config.domain)
-    data = domain.load(config.dataset, config.data)
+    dataset = config.with_defaults().dataset
+    assert dataset is not None  # with_defaults names one
+    data = domain.load(dataset, config.data)
     split = domain.split(data, config.data.fold, config.seed)
     history, targets = protocol_slices(split, data.items, config.data)
     user_ids = [str(user) for user in dict.fromkeys(targets["user_id"].tolist())]

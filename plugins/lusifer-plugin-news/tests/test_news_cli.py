@@ -28,14 +28,15 @@ def test_plugins_and_domains_list_the_news_plugin() -> None:
 def test_run_and_evaluate_end_to_end_on_fixture_data(mind_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     run = _lusifer(
-        "run", "--domain", "news", "--dataset", "mind-small", "--data-dir", str(mind_dir),
+        "run", "--domain", "news", "--data-dir", str(mind_dir),
         "--backend", "offline", "--out", str(out), "--no-progress",
-    )  # fmt: skip
+    )  # fmt: skip  (no --dataset: the domain's first, mind-small, is the default)
     assert run.exit_code == 0, run.output
     assert "users 10 done / 0 failed; ratings 80 done / 0 failed" in run.output
     ratings = pd.read_csv(out / "ratings.csv")
     assert set(ratings["simulated_rating"]) == {0, 1} and set(ratings["rating"]) == {0, 1}
-    assert json.loads((out / "config.json").read_text())["domain"] == "news"
+    config = json.loads((out / "config.json").read_text())
+    assert (config["domain"], config["dataset"]) == ("news", "mind-small")
 
     evaluation = _lusifer("evaluate", str(out), "--bootstrap", "20")
     assert evaluation.exit_code == 0, evaluation.output
