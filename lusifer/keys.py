@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -61,24 +62,36 @@ def stored_key_names() -> list[str]:
     return sorted(_read())
 
 
-def find_key(name: str, explicit: str | SecretStr | None = None, env_variable: str | None = None) -> SecretStr | None:
-    """The key ``name`` by lookup order, or None."""
+def _variables(name: str, env_variables: Sequence[str]) -> tuple[str, ...]:
+    if env_variables:
+        return tuple(env_variables)
+    return (ENV_VARIABLES[name],) if name in ENV_VARIABLES else ()
+
+
+def find_key(
+    name: str, explicit: str | SecretStr | None = None, env_variables: Sequence[str] = ()
+) -> SecretStr | None:
+    """The key ``name`` by lookup order, or None.
+
+    :param env_variables: variables to try in order after the stored key (default: the well-known one
+        for ``name`` in :data:`ENV_VARIABLES`).
+    """
     if explicit:
         return explicit if isinstance(explicit, SecretStr) else SecretStr(explicit)
     stored = _read().get(name)
     if stored:
         return SecretStr(stored)
-    variable = env_variable or ENV_VARIABLES.get(name)
-    if variable and os.environ.get(variable):
-        return SecretStr(os.environ[variable])
+    for variable in _variables(name, env_variables):
+        if os.environ.get(variable):
+            return SecretStr(os.environ[variable])
     return None
 
 
-def require_key(name: str, explicit: str | SecretStr | None = None, env_variable: str | None = None) -> SecretStr:
+def require_key(name: str, explicit: str | SecretStr | None = None, env_variables: Sequence[str] = ()) -> SecretStr:
     """Like :func:`find_key`, but a missing key is an error saying how to provide one."""
-    key = find_key(name, explicit, env_variable)
+    key = find_key(name, explicit, env_variables)
     if key is None:
-        variable = env_variable or ENV_VARIABLES.get(name)
-        via_env = f" or set {variable}" if variable else ""
+        variables = _variables(name, env_variables)
+        via_env = f" or set {' or '.join(variables)}" if variables else ""
         raise KeyMissingError(f"no API key for '{name}': run 'lusifer keys set {name}'{via_env}")
     return key

@@ -37,3 +37,45 @@ def test_keys_commands_never_print_values() -> None:
     assert listing.output.split() == ["tmdb"]
     assert runner.invoke(cli, ["keys", "path"]).output.strip() == str(keys_path())
     assert "tmdb-secret-123" not in runner.invoke(cli, ["run", "--help"]).output
+
+
+def test_backends_declare_their_key_variables(monkeypatch) -> None:
+    from lusifer import hookimpl, registry
+    from lusifer.backends.base import Backend, LLMResponse
+    from lusifer.backends.factory import create_backend
+    from lusifer.config import load_config
+    from lusifer.plugins import get_plugin_manager
+
+    class Vendor(Backend):
+        name = "vendor"
+        key_name = "vendor"
+        key_env_variables = ("VENDOR_KEY", "VENDOR_FALLBACK_KEY")
+
+        async def acomplete(self, request):
+            return LLMResponse("{}", "vendor")
+
+    class Plugin:
+        @hookimpl
+        def register_backends(self, register):
+            register(Vendor)
+
+    get_plugin_manager().register(Plugin(), name="vendor-plugin")
+    registry.clear_registries()
+    config = load_config(overrides={"backend": {"name": "vendor"}}, environ={})
+    with pytest.raises(KeyMissingError, match="lusifer keys set vendor' or set VENDOR_KEY or VENDOR_FALLBACK_KEY"):
+        create_backend(config)
+    monkeypatch.setenv("VENDOR_FALLBACK_KEY", "vk-second")
+    assert create_backend(config)._api_key.get_secret_value() == "vk-second"
+    monkeypatch.setenv("VENDOR_KEY", "vk-first")
+    assert create_backend(config)._api_key.get_secret_value() == "vk-first"
+    assert create_backend(config, api_key="vk-explicit")._api_key.get_secret_value() == "vk-explicit"
+
+
+def test_openai_needs_no_key_for_a_self_hosted_server() -> None:
+    from lusifer.backends.factory import create_backend
+    from lusifer.config import load_config
+
+    with pytest.raises(KeyMissingError, match="OPENAI_API_KEY"):
+        create_backend(load_config(overrides={"backend": {"name": "openai"}}, environ={}))
+    keyless = load_config(overrides={"backend": {"name": "openai", "base_url": "http://127.0.0.1:9/v1"}}, environ={})
+    assert create_backend(keyless)._api_key is None

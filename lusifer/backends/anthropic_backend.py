@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage
 from lusifer.backends.errors import translate_sdk_error
-from lusifer.errors import BackendError, RetryableError
-from lusifer.keys import require_key
+from lusifer.errors import BackendError, KeyMissingError, RetryableError
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -44,12 +43,13 @@ class AnthropicBackend(Backend):
     default_model = "claude-haiku-4-5"
 
     def __init__(self, config: BackendConfig, api_key: SecretStr | None = None) -> None:
-        key = api_key if api_key is not None else require_key("anthropic")
-        super().__init__(config, key)
+        super().__init__(config, api_key)
         import anthropic
 
+        if api_key is None:  # constructed without the factory
+            raise KeyMissingError("the anthropic backend needs a key: create it with lusifer.backends.factory")
         self._client = anthropic.AsyncAnthropic(
-            api_key=key.get_secret_value(),
+            api_key=api_key.get_secret_value(),
             base_url=config.base_url,
             max_retries=0,
             timeout=config.timeout,

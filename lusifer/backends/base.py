@@ -81,10 +81,18 @@ class Backend(ABC):
     description: ClassVar[str] = ""
     #: Key name looked up by :func:`lusifer.keys.find_key`, or None when no key is needed.
     key_name: ClassVar[str | None] = None
+    #: Environment variables holding the key, tried in order after a stored key (default: the
+    #: well-known variable of ``key_name`` in :data:`lusifer.keys.ENV_VARIABLES`).
+    key_env_variables: ClassVar[tuple[str, ...]] = ()
     #: Model used when the configuration names none.
     default_model: ClassVar[str] = ""
     #: False for backends that compute answers locally: the call layer then skips the cache.
     cacheable: ClassVar[bool] = True
+
+    @classmethod
+    def key_required(cls, config: BackendConfig) -> bool:
+        """Whether a run with ``config`` needs a key (a self-hosted server may not)."""
+        return cls.key_name is not None
 
     def __init__(self, config: BackendConfig, api_key: SecretStr | None = None) -> None:
         self.config = config

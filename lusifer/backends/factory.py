@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lusifer.keys import find_key
+from lusifer.keys import find_key, require_key
 from lusifer.registry import get_backend
 
 if TYPE_CHECKING:
@@ -22,5 +22,10 @@ def create_backend(config: LusiferConfig, api_key: str | SecretStr | None = None
         need one when ``base_url`` points at an OpenAI-compatible server such as vLLM or Ollama.
     """
     backend_class = get_backend(config.backend.name)
-    key = find_key(backend_class.key_name, explicit=api_key) if backend_class.key_name else None
+    key = None
+    if backend_class.key_name:
+        variables = backend_class.key_env_variables
+        key = find_key(backend_class.key_name, api_key, variables)
+        if key is None and backend_class.key_required(config.backend):
+            require_key(backend_class.key_name, None, variables)  # raises, saying how to provide one
     return backend_class(config.backend, key)

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage
 from lusifer.backends.errors import RETRYABLE_STATUSES, translate_sdk_error
 from lusifer.errors import BackendError, RetryableError
-from lusifer.keys import require_key
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -34,6 +33,10 @@ CHAT_ENDPOINT = "/v1/chat/completions"
 BATCH_ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
 
 
+def _base_url(config: BackendConfig) -> str | None:
+    return config.base_url or os.environ.get("OPENAI_BASE_URL") or None
+
+
 class OpenAIBackend(Backend):
     """Chat Completions with structured output (``json_schema`` or ``json_object``)."""
 
@@ -42,13 +45,16 @@ class OpenAIBackend(Backend):
     key_name = "openai"
     default_model = "gpt-4o-mini"
 
+    @classmethod
+    def key_required(cls, config: BackendConfig) -> bool:
+        """A key is needed for OpenAI itself, not for a keyless OpenAI-compatible server (vLLM, Ollama)."""
+        return _base_url(config) is None
+
     def __init__(self, config: BackendConfig, api_key: SecretStr | None = None) -> None:
         super().__init__(config, api_key)
         import openai
 
-        base_url = config.base_url or os.environ.get("OPENAI_BASE_URL") or None
-        if api_key is None and not base_url:
-            self._api_key = require_key("openai")
+        base_url = _base_url(config)
         key = self._api_key.get_secret_value() if self._api_key is not None else KEYLESS_PLACEHOLDER
         self._client = openai.AsyncOpenAI(
             api_key=key, base_url=base_url, max_retries=0, timeout=config.timeout

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage
 from lusifer.backends.errors import RETRYABLE_STATUSES, RateLimitedError, redact, retry_after_seconds
-from lusifer.errors import BackendError, KeyMissingError, RetryableError
-from lusifer.keys import find_key
+from lusifer.errors import BackendError, RetryableError
+from lusifer.keys import require_key
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -45,6 +45,7 @@ class GeminiBackend(Backend):
     name = "gemini"
     description = "Google Gemini API through the official google-genai SDK (key: GEMINI_API_KEY)."
     key_name = "gemini"
+    key_env_variables = KEY_VARIABLES
     default_model = "gemini-2.5-flash"
 
     def __init__(self, config: BackendConfig, api_key: SecretStr | None = None) -> None:
@@ -52,12 +53,8 @@ class GeminiBackend(Backend):
         from google import genai
         from google.genai import types
 
-        for variable in KEY_VARIABLES:
-            self._api_key = self._api_key or find_key("gemini", env_variable=variable)
-        if self._api_key is None:
-            raise KeyMissingError(
-                "no API key for 'gemini': run 'lusifer keys set gemini' or set GEMINI_API_KEY (or GOOGLE_API_KEY)"
-            )
+        if self._api_key is None:  # constructed without lusifer.backends.factory
+            self._api_key = require_key(self.key_name, None, self.key_env_variables)
         options = types.HttpOptions(
             base_url=config.base_url or None,
             api_version=None if os.environ.get("GOOGLE_GENAI_API_VERSION") else API_VERSION,
