@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from lusifer.config import BackendConfig
+    from lusifer.config import BackendConfig, Price
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,9 @@ class Backend(ABC):
     key_env_variables: ClassVar[tuple[str, ...]] = ()
     #: Model used when the configuration names none.
     default_model: ClassVar[str] = ""
+    #: List prices of this backend's models (USD per million tokens), used unless ``[prices]`` overrides
+    #: them; the built-in vendors' prices live in :data:`lusifer.calls.costs.DEFAULT_PRICES`.
+    prices: ClassVar[Mapping[str, Price]] = {}
     #: False for backends that compute answers locally: the call layer then skips the cache.
     cacheable: ClassVar[bool] = True
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from lusifer.backends.base import Usage
+from lusifer.backends.base import Backend, Usage
 from lusifer.config import Price
 
 #: When the default prices were last checked against the vendors' pricing pages.
@@ -55,6 +55,11 @@ DEFAULT_PRICES: dict[str, Price] = {
 
 _log = logging.getLogger("lusifer.calls")
 _warned: set[str] = set()
+
+
+def price_table(backend: type[Backend] | Backend, configured: Mapping[str, Price]) -> dict[str, Price]:
+    """Prices a run uses on top of the defaults: the backend's own, overridden by ``[prices]``."""
+    return {**backend.prices, **configured}
 
 
 def price_for(model: str, overrides: Mapping[str, Price] | None = None) -> Price | None:

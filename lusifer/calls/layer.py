@@ -34,7 +34,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from lusifer import registry
 from lusifer.backends.errors import RateLimitedError, redact
 from lusifer.calls.cache import ResponseCache, cache_key
-from lusifer.calls.costs import cost, price_for
+from lusifer.calls.costs import cost, price_for, price_table
 from lusifer.calls.limiter import Limiter
 from lusifer.errors import BackendError, BudgetExceededError, RetryableError
 from lusifer.exchange import Exchange
@@ -113,6 +113,7 @@ class CallLayer:
         )
         self._cache = ResponseCache(config.cache.path) if backend.cacheable and config.cache.enabled else None
         self._stats = CallStats()
+        self._prices = price_table(backend, config.prices)
         self._reserved_usd = 0.0
 
     @property
@@ -175,7 +176,7 @@ class CallLayer:
             self._reserved_usd -= estimate
         exchange.prompt_tokens = response.usage.prompt_tokens
         exchange.completion_tokens = response.usage.completion_tokens
-        exchange.cost_usd = cost(self.backend.model, response.usage, self.config.prices) * self.price_factor
+        exchange.cost_usd = cost(self.backend.model, response.usage, self._prices) * self.price_factor
         self._stats.prompt_tokens += exchange.prompt_tokens
         self._stats.completion_tokens += exchange.completion_tokens
         self._stats.cost_usd += exchange.cost_usd
@@ -196,7 +197,7 @@ class CallLayer:
     def _reserve(self, request: LLMRequest) -> float:
         """Check the budget for this call and hold its estimated cost until it ends."""
         budget = self.config.run.budget_usd
-        price = price_for(self.backend.model, self.config.prices)
+        price = price_for(self.backend.model, self._prices)
         if budget is None or price is None:
             return 0.0
         estimate = (

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lusifer.backends.base import Usage
-from lusifer.calls.costs import cost
+from lusifer.calls.costs import cost, price_table
 from lusifer.calls.layer import estimate_tokens
 from lusifer.registry import get_backend
 from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts
@@ -80,7 +80,7 @@ def estimate_run(config: LusiferConfig, plan: RunPlan) -> Estimate:
             completion += TOKENS_PER_RATING * len(chunk) + 10
     scale = len(users) / max(len(sample), 1)
     usage = Usage(math.ceil(prompt * scale), math.ceil(completion * scale))
-    price = cost(model, usage, config.prices) if backend.key_name else 0.0  # keyless backends are local
+    price = cost(model, usage, price_table(backend, config.prices)) if backend.key_name else 0.0
     return Estimate(
         len(users),
         len(plan.targets),

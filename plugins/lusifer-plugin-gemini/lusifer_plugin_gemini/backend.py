@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage
 from lusifer.backends.errors import RETRYABLE_STATUSES, RateLimitedError, redact, retry_after_seconds
+from lusifer.config import Price
 from lusifer.errors import BackendError, RetryableError
 from lusifer.keys import require_key
 
@@ -46,6 +47,12 @@ class GeminiBackend(Backend):
     description = "Google Gemini API through the official google-genai SDK (key: GEMINI_API_KEY)."
     key_name = "gemini"
     key_env_variables = KEY_VARIABLES
+    #: Google's 2025 list prices for paid-tier text (USD per million tokens); ``[prices]`` overrides them.
+    prices = {
+        "gemini-2.5-flash": Price(input=0.30, output=2.50),
+        "gemini-2.5-flash-lite": Price(input=0.10, output=0.40),
+        "gemini-2.5-pro": Price(input=1.25, output=10.00),
+    }
     default_model = "gemini-2.5-flash"
 
     def __init__(self, config: BackendConfig, api_key: SecretStr | None = None) -> None:

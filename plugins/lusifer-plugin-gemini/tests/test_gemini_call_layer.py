@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from gemini_fixtures import KEY, REQUEST
 from lusifer.calls import CallLayer, CallResult
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import BackendConfig, CacheConfig, LusiferConfig, Price
+from lusifer.config import BackendConfig, CacheConfig, LusiferConfig
 from lusifer.errors import BackendError
 from lusifer.exchange import Exchange
 from lusifer.testing.fake_servers import FakeReply
@@ -21,14 +21,13 @@ from lusifer.validation import FeedbackValidator
 from lusifer_plugin_gemini.backend import GeminiBackend
 from lusifer_plugin_gemini.fake_server import FakeGeminiServer
 
-PRICE = Price(input=0.30, output=2.50)
+PRICE = GeminiBackend.prices["gemini-2.5-flash"]  # the backend's own list price
 
 
 def _call(server: FakeGeminiServer, exchanges: list[Exchange]) -> CallResult:
     config = LusiferConfig(
         backend=BackendConfig(name="gemini", base_url=server.base_url, max_retries=2),
         cache=CacheConfig(enabled=False),
-        prices={"gemini-2.5-flash": PRICE},
     )
     calls = CallLayer(GeminiBackend(config.backend, SecretStr(KEY)), config, exchanges.append, backoff_base=0.01)
 
@@ -88,7 +87,7 @@ def _write_ml100k(folder: Path) -> Path:
 
 def test_lusifer_run_with_the_gemini_backend_end_to_end(server: FakeGeminiServer, tmp_path: Path) -> None:
     config = tmp_path / "lusifer.toml"
-    config.write_text('[prices."gemini-2.5-flash"]\ninput = 0.30\noutput = 2.50\n')
+    config.write_text('[prices."gemini-2.5-flash"]\ninput = 1.0\noutput = 1.0\n')  # overrides the list price
     server.inject(FakeReply(status=429, headers={"Retry-After": "0.05"}))
     out = tmp_path / "run"
     load_plugin_commands()
@@ -116,7 +115,9 @@ def test_lusifer_run_with_the_gemini_backend_end_to_end(server: FakeGeminiServer
     )
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["users_done"] == 2 and summary["ratings"] == 4 and summary["cost_usd"] > 0
+    assert summary["users_done"] == 2 and summary["ratings"] == 4
+    tokens = summary["prompt_tokens"] + summary["completion_tokens"]
+    assert summary["cost_usd"] == pytest.approx(tokens / 1e6) and tokens > 0
     assert all(request.path.endswith("gemini-2.5-flash:generateContent") for request in server.requests)
     assert summary["calls"] == len(server.requests)  # the 429 was retried by the call layer
     assert KEY not in "".join(path.read_text(errors="ignore") for path in out.iterdir() if path.is_file())
