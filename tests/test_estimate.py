@@ -45,3 +45,11 @@ def test_estimate_command_needs_no_key(ml100k: Path) -> None:
     result = CliRunner().invoke(cli, ["estimate", "--data-dir", str(ml100k), "--users", "2", "--backend", "openai"])
     assert result.exit_code == 0, result.output
     assert "2 users, 20 ratings" in result.output and "openai/gpt-4o-mini" in result.output
+
+
+def test_batch_mode_halves_the_estimated_price(ml100k: Path) -> None:
+    overrides = {"data": {"path": ml100k}, "run": {"users": 3}, "backend": {"name": "openai", "model": "gpt-4o-mini"}}
+    normal = load_config(overrides=overrides, environ={})
+    batch = load_config(overrides={**overrides, "run": {"users": 3, "batch": True}}, environ={})
+    full, half = estimate_run(normal, plan_run(normal)), estimate_run(batch, plan_run(batch))
+    assert half.cost_usd == full.cost_usd / 2 > 0

@@ -83,6 +83,7 @@ def simulation_options(function: Any) -> Any:
         click.option("--context-items", type=int, help="Recent rated items shown when rating (default 10)."),
         click.option("--test-items", type=int, help="First k test items per user (default 10)."),
         click.option("--rating-batch", type=int, help="Items rated per call (default 20)."),
+        click.option("--batch", is_flag=True, help="Use the vendor's batch API: half price, answers within 24 h."),
         click.option("--shard", help="'i/n': simulate only shard i of n of the users (merge with `lusifer merge`)."),
         click.option(
             "--prompts-dir", type=click.Path(file_okay=False, path_type=Path), help="Folder overriding templates."
@@ -143,7 +144,6 @@ def simulation_config(options: dict[str, Any]) -> LusiferConfig:
 @click.option("--concurrency", type=int, help="Users simulated at once (default 8).")
 @click.option("--max-concurrency", type=int, help="Requests in flight at once (default 8).")
 @click.option("--budget-usd", type=float, help="Stop cleanly before spending more than this.")
-@click.option("--batch", is_flag=True, help="Use the vendor's batch API: half price, answers within 24 h.")
 @click.option("--batch-poll", type=float, help="Seconds between status checks of a batch (default 30).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the response cache.")
 @click.option("--refresh-cache", is_flag=True, help="Ask again, ignoring cached answers (and store the new ones).")
@@ -195,7 +195,7 @@ def estimate_command(**options: Any) -> None:
         f"{estimate.users} users, {estimate.ratings} ratings: about {estimate.calls:,} calls, "
         f"{estimate.prompt_tokens:,} prompt + {estimate.completion_tokens:,} completion tokens, "
         f"${estimate.cost_usd:.2f} with {config.backend.name}/{estimate.model} "
-        "(first tries only; cached answers are free, retries extra)"
+        f"{' at batch prices' if config.run.batch else ''} (first tries only; cached answers are free, retries extra)"
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lusifer.backends.base import Usage
+from lusifer.calls.batch import BatchCallLayer
 from lusifer.calls.costs import cost, price_table
 from lusifer.calls.layer import estimate_tokens
 from lusifer.registry import get_backend
@@ -81,6 +82,8 @@ def estimate_run(config: LusiferConfig, plan: RunPlan) -> Estimate:
     scale = len(users) / max(len(sample), 1)
     usage = Usage(math.ceil(prompt * scale), math.ceil(completion * scale))
     price = cost(model, usage, price_table(backend, config.prices)) if backend.key_name else 0.0
+    if config.run.batch:
+        price *= BatchCallLayer.price_factor
     return Estimate(
         len(users),
         len(plan.targets),
