@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +32,14 @@ import numpy as np
 import lusifer.envs  # noqa: F401  (registers lusifer/MovieLens-v0)
 
 
-class Agent:
+class Agent(ABC):
     """Recommends ``k`` candidate indices among those not masked out; may learn from the feedback."""
 
     name = "agent"
 
+    @abstractmethod
     def act(self, obs: dict[str, np.ndarray], allowed: np.ndarray, k: int) -> np.ndarray:
-        raise NotImplementedError
+        """Indices of the ``k`` candidates to recommend, among the ``allowed`` ones."""
 
     def learn(self, info: dict[str, Any], candidate_index: dict[str, int]) -> None:
         """Update from one step's per-item feedback (``info["feedback"]``: item id -> rating)."""

@@ -39,6 +39,7 @@ import random
 import re
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -116,7 +117,7 @@ def example_for_schema(schema: Mapping[str, Any] | None) -> Any:
     return "ok"
 
 
-class FakeServer:
+class FakeServer(ABC):
     """Base of the fake vendor servers; subclasses define the protocol (path, envelope, errors)."""
 
     path = "/"
@@ -202,17 +203,17 @@ class FakeServer:
 
     # protocol (subclasses) ----------------------------------------------------------------------------
 
+    @abstractmethod
     def schema_of(self, request: Any) -> Mapping[str, Any] | None:
         """The JSON schema the request asks the answer to follow, if any."""
-        raise NotImplementedError
 
+    @abstractmethod
     def envelope(self, request: Any, content: str, number: int) -> dict[str, Any]:
         """A successful response body carrying ``content``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def error_body(self, status: int) -> dict[str, Any]:
         """The vendor's error body for ``status``."""
-        raise NotImplementedError
 
     def route(self, method: str, path: str, headers: Mapping[str, str], data: bytes) -> tuple[int, Any] | None:
         """Answer a request outside the main path: ``(status, JSON body or bytes)``, or None for a 404."""
