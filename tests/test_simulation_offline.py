@@ -118,3 +118,14 @@ def test_unknown_user_ids_are_a_clear_error(ml100k: Path, tmp_path: Path) -> Non
         cli, ["run", "--no-progress", "--data-dir", str(ml100k), "--user-ids", "1,abc", "--out", str(tmp_path / "x")]
     )
     assert result.exit_code == 1 and "unknown or untested user ids: abc" in result.output
+
+
+def test_bad_backend_or_missing_key_writes_nothing(ml100k: Path, tmp_path: Path) -> None:
+    load_plugin_commands()
+    for backend, message in (("opnai", "Did you mean 'openai'?"), ("anthropic", "lusifer keys set anthropic")):
+        out = tmp_path / backend
+        result = CliRunner().invoke(
+            cli, ["run", "--no-progress", "--data-dir", str(ml100k), "--backend", backend, "--out", str(out)]
+        )
+        assert result.exit_code == 1 and message in result.output
+        assert not out.exists()

@@ -141,11 +141,12 @@ def run_simulation(
 
     out = Path(config.run.out or default_out())
     plan = plan_run(config)
-    store = RunStore(out)
     if config.run.calibrator is not None:
         from lusifer.evaluation.calibration import load_calibrator
 
-        load_calibrator(config.run.calibrator)  # a bad file fails before any call is made
+        load_calibrator(config.run.calibrator)  # a bad file fails before anything is written
+    backend = create_backend(config, api_key)  # so does an unknown backend or a missing key
+    store = RunStore(out)
     snapshot = config_snapshot(config)
     check_resumable(store, snapshot)
     store.set_meta("config", snapshot)
@@ -166,7 +167,6 @@ def run_simulation(
             positions=plan.targets.index.tolist(),
         )
     run = RunInfo(run_id=out.name, out=out, config=snapshot, seed=config.seed)
-    backend = create_backend(config, api_key)
     try:
         summary = asyncio.run(_simulate(config, plan, store, backend, run, progress))
     finally:
