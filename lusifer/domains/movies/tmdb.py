@@ -292,8 +292,8 @@ def enrich_items(
     import pandas as pd
     from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
 
-    from lusifer.domains.movies.download import progress_bar
     from lusifer.domains.movies.enrichment import TMDB_COLUMNS
+    from lusifer.download import progress_bar
 
     records, unmatched = [], []
     columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

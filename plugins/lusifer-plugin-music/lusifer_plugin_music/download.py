@@ -9,17 +9,17 @@ deleted and the next URL is tried.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import zlib
 from pathlib import Path
 
+from lusifer.download import MARKER as MARKER_SUFFIX
+from lusifer.download import download
 from lusifer.errors import DataError
 from lusifer.paths import data_cache_dir
 from lusifer_plugin_music.datasets import RemoteFile
 
-MARKER_SUFFIX = ".lusifer-verified"
 CHUNK = 1 << 20
 
 
@@ -35,10 +35,10 @@ def fetch(remote: RemoteFile, cache_dir: Path | None = None, *, show_progress: b
     problems = []
     for url in remote.urls:
         try:
-            size, sha256 = _download(url, partial, show_progress)
+            digest = download(url, partial, label=url.rsplit("/", 1)[-1], show_progress=show_progress)
             _check_gzip(partial, url)
             partial.replace(target)
-            marker.write_text(json.dumps({"url": url, "sha256": sha256, "size": size}), encoding="utf-8")
+            marker.write_text(json.dumps({"url": url, "sha256": digest.sha256, "size": digest.size}), encoding="utf-8")
             return target
         except DataError as error:
             problems.append(str(error))
@@ -56,39 +56,6 @@ def source_of(path: Path) -> dict[str, object]:
     if marker.is_file():
         return {"path": str(path), **json.loads(marker.read_text(encoding="utf-8"))}
     return {"path": str(path)}
-
-
-def _download(url: str, partial: Path, show_progress: bool) -> tuple[int, str]:
-    import httpx
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-
-    console = Console(stderr=True)
-    progress = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        console=console,
-        disable=not (show_progress and console.is_terminal),
-        transient=True,
-    )
-    digest, size = hashlib.sha256(), 0
-    try:
-        with progress, httpx.stream("GET", url, follow_redirects=True, timeout=60.0) as response:
-            if response.status_code != 200:
-                raise DataError(f"{url}: HTTP {response.status_code}")
-            total = int(response.headers.get("content-length") or 0) or None
-            task = progress.add_task(f"Downloading {url.rsplit('/', 1)[-1]}", total=total)
-            with open(partial, "wb") as handle:
-                for chunk in response.iter_bytes(CHUNK):
-                    handle.write(chunk)
-                    digest.update(chunk)
-                    size += len(chunk)
-                    progress.update(task, advance=len(chunk))
-    except httpx.HTTPError as error:
-        raise DataError(f"{url}: {type(error).__name__}: {error}") from None
-    return size, digest.hexdigest()
 
 
 def _check_gzip(path: Path, url: str) -> None:

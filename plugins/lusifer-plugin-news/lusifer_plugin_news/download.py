@@ -8,20 +8,18 @@ download that fails or does not pass the integrity check is deleted and the next
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
 
+from lusifer.download import MARKER, download, unpacking_into
 from lusifer.errors import DataError
 from lusifer.paths import data_cache_dir
 from lusifer_plugin_news.datasets import MindPart
 
-MARKER = ".lusifer-verified"
 #: The files of a part Lusifer reads (the embeddings in the zip are not unpacked).
 FILES = ("behaviors.tsv", "news.tsv")
 CHUNK = 1 << 20
@@ -43,8 +41,8 @@ def fetch(part: MindPart, cache_dir: Path | None = None, *, show_progress: bool 
     problems = []
     for url in part.urls:
         try:
-            size, sha256 = _download(url, archive, show_progress)
-            _unpack(archive, target, {"url": url, "sha256": sha256, "size": size})
+            digest = download(url, archive, label=part.folder, show_progress=show_progress)
+            _unpack(archive, target, {"url": url, "sha256": digest.sha256, "size": digest.size})
             return target
         except DataError as error:
             problems.append(str(error))
@@ -64,45 +62,11 @@ def source_of(folder: Path) -> dict[str, object]:
     return {"path": str(folder)}
 
 
-def _download(url: str, archive: Path, show_progress: bool) -> tuple[int, str]:
-    import httpx
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-
-    console = Console(stderr=True)
-    progress = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        console=console,
-        disable=not (show_progress and console.is_terminal),
-        transient=True,
-    )
-    digest, size = hashlib.sha256(), 0
-    try:
-        with progress, httpx.stream("GET", url, follow_redirects=True, timeout=60.0) as response:
-            if response.status_code != 200:
-                raise DataError(f"{url}: HTTP {response.status_code}")
-            total = int(response.headers.get("content-length") or 0) or None
-            task = progress.add_task(f"Downloading {archive.name.split('.')[0]}", total=total)
-            with open(archive, "wb") as handle:
-                for chunk in response.iter_bytes(CHUNK):
-                    handle.write(chunk)
-                    digest.update(chunk)
-                    size += len(chunk)
-                    progress.update(task, advance=len(chunk))
-    except httpx.HTTPError as error:
-        raise DataError(f"{url}: {type(error).__name__}: {error}") from None
-    return size, digest.hexdigest()
-
-
 def _unpack(archive: Path, target: Path, source: dict[str, object]) -> None:
     """Check every member's CRC, then copy ``FILES`` into ``target`` (via a scratch folder)."""
     url = source["url"]
-    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        with zipfile.ZipFile(archive) as bundle:
+        with unpacking_into(target) as scratch, zipfile.ZipFile(archive) as bundle:
             broken = bundle.testzip()
             if broken is not None:
                 raise DataError(f"{url}: zip member {broken} fails its CRC check")
@@ -113,11 +77,6 @@ def _unpack(archive: Path, target: Path, source: dict[str, object]) -> None:
             for name in FILES:
                 with bundle.open(prefix + name) as source_file, open(scratch / name, "wb") as copy:
                     shutil.copyfileobj(source_file, copy, CHUNK)
-        (scratch / MARKER).write_text(json.dumps(source), encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        scratch.rename(target)
+            (scratch / MARKER).write_text(json.dumps(source), encoding="utf-8")
     except (zipfile.BadZipFile, zlib.error, EOFError) as error:
         raise DataError(f"{url}: not a valid zip file ({error})") from None
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
