@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 from lusifer.domains.movies.datasets import DatasetSpec
+from lusifer.testing.http import LoopbackServer
 
 Response = tuple[int, dict[str, str], bytes]
 Responder = Callable[[str, dict[str, list[str]], dict[str, str]], Response]
@@ -94,31 +92,8 @@ def serve(respond: Responder) -> Iterator[tuple[str, list[str]]]:
 
     Yields the base URL and the list of request targets (path?query) received so far.
     """
-    received: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            received.append(self.path)
-            parsed = urlparse(self.path)
-            status, headers, body = respond(parsed.path, parse_qs(parsed.query), dict(self.headers))
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", received
-    finally:
-        server.shutdown()
-        server.server_close()
+    with LoopbackServer(respond) as server:
+        yield server.base_url, server.requests
 
 
 def files_responder(files: dict[str, bytes]) -> Callable[..., tuple[int, dict[str, str], bytes]]:

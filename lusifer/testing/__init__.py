@@ -4,6 +4,8 @@
   objects against the kernel contracts, like Gymnasium's ``check_env``.
 - :mod:`lusifer.testing.fake_servers` runs fake OpenAI- and Anthropic-protocol servers on loopback for
   testing backends and runs without network.
+- :mod:`lusifer.testing.http` serves files (or any GET answer) on loopback, for testing downloads and
+  HTTP data APIs.
 """
 
 from lusifer.testing.contracts import check_backend, check_domain

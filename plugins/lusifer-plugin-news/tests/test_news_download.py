@@ -2,47 +2,19 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from lusifer.config import DataConfig
 from lusifer.errors import DataError
+from lusifer.testing.http import LoopbackServer, serve_files
 from lusifer_plugin_news import datasets
 from lusifer_plugin_news.datasets import MindPart, MindSpec
 from lusifer_plugin_news.domain import NewsDomain
 from lusifer_plugin_news.download import MARKER, fetch
 from news_fixtures import write_mind, write_zip
-
-
-class FileServer:
-    """Serves ``files`` (URL path -> bytes) on 127.0.0.1 and counts the requests; anything else is 404."""
-
-    def __init__(self, files: dict[str, bytes]) -> None:
-        self.files = files
-        self.requests: list[str] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.requests.append(self.path)
-                body = server.files.get(self.path)
-                self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Length", str(len(body or b"")))
-                self.end_headers()
-                self.wfile.write(body or b"")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
 
 
 @pytest.fixture
@@ -55,14 +27,12 @@ def zips(tmp_path: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def server(zips: dict[str, bytes]) -> Iterator[FileServer]:
-    files = FileServer({**zips, "/broken.zip": zips["/train.zip"][:-200]})
-    yield files
-    files.httpd.shutdown()
-    files.httpd.server_close()
+def server(zips: dict[str, bytes]) -> Iterator[LoopbackServer]:
+    with serve_files({**zips, "/broken.zip": zips["/train.zip"][:-200]}) as files:
+        yield files
 
 
-def test_a_failing_url_falls_back_to_the_next_and_the_cache_is_reused(server: FileServer, tmp_path: Path) -> None:
+def test_a_failing_url_falls_back_to_the_next_and_the_cache_is_reused(server: LoopbackServer, tmp_path: Path) -> None:
     part = MindPart("MINDsmall_dev", (server.url("/missing.zip"), server.url("/dev.zip")))
     folder = fetch(part, tmp_path, show_progress=False)
     assert folder == tmp_path / "mind" / "MINDsmall_dev"
@@ -72,7 +42,7 @@ def test_a_failing_url_falls_back_to_the_next_and_the_cache_is_reused(server: Fi
     assert fetch(part, tmp_path, show_progress=False) == folder and len(server.requests) == 2
 
 
-def test_a_corrupt_download_is_deleted_and_the_error_says_what_to_do(server: FileServer, tmp_path: Path) -> None:
+def test_a_corrupt_download_is_deleted_and_the_error_says_what_to_do(server: LoopbackServer, tmp_path: Path) -> None:
     part = MindPart("MINDsmall_train", (server.url("/broken.zip"), server.url("/missing.zip")))
     with pytest.raises(DataError) as caught:
         fetch(part, tmp_path, show_progress=False)
@@ -86,17 +56,15 @@ def test_a_zip_without_the_mind_files_is_rejected(tmp_path: Path) -> None:
 
     with zipfile.ZipFile(tmp_path / "other.zip", "w") as bundle:
         bundle.writestr("readme.txt", "not MIND")
-    files = FileServer({"/other.zip": (tmp_path / "other.zip").read_bytes()})
-    try:
-        with pytest.raises(DataError, match="holds no behaviors.tsv and news.tsv"):
-            fetch(MindPart("MINDsmall_dev", (files.url("/other.zip"),)), tmp_path, show_progress=False)
-    finally:
-        files.httpd.shutdown()
-        files.httpd.server_close()
+    with (
+        serve_files({"/other.zip": (tmp_path / "other.zip").read_bytes()}) as files,
+        pytest.raises(DataError, match="holds no behaviors.tsv and news.tsv"),
+    ):
+        fetch(MindPart("MINDsmall_dev", (files.url("/other.zip"),)), tmp_path, show_progress=False)
 
 
 def test_loading_without_data_dir_downloads_into_the_data_cache(
-    server: FileServer, isolated_user_dir: Path, monkeypatch: pytest.MonkeyPatch
+    server: LoopbackServer, isolated_user_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec = MindSpec(
         "mind-small",
