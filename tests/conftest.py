@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from lusifer.plugins import clear_caches
+from lusifer.testing.isolation import isolated_lusifer
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -16,24 +17,10 @@ RECORDED_100K = SHARED / "data" / "lusifer-paper" / "recorded-ml-100k.csv"
 
 
 @pytest.fixture(autouse=True)
-def isolated_user_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_user_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Keys, cache and downloads of each test live in a fresh folder; no vendor keys leak in."""
-    home = tmp_path_factory.mktemp("lusifer-home")
-    monkeypatch.setenv("LUSIFER_HOME", str(home))
-    monkeypatch.setenv("LUSIFER_DATA_DIR", str(home / "data"))
-    for variable in (
-        "OPENAI_API_KEY",
-        "ANTHROPIC_API_KEY",
-        "TMDB_API_KEY",
-        "OPENAI_BASE_URL",
-        "LUSIFER_LOAD_PLUGINS",
-        "LUSIFER_DISABLE_PLUGINS",
-        "LUSIFER_STRICT_PLUGINS",
-    ):
-        monkeypatch.delenv(variable, raising=False)
-    clear_caches()
-    yield home
-    clear_caches()
+    with isolated_lusifer(tmp_path_factory.mktemp("lusifer-home"), monkeypatch) as home:
+        yield home
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@
   testing backends and runs without network.
 - :mod:`lusifer.testing.http` serves files (or any GET answer) on loopback, for testing downloads and
   HTTP data APIs.
+- :func:`lusifer.testing.isolation.isolated_lusifer` keeps a test away from the real user's keys, cache,
+  downloads and plugin settings.
 """
 
 from lusifer.testing.contracts import check_backend, check_domain

@@ -7,29 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from lusifer.plugins import clear_caches
+from lusifer.testing.isolation import isolated_lusifer
 from lusifer_plugin_gemini.fake_server import FakeGeminiServer
+
+#: Google's key and SDK variables, unset on top of Lusifer's own list.
+GOOGLE_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GENAI_API_VERSION", "GOOGLE_GENAI_USE_VERTEXAI")
 
 
 @pytest.fixture(autouse=True)
-def isolated_user_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_user_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Keys, cache and downloads of each test live in a fresh folder; no vendor keys leak in."""
-    home = tmp_path_factory.mktemp("lusifer-home")
-    monkeypatch.setenv("LUSIFER_HOME", str(home))
-    monkeypatch.setenv("LUSIFER_DATA_DIR", str(home / "data"))
-    for variable in (
-        "GEMINI_API_KEY",
-        "GOOGLE_API_KEY",
-        "GOOGLE_GENAI_API_VERSION",
-        "GOOGLE_GENAI_USE_VERTEXAI",
-        "LUSIFER_LOAD_PLUGINS",
-        "LUSIFER_DISABLE_PLUGINS",
-        "LUSIFER_STRICT_PLUGINS",
-    ):
-        monkeypatch.delenv(variable, raising=False)
-    clear_caches()
-    yield home
-    clear_caches()
+    with isolated_lusifer(tmp_path_factory.mktemp("lusifer-home"), monkeypatch, unset=GOOGLE_VARIABLES) as home:
+        yield home
 
 
 @pytest.fixture

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from lusifer.plugins import clear_caches
+from lusifer.testing.isolation import isolated_lusifer
 from music_fixtures import write_music
 
 
 @pytest.fixture(autouse=True)
-def isolated_user_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Keys, cache and downloads of each test live in a fresh folder; no plugin filter leaks in."""
-    home = tmp_path_factory.mktemp("lusifer-home")
-    monkeypatch.setenv("LUSIFER_HOME", str(home))
-    monkeypatch.setenv("LUSIFER_DATA_DIR", str(home / "data"))
-    for variable in ("LUSIFER_LOAD_PLUGINS", "LUSIFER_DISABLE_PLUGINS", "LUSIFER_STRICT_PLUGINS"):
-        monkeypatch.delenv(variable, raising=False)
-    clear_caches()
-    yield home
-    clear_caches()
+def isolated_user_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Keys, cache and downloads of each test live in a fresh folder; no vendor keys leak in."""
+    with isolated_lusifer(tmp_path_factory.mktemp("lusifer-home"), monkeypatch) as home:
+        yield home
 
 
 @pytest.fixture
