@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from lusifer.errors import ConfigError
 
@@ -54,6 +54,15 @@ class DataConfig(Section):
     context_items: int = Field(10, ge=0, description="Last k rated items shown when rating.")
     test_items: int | None = Field(10, ge=1, description="First k test rows per user (None: all).")
     require_text: bool = Field(False, description="Keep only test items that have rich text (overview).")
+    #: The run's ``[plugins.*]`` sections, so that ``Domain.load`` can read its own settings.
+    _plugin_sections: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
+
+    def plugin_settings(self, name: str) -> BaseModel:
+        """The validated settings of plugin section ``name`` in the run's configuration (``--config``,
+        ``LUSIFER_PLUGINS__*`` variables and flags included); defaults when the section is absent."""
+        from lusifer.registry import settings_models
+
+        return settings_models().get(name).model_validate(self._plugin_sections.get(name, {}))
 
 
 class BackendConfig(Section):
@@ -140,8 +149,20 @@ class LusiferConfig(Section):
         validated = {}
         for name, values in sections.items():
             model = models.get(name)  # NotFoundError lists the known sections
-            validated[name] = model.model_validate(values).model_dump()
+            try:
+                validated[name] = model.model_validate(values).model_dump()
+            except ValidationError as error:
+                problems = "; ".join(
+                    f"plugins.{name}.{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+                    for item in error.errors()
+                )
+                raise ConfigError(f"invalid configuration: {problems}") from None
         return validated
+
+    @model_validator(mode="after")
+    def _share_plugin_sections(self) -> LusiferConfig:
+        self.data._plugin_sections = self.plugins
+        return self
 
     def with_defaults(self) -> LusiferConfig:
         """This configuration with the domain's default dataset filled in when none is named."""

@@ -12,6 +12,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from lusifer.errors import NotFoundError, PluginError
@@ -88,39 +89,164 @@ def _trace(message: str) -> None:
         print(f"lusifer trace: {message}", file=sys.stderr)
 
 
-def _collect(hook_name: str, kind: str, name_of: Any = lambda obj: obj.name) -> Registry[Any]:
-    """Call every implementation of a ``register_*`` hook, remembering which plugin gave what."""
+@dataclass(frozen=True)
+class RegistrationFailure:
+    """A plugin whose ``register_*`` hook raised or passed the wrong kind of object; nothing it
+    registered through that hook is kept."""
+
+    plugin: str
+    hook: str
+    error: str
+
+
+_failures: list[RegistrationFailure] = []
+
+
+def registration_failures() -> list[RegistrationFailure]:
+    """Failures of the registries built so far in this process (see :func:`build_all`)."""
+    return list(_failures)
+
+
+def _described(obj: object) -> str:
+    """``the class BooksDomain``, ``an instance of Other``, ``the str 'magazines'``."""
+    if isinstance(obj, type):
+        return f"the class {obj.__name__}"
+    if isinstance(obj, (str, bytes, int, float, Path)) or obj is None:
+        return f"the {type(obj).__name__} {obj!r}"
+    return f"an instance of {type(obj).__name__}"
+
+
+def _fail_soft(plugin: str, hook_name: str, error: Exception) -> None:
+    """Record a broken registration and warn, or raise under ``LUSIFER_STRICT_PLUGINS=1``."""
+    message = str(error) if isinstance(error, PluginError) else f"{type(error).__name__}: {error}"
+    if os.environ.get("LUSIFER_STRICT_PLUGINS", "").strip().lower() in {"1", "true", "yes", "on"}:
+        raise PluginError(f"plugin '{plugin}' failed in {hook_name}: {message}") from error
+    _failures.append(RegistrationFailure(plugin, hook_name, message))
+    print(
+        f"lusifer: warning: plugin '{plugin}' failed in {hook_name} ({message}); "
+        f"nothing it registered there is used; disable it with LUSIFER_DISABLE_PLUGINS={plugin}",
+        file=sys.stderr,
+    )
+
+
+def _call_register_hook(
+    hook_name: str, check: Callable[..., Any], add: Callable[..., None], *, builtins_first: bool = True
+) -> None:
+    """Call every implementation of ``hook_name`` (built-ins first) with a type-checking ``register``.
+
+    ``check(*args)`` returns the checked arguments or raises :class:`PluginError` saying what was
+    expected. A plugin that raises or passes a wrong object is skipped with a warning (fail soft);
+    what it registered before is dropped, so it never half-registers.
+    """
+    implementations = getattr(get_plugin_manager().hook, hook_name).get_hookimpls()
+    for implementation in reversed(implementations) if builtins_first else implementations:
+        plugin = implementation.plugin_name
+        accepted: list[tuple[Any, ...]] = []
+
+        def register(*args: Any, _accepted: list[tuple[Any, ...]] = accepted, **kwargs: Any) -> None:
+            _accepted.append(check(*args, **kwargs))
+
+        try:
+            implementation.function(register=register)
+        except Exception as error:  # one broken plugin must not brick the CLI
+            _fail_soft(plugin, hook_name, error)
+            continue
+        for args in accepted:
+            add(plugin, *args)
+
+
+def _single(hook_name: str, kind: str, ok: Callable[[Any], bool], expected: str) -> Callable[..., tuple[Any]]:
+    """A ``check`` for hooks whose ``register`` takes one object."""
+
+    def check(*args: Any, **kwargs: Any) -> tuple[Any]:
+        if len(args) != 1 or kwargs:
+            raise PluginError(f"{hook_name} called register with {len(args) + len(kwargs)} arguments; expected {expected}")
+        (obj,) = args
+        if not ok(obj):
+            raise PluginError(f"{hook_name} passed {_described(obj)}; expected {expected}")
+        if not isinstance(getattr(obj, "name", None), str) or not obj.name:
+            raise PluginError(f"{hook_name} passed a {kind} without a name ({_described(obj)}); set its 'name'")
+        return (obj,)
+
+    return check
+
+
+def _collect(hook_name: str, kind: str, ok: Callable[[Any], bool], expected: str) -> Registry[Any]:
+    """Build the registry of one ``register_*`` hook, remembering which plugin gave what."""
     registry: Registry[Any] = Registry(kind)
-    hook = getattr(get_plugin_manager().hook, hook_name)
-    for implementation in reversed(hook.get_hookimpls()):  # built-ins first, then external plugins
 
-        def register(obj: Any, *, _plugin: str = implementation.plugin_name) -> None:
-            name = name_of(obj)
-            _trace(f"{hook_name}: plugin '{_plugin}' registered {kind} '{name}'")
-            registry.add(name, obj, _plugin)
+    def add(plugin: str, obj: Any) -> None:
+        _trace(f"{hook_name}: plugin '{plugin}' registered {kind} '{obj.name}'")
+        registry.add(obj.name, obj, plugin)
 
-        implementation.function(register=register)
+    _call_register_hook(hook_name, _single(hook_name, kind, ok, expected), add)
     return registry
+
+
+def _is_domain(obj: object) -> bool:
+    from lusifer.domains.base import Domain
+
+    return isinstance(obj, Domain)
+
+
+def _is_backend_class(obj: object) -> bool:
+    from lusifer.backends.base import Backend
+
+    return isinstance(obj, type) and issubclass(obj, Backend)
+
+
+def _is_validator(obj: object) -> bool:
+    from lusifer.validation import Validator
+
+    return isinstance(obj, Validator)
+
+
+def _is_evaluator(obj: object) -> bool:
+    from lusifer.evaluation.metrics import Evaluator
+
+    return isinstance(obj, Evaluator)
 
 
 @functools.cache
 def domains() -> Registry[Domain]:
-    return _collect("register_domains", "domain")
+    return _collect(
+        "register_domains", "domain", _is_domain, "an instance of a lusifer.domains.base.Domain subclass, e.g. BooksDomain()"
+    )
 
 
 @functools.cache
 def backends() -> Registry[type[Backend]]:
-    return _collect("register_backends", "backend")
+    return _collect(
+        "register_backends",
+        "backend",
+        _is_backend_class,
+        "a subclass of lusifer.backends.base.Backend (the class itself, not an instance)",
+    )
 
 
 @functools.cache
 def validators() -> Registry[Validator]:
-    return _collect("register_validators", "validator")
+    return _collect("register_validators", "validator", _is_validator, "an instance of a lusifer.validation.Validator subclass")
 
 
 @functools.cache
 def evaluators() -> Registry[Evaluator]:
-    return _collect("register_evaluators", "evaluator")
+    return _collect("register_evaluators", "evaluator", _is_evaluator, "a lusifer.evaluation.metrics.Evaluator")
+
+
+def check_template_dir(path: object) -> Path:
+    """``path`` as a folder laid out as ``<domain>/<task>.j2``; a missing or flat folder is a PluginError."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise PluginError(f"register_prompt_templates passed {_described(path)}; expected a folder path")
+    folder = Path(path)
+    if not folder.is_dir():
+        raise PluginError(f"register_prompt_templates passed {folder}, which is not a folder")
+    if any(folder.glob("*.j2")) and not any(folder.glob("*/*.j2")):
+        raise PluginError(
+            f"register_prompt_templates passed {folder}, which holds templates directly; "
+            "lay them out as <domain folder>/<task>.j2 and register the folder above"
+        )
+    return folder
 
 
 @functools.cache
@@ -129,26 +255,50 @@ def template_dirs() -> tuple[Registered[Path], ...]:
     from lusifer.plugins import BUILTIN_PLUGINS
 
     found: list[Registered[Path]] = []
-    hook = get_plugin_manager().hook.register_prompt_templates
-    for implementation in hook.get_hookimpls():
-        implementation.function(
-            register=lambda path, _plugin=implementation.plugin_name: found.append(
-                Registered(str(path), Path(path), _plugin)
-            )
-        )
+
+    def check(*args: Any, **kwargs: Any) -> tuple[Path]:
+        if len(args) != 1 or kwargs:
+            raise PluginError("register_prompt_templates called register with the wrong arguments; expected register(path)")
+        return (check_template_dir(args[0]),)
+
+    _call_register_hook(
+        "register_prompt_templates",
+        check,
+        lambda plugin, folder: found.append(Registered(str(folder), folder, plugin)),
+        builtins_first=False,
+    )
     return tuple(sorted(found, key=lambda entry: entry.plugin in BUILTIN_PLUGINS))
+
+
+def _settings_check(*args: Any, **kwargs: Any) -> tuple[str, type[BaseModel]]:
+    from pydantic import BaseModel
+
+    expected = "register(section_name, model_class) with a pydantic BaseModel subclass"
+    if len(args) + len(kwargs) != 2:
+        shown = ", ".join([*(repr(arg) for arg in args), *(f"{key}={value!r}" for key, value in kwargs.items())])
+        raise PluginError(f"register_settings called register({shown}); expected {expected}")
+    name, model = (*args, *kwargs.values())
+    if not isinstance(name, str) or not name:
+        raise PluginError(f"register_settings passed {_described(name)} as the section name; expected {expected}")
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise PluginError(f"register_settings passed {_described(model)} for section '{name}'; expected {expected}")
+    return name, model
 
 
 @functools.cache
 def settings_models() -> Registry[type[BaseModel]]:
     """Pydantic models of the plugins' ``[plugins.<name>]`` configuration sections."""
     registry: Registry[type[BaseModel]] = Registry("settings section")
-    hook = get_plugin_manager().hook.register_settings
-    for implementation in reversed(hook.get_hookimpls()):
-        implementation.function(
-            register=lambda name, model, _plugin=implementation.plugin_name: registry.add(name, model, _plugin)
-        )
+    _call_register_hook(
+        "register_settings", _settings_check, lambda plugin, name, model: registry.add(name, model, plugin)
+    )
     return registry
+
+
+def build_all() -> None:
+    """Build every registry now (``lusifer plugins`` does, to report every registration failure)."""
+    for build in (domains, backends, validators, evaluators, template_dirs, settings_models):
+        build()
 
 
 def get_domain(name: str) -> Domain:
@@ -173,6 +323,7 @@ def clear_registries() -> None:
     """Forget every cached registry (called by :func:`lusifer.plugins.clear_caches`)."""
     for cached in (domains, backends, validators, evaluators, template_dirs, settings_models):
         cached.cache_clear()
+    _failures.clear()
 
 
 # Lifecycle events ---------------------------------------------------------------------------------

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 from pydantic import BaseModel
 
@@ -29,10 +27,12 @@ def test_unknown_name_lists_installed_and_suggests_the_closest() -> None:
 
 
 def test_two_plugins_registering_one_name_is_an_error_naming_both() -> None:
+    from lusifer.validation import ProfileValidator
+
     class Twin:
         @hookimpl
         def register_validators(self, register):
-            register(SimpleNamespace(name="profile", tasks=("profile",)))
+            register(ProfileValidator())
 
     _register(Twin(), "twin-plugin")
     with pytest.raises(PluginError) as caught:

@@ -105,7 +105,7 @@ def evaluate_command(
     for note in result.notes:
         click.echo(f"lusifer: note: {note}", err=True)
     written = write_report(result, out, title=f"Lusifer evaluation of {data.source}")
-    _print_summary(result.metrics, result.methods, data.headline or HEADLINE[kind])
+    _print_summary(result.metrics, result.methods, result.display_metrics(data.headline or HEADLINE[kind]))
     click.echo(f"Wrote {written['report']}, {written['metrics']} and {len(written) - 2} plots to {out}")
 
 

@@ -83,8 +83,11 @@ class Domain(ABC):
     datasets: ClassVar[tuple[str, ...]] = ()
     #: Folder of this domain's templates (``<folder>/<task>.j2``); defaults to ``name``.
     template_folder: ClassVar[str | None] = None
-    #: Validators applied to the answers of every task (each checks the tasks it names), by name.
-    validators: ClassVar[tuple[str, ...]] = ("profile", "feedback")
+    #: The kernel's validators, by name: checked answers for profiles and feedback on the scale.
+    #: Override only to replace them (explicitly, e.g. ``default_validators = ("profile",)``).
+    default_validators: ClassVar[tuple[str, ...]] = ("profile", "feedback")
+    #: This domain's extra validators, by name: they run after ``default_validators``.
+    validators: ClassVar[tuple[str, ...]] = ()
     #: Headline metrics by registered name: printed by ``lusifer evaluate`` (which computes every
     #: registered metric of the domain's feedback kind for the report).
     evaluators: ClassVar[tuple[str, ...]] = ("rmse", "mae", "pearson")
@@ -94,6 +97,10 @@ class Domain(ABC):
     @property
     def templates(self) -> str:
         return self.template_folder or self.name
+
+    def validator_names(self) -> tuple[str, ...]:
+        """Validators applied to every answer (each checks the tasks it names): defaults, then extras."""
+        return tuple(dict.fromkeys((*self.default_validators, *self.validators)))
 
     @abstractmethod
     def load(self, dataset: str, config: DataConfig) -> Dataset:

@@ -17,9 +17,14 @@ highest of the rounded true and simulated values.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from lusifer.domains.base import FeedbackScale
 
 WeightedMetric = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
@@ -36,6 +41,9 @@ class Evaluator:
     :param weighted: optional vectorised form ``weighted(y_true, y_pred, weights) -> (r,) array`` for a
         ``(r, n)`` weight matrix (see the module docstring); without it the bootstrap falls back to
         calling ``function`` once per replicate.
+    :param uses_scale: True when ``function`` (and ``weighted``) take a keyword argument ``scale``, the
+        :class:`~lusifer.domains.base.FeedbackScale` of the evaluated feedback (e.g. for a KL divergence
+        over the scale's values).
     """
 
     name: str
@@ -44,9 +52,17 @@ class Evaluator:
     higher_is_better: bool = False
     description: str = ""
     weighted: WeightedMetric | None = None
+    uses_scale: bool = False
 
     def __call__(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         return float(self.function(y_true, y_pred))
+
+    def for_scale(self, scale: FeedbackScale) -> Evaluator:
+        """This evaluator with ``scale`` bound, when it asks for it (``uses_scale``); else itself."""
+        if not self.uses_scale:
+            return self
+        weighted = partial(self.weighted, scale=scale) if self.weighted is not None else None
+        return replace(self, function=partial(self.function, scale=scale), weighted=weighted, uses_scale=False)
 
 
 # Helpers ------------------------------------------------------------------------------------------

@@ -46,6 +46,18 @@ class Evaluation:
     profiles: list[dict[str, Any]] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
 
+    def display_metrics(self, headline: Sequence[str]) -> list[str]:
+        """Metrics for the console table: the ``--metric`` choice, else ``headline`` (the domain's
+        ``evaluators``) followed by every metric a non-built-in plugin registered; ``valid_share`` aside."""
+        computed = [name for name in dict.fromkeys(self.metrics.get("metric", [])) if name != "valid_share"]
+        if self.settings.get("metric_names"):
+            return [name for name in self.settings["metric_names"] if name in computed]
+        from lusifer.plugins import BUILTIN_PLUGINS
+        from lusifer.registry import evaluators
+
+        plugin_metrics = [entry.name for entry in evaluators().entries() if entry.plugin not in BUILTIN_PLUGINS]
+        return [name for name in dict.fromkeys([*headline, *plugin_metrics]) if name in computed]
+
     @property
     def methods(self) -> list[str]:
         """Every scored column: simulators with their variants, then controls and baselines."""
@@ -119,7 +131,10 @@ def evaluate(
     from lusifer.evaluation.calibration import Hybrid
     from lusifer.evaluation.compute import cold_start_subsets, metric_table, select_evaluators
 
-    evaluators = select_evaluators(kind, metric_names)
+    from lusifer.domains.base import FeedbackScale
+
+    feedback_scale = FeedbackScale(kind, round(scale[0]), round(scale[1]), "")  # type: ignore[arg-type]
+    evaluators = [evaluator.for_scale(feedback_scale) for evaluator in select_evaluators(kind, metric_names)]
     frame = frame.reset_index(drop=True)
     variants = {method: {"raw": method} for method in simulators}
     notes: list[str] = []
@@ -173,7 +188,7 @@ def evaluate(
         subsets={name: int(mask.sum()) for name, mask in subsets.items()},
         calibrators=saved,
         notes=notes,
-        settings={"reps": reps, "seed": seed, "folds": folds, "scale": scale},
+        settings={"reps": reps, "seed": seed, "folds": folds, "scale": scale, "metric_names": list(metric_names or [])},
     )
     result.metrics = metric_table(frame, result.methods, evaluators, truth, subsets, reps=reps, seed=seed)
     return result

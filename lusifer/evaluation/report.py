@@ -44,6 +44,14 @@ VARIANT_TITLES = {
 }
 
 
+def summary_metrics(result: Evaluation) -> list[str]:
+    """Columns of the report's main table: the usual metrics of the feedback kind that were computed,
+    then the ``--metric`` choices or, without them, the metrics of non-built-in plugins."""
+    computed = set(result.metrics["metric"]) if len(result.metrics) else set()
+    usual = [name for name in SUMMARY_METRICS[result.kind] if name in computed]
+    return usual + [name for name in result.display_metrics(()) if name not in usual]
+
+
 def _cell(row: Any) -> str:
     if row is None or row["value"] != row["value"]:
         return "–"
@@ -223,7 +231,7 @@ def render_markdown(result: Evaluation, plots: dict[str, Path], out: Path, title
     shares = ", ".join(f"`{method}` {cell['value']:.1%}" for method, cell in valid.items() if cell)
     lines = [f"# {title}", "", header, "", f"Valid outputs: {shares}", ""]
     lines += [f"> {note}" for note in result.notes] + ([""] if result.notes else [])
-    summary = [name for name in SUMMARY_METRICS[kind] if any(key[2] == name for key in cells)]
+    summary = summary_metrics(result)
     lines += ["## All methods (all rows)", ""]
     lines += _table(
         ["method", *summary],

@@ -99,7 +99,7 @@ class Simulator:
         self.community = community
         self.store = store
         self.requests = RequestBuilder(domain, template_environment(config.prompts_dir), items)
-        self.validators = [get_validator(name) for name in domain.validators]
+        self.validators = [get_validator(name) for name in domain.validator_names()]
 
     # phase 1 ------------------------------------------------------------------------------------
     async def build_profiles(self, user: SimulatedUser) -> None:
