@@ -10,9 +10,9 @@ import difflib
 import functools
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from lusifer.errors import NotFoundError, PluginError
@@ -160,7 +160,9 @@ def _single(hook_name: str, kind: str, ok: Callable[[Any], bool], expected: str)
 
     def check(*args: Any, **kwargs: Any) -> tuple[Any]:
         if len(args) != 1 or kwargs:
-            raise PluginError(f"{hook_name} called register with {len(args) + len(kwargs)} arguments; expected {expected}")
+            raise PluginError(
+                f"{hook_name} called register with {len(args) + len(kwargs)} arguments; expected {expected}"
+            )
         (obj,) = args
         if not ok(obj):
             raise PluginError(f"{hook_name} passed {_described(obj)}; expected {expected}")
@@ -210,7 +212,10 @@ def _is_evaluator(obj: object) -> bool:
 @functools.cache
 def domains() -> Registry[Domain]:
     return _collect(
-        "register_domains", "domain", _is_domain, "an instance of a lusifer.domains.base.Domain subclass, e.g. BooksDomain()"
+        "register_domains",
+        "domain",
+        _is_domain,
+        "an instance of a lusifer.domains.base.Domain subclass, e.g. BooksDomain()",
     )
 
 
@@ -226,7 +231,9 @@ def backends() -> Registry[type[Backend]]:
 
 @functools.cache
 def validators() -> Registry[Validator]:
-    return _collect("register_validators", "validator", _is_validator, "an instance of a lusifer.validation.Validator subclass")
+    return _collect(
+        "register_validators", "validator", _is_validator, "an instance of a lusifer.validation.Validator subclass"
+    )
 
 
 @functools.cache
@@ -258,7 +265,9 @@ def template_dirs() -> tuple[Registered[Path], ...]:
 
     def check(*args: Any, **kwargs: Any) -> tuple[Path]:
         if len(args) != 1 or kwargs:
-            raise PluginError("register_prompt_templates called register with the wrong arguments; expected register(path)")
+            raise PluginError(
+                "register_prompt_templates called register with the wrong arguments; expected register(path)"
+            )
         return (check_template_dir(args[0]),)
 
     _call_register_hook(

@@ -41,6 +41,11 @@ def template_environment(prompts_dir: Path | None = None) -> jinja2.Environment:
     if prompts_dir is not None:
         if not Path(prompts_dir).is_dir():
             raise ConfigError(f"prompts directory not found: {prompts_dir}")
+        if any(Path(prompts_dir).glob("*.j2")) and not any(Path(prompts_dir).glob("*/*.j2")):
+            raise ConfigError(
+                f"prompts directory {prompts_dir} holds templates directly; put them in a folder named "
+                "after the domain (<prompts dir>/<domain>/<task>.j2)"
+            )
         folders.append(str(prompts_dir))
     folders.extend(str(entry.obj) for entry in template_dirs())
     environment = jinja2.Environment(

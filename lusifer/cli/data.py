@@ -49,15 +49,22 @@ def _config(
     return load_config(overrides=overrides)
 
 
+def _other_domain_hint(dataset: str) -> str:
+    """`` It is a dataset of domain 'books': pass --domain books.`` when another domain has it."""
+    from lusifer.registry import domains
+
+    owners = [entry.name for entry in domains().entries() if dataset in entry.obj.datasets]
+    return f" It is a dataset of domain '{owners[0]}': pass --domain {owners[0]}." if owners else ""
+
+
 def _load(config: LusiferConfig) -> tuple[Domain, Dataset]:
     from lusifer.errors import NotFoundError
     from lusifer.registry import get_domain, unknown_name_message
 
     domain = get_domain(config.domain)
     if config.dataset not in domain.datasets:
-        raise NotFoundError(
-            unknown_name_message(f"{domain.name} dataset", config.dataset, list(domain.datasets))
-        )
+        message = unknown_name_message(f"{domain.name} dataset", config.dataset, list(domain.datasets))
+        raise NotFoundError(message + _other_domain_hint(config.dataset))
     return domain, domain.load(config.dataset, config.data)
 
 

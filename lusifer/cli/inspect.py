@@ -1,47 +1,8 @@
-"""``lusifer plugins``, ``lusifer domains``, ``lusifer backends``: what is installed."""
+"""``lusifer domains``, ``lusifer backends``: what is installed (``lusifer plugins``: :mod:`lusifer.cli.plugins`)."""
 
 from __future__ import annotations
 
-import json
-
 import click
-
-
-@click.command(name="plugins")
-def plugins_command() -> None:
-    """List plugins as JSON: name, version, what each registered, and load failures."""
-    from lusifer import __version__, registry
-    from lusifer.plugins import get_plugin_manager, plugin_distribution, plugin_failures
-
-    registered: dict[str, dict[str, list[str]]] = {}
-    kinds = {
-        "domains": registry.domains(),
-        "backends": registry.backends(),
-        "validators": registry.validators(),
-        "evaluators": registry.evaluators(),
-        "settings": registry.settings_models(),
-    }
-    for kind, entries in kinds.items():
-        for entry in entries.entries():
-            registered.setdefault(entry.plugin, {}).setdefault(kind, []).append(entry.name)
-    for entry in registry.template_dirs():
-        registered.setdefault(entry.plugin, {}).setdefault("templates", []).append(entry.name)
-    manager = get_plugin_manager()
-    plugins = []
-    for name, _plugin in sorted(manager.list_name_plugin(), key=lambda pair: str(pair[0])):
-        distribution = plugin_distribution(name)
-        plugins.append(
-            {
-                "name": name,
-                "package": distribution[0] if distribution else "lusifer",
-                "version": distribution[1] if distribution else __version__,
-                "builtin": distribution is None,
-                "hooks": sorted(caller.name for caller in manager.get_hookcallers(_plugin) or []),
-                "registered": registered.get(name, {}),
-            }
-        )
-    failures = [{"name": failure.name, "error": failure.error} for failure in plugin_failures()]
-    click.echo(json.dumps({"plugins": plugins, "failed": failures}, indent=2))
 
 
 @click.command(name="domains")

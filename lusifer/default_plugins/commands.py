@@ -11,8 +11,9 @@ from lusifer.hookspecs import hookimpl
 def register_commands(cli: click.Group) -> None:
     from lusifer.cli.data import data_group
     from lusifer.cli.evaluate import evaluate_command
-    from lusifer.cli.inspect import backends_command, domains_command, plugins_command
+    from lusifer.cli.inspect import backends_command, domains_command
     from lusifer.cli.keys import keys_group
+    from lusifer.cli.plugins import plugin_group, plugins_group
     from lusifer.cli.run import estimate_command, merge_command, run_command, show_group
 
     commands = (
@@ -21,7 +22,8 @@ def register_commands(cli: click.Group) -> None:
         merge_command,
         show_group,
         evaluate_command,
-        plugins_command,
+        plugins_group,
+        plugin_group,
         domains_command,
         backends_command,
         keys_group,

@@ -13,6 +13,7 @@ Registration is light: it lists the installed domains (no pandas, no data loadin
 from __future__ import annotations
 
 import re
+import warnings
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -40,6 +41,14 @@ def register_envs() -> list[str]:
     ids = []
     for entry in domains().entries():
         identifier = env_id(entry.obj)
+        owner = registry[identifier].kwargs.get("domain") if identifier in registry else entry.name
+        if owner != entry.name:
+            warnings.warn(
+                f"domain '{entry.name}' gets no Gymnasium id: domain '{owner}' already has {identifier}; "
+                "give one of them another env_name",
+                stacklevel=2,
+            )
+            continue
         if identifier not in registry:
             register(
                 id=identifier,

@@ -127,11 +127,10 @@ def evaluate(
     import numpy as np
     import pandas as pd
 
+    from lusifer.domains.base import FeedbackScale
     from lusifer.evaluation.baselines import BASELINES, predict_baselines
     from lusifer.evaluation.calibration import Hybrid
     from lusifer.evaluation.compute import cold_start_subsets, metric_table, select_evaluators
-
-    from lusifer.domains.base import FeedbackScale
 
     feedback_scale = FeedbackScale(kind, round(scale[0]), round(scale[1]), "")  # type: ignore[arg-type]
     evaluators = [evaluator.for_scale(feedback_scale) for evaluator in select_evaluators(kind, metric_names)]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from lusifer.backends.base import Usage
 from lusifer.calls.batch import BatchCallLayer
-from lusifer.calls.costs import cost, price_table
+from lusifer.calls.costs import cost, price_for, price_table
 from lusifer.calls.layer import estimate_tokens
 from lusifer.registry import get_backend
 from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts
@@ -81,7 +81,9 @@ def estimate_run(config: LusiferConfig, plan: RunPlan) -> Estimate:
             completion += TOKENS_PER_RATING * len(chunk) + 10
     scale = len(users) / max(len(sample), 1)
     usage = Usage(math.ceil(prompt * scale), math.ceil(completion * scale))
-    price = cost(model, usage, price_table(backend, config.prices)) if backend.key_name else 0.0
+    prices = price_table(backend, config.prices)
+    # A keyless backend (local server, offline) costs nothing unless [prices] or the backend price it.
+    price = cost(model, usage, prices) if backend.key_name or price_for(model, prices) else 0.0
     if config.run.batch:
         price *= BatchCallLayer.price_factor
     return Estimate(

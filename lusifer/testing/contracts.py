@@ -14,7 +14,10 @@ from lusifer.domains.base import RATING_COLUMNS, Dataset, Domain, Split
 from lusifer.validation import FeedbackValidator, feedback_schema, parse_json
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from lusifer.config import BackendConfig, DataConfig
+    from lusifer.evaluation.metrics import Evaluator
 
 
 def check_domain(domain: Domain, dataset: str, config: DataConfig | None = None) -> tuple[Dataset, Split]:
@@ -85,3 +88,52 @@ def check_backend(backend_class: type[Backend], config: BackendConfig, api_key: 
     result = FeedbackValidator().validate(data, request)
     assert result.ok, f"the answer does not rate every item validly: {result.problems}"
     return response
+
+
+def check_templates(domain: Domain, data: Dataset, prompts_dir: Path | None = None) -> list[LLMRequest]:
+    """Render the domain's profile, profile-update and feedback prompts for the first user of ``data``
+    (every template variable must exist: they render with ``StrictUndefined``); returns the requests."""
+    from lusifer.simulation.inputs import histories_by_user, item_texts
+    from lusifer.simulation.requests import RequestBuilder
+    from lusifer.templates import template_environment
+
+    builder = RequestBuilder(domain, template_environment(prompts_dir), item_texts(data.items))
+    histories = histories_by_user(data.ratings)
+    assert histories, "the dataset has no ratings to build a prompt from"
+    user_id, history = next(iter(histories.items()))
+    profile = "Likes this kind of item."
+    requests = [
+        builder.profile(user_id, "", history[:5], None, 0),
+        builder.profile(user_id, "", history[:5], profile, 1),
+        builder.feedback(user_id, "", profile, history[:2], [history[-1].item_id], None, {}),
+    ]
+    for request in requests:
+        assert all(message.content.strip() for message in request.messages), f"{request.task}: a prompt is empty"
+    return requests
+
+
+def check_evaluator(evaluator: Evaluator) -> float:
+    """Score a small sample of each feedback kind the evaluator names: a finite float, failed rows
+    (NaN predictions) ignored, and the weighted form (when given) agreeing with ``function``."""
+    import numpy as np
+
+    from lusifer.domains.base import CLICK, STAR_RATING
+
+    assert isinstance(evaluator.name, str) and evaluator.name, "an evaluator needs a non-empty name"
+    assert evaluator.kinds and set(evaluator.kinds) <= {"rating", "binary"}, "kinds must be 'rating' and/or 'binary'"
+    value = float("nan")
+    for kind in evaluator.kinds:
+        scale = STAR_RATING if kind == "rating" else CLICK
+        bound = evaluator.for_scale(scale)
+        rng = np.random.default_rng(0)
+        truth = rng.integers(scale.low, scale.high + 1, 40).astype(float)
+        predicted = np.clip(truth + rng.integers(-1, 2, 40), scale.low, scale.high).astype(float)
+        value = bound(truth, predicted)
+        assert np.isfinite(value), f"{evaluator.name} on {kind} feedback returned {value}"
+        failed = np.append(predicted, np.nan)
+        with_failed = bound(np.append(truth, scale.low), failed)
+        assert np.isclose(with_failed, value), f"{evaluator.name} does not ignore rows with a NaN prediction"
+        if bound.weighted is not None:
+            weighted = np.asarray(bound.weighted(truth, predicted, np.ones((1, truth.size))))
+            assert np.isclose(weighted[0], value), f"{evaluator.name}: weighted form disagrees with function"
+    return value
