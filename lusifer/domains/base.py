@@ -93,6 +93,9 @@ class Domain(ABC):
     evaluators: ClassVar[tuple[str, ...]] = ("rmse", "mae", "pearson")
     #: Word for one item in prompts and messages ("movie", "article").
     item_noun: ClassVar[str] = "item"
+    #: Gymnasium id ``lusifer/<env_name>-v0`` (default: the titled name, ``books`` -> ``Books``);
+    #: two domains with one ``env_name`` leave the second without an id, with a warning.
+    env_name: ClassVar[str | None] = None
 
     @property
     def templates(self) -> str:

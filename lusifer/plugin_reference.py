@@ -1,0 +1,381 @@
+"""The plugin reference, generated from the code: ``python -m lusifer.plugin_reference > docs/plugins/reference.md``.
+
+It lists every hook with its typed signature and docstring, every public class a plugin builds or
+receives (fields, attributes with their ``#:`` comments, methods), the variables and filters prompt
+templates get, the errors a plugin raises and the :mod:`lusifer.testing` helpers. A test compares
+``docs/plugins/reference.md`` with this output, so the reference cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import enum
+import importlib
+import inspect
+import re
+import textwrap
+from collections.abc import Callable, Iterator
+from typing import Any
+
+#: (heading, intro, "module:Name" entries) of the class sections, in reference order.
+CLASS_SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (
+        "Domains",
+        "A domain plugin subclasses `Domain` and returns `Dataset` and `Split` objects.",
+        (
+            "lusifer.domains.base:Domain",
+            "lusifer.domains.base:FeedbackScale",
+            "lusifer.domains.base:Dataset",
+            "lusifer.domains.base:Split",
+            "lusifer.config:DataConfig",
+        ),
+    ),
+    (
+        "Backends",
+        "A backend plugin subclasses `Backend`; Lusifer creates it with a `BackendConfig` and the key.",
+        (
+            "lusifer.backends.base:Backend",
+            "lusifer.backends.base:LLMRequest",
+            "lusifer.backends.base:Message",
+            "lusifer.backends.base:LLMResponse",
+            "lusifer.backends.base:Usage",
+            "lusifer.config:BackendConfig",
+            "lusifer.config:Price",
+        ),
+    ),
+    (
+        "Validators and evaluators",
+        "",
+        (
+            "lusifer.validation:Validator",
+            "lusifer.validation:ValidationResult",
+            "lusifer.evaluation.metrics:Evaluator",
+        ),
+    ),
+    (
+        "Lifecycle events",
+        "What `run_started`, `exchange_recorded` and `run_finished` receive.",
+        ("lusifer.run_info:RunInfo", "lusifer.run_info:RunSummary", "lusifer.exchange:Exchange"),
+    ),
+)
+#: Kernel scales a domain can use as they are.
+SCALES = ("STAR_RATING", "CLICK")
+#: Errors a plugin raises (each a ``LusiferError``: the CLI prints it as one line).
+ERRORS = (
+    "LusiferError",
+    "ConfigError",
+    "DataError",
+    "NotFoundError",
+    "PluginError",
+    "KeyMissingError",
+    "BackendError",
+    "RetryableError",
+)
+#: Helpers for plugin tests and downloads.
+HELPERS = (
+    "lusifer.testing.contracts:check_domain",
+    "lusifer.testing.contracts:check_templates",
+    "lusifer.testing.contracts:check_backend",
+    "lusifer.testing.contracts:check_evaluator",
+    "lusifer.testing.isolation:isolated_lusifer",
+    "lusifer.testing.http:serve_files",
+    "lusifer.testing.fake_servers:FakeServer",
+    "lusifer.testing.fake_servers:FakeOpenAIServer",
+    "lusifer.testing.fake_servers:FakeAnthropicServer",
+    "lusifer.testing.fake_servers:FakeReply",
+    "lusifer.download:download",
+    "lusifer.download:unpacking_into",
+    "lusifer.paths:data_cache_dir",
+    "lusifer.registry:unknown_name_message",
+)
+
+
+def _load(reference: str) -> Any:
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+_ROLE = re.compile(r":(?:class|func|mod|meth|data|attr|exc):`(~?)([^`]+)`")
+
+
+def _markdown(text: str) -> str:
+    """reStructuredText inline markup as Markdown: ``x`` and :class:`~a.B` become `x` and `B`."""
+    text = _ROLE.sub(lambda match: f"`{match[2].rsplit('.', 1)[-1] if match[1] else match[2]}`", text)
+    return text.replace("``", "`")
+
+
+def _own_doc(function: Any) -> str:
+    """The first paragraph of a function's own docstring (not one inherited from a base class)."""
+    paragraph = inspect.cleandoc(getattr(function, "__doc__", None) or "").split("\n\n")[0]
+    return _markdown(" ".join(paragraph.split()))
+
+
+def _doc(obj: Any) -> str:
+    """The docstring as Markdown; ``:param x:`` lines become a bullet list, ``::`` blocks code fences."""
+    text = inspect.getdoc(obj) or ""
+    lines: list[str] = []
+    in_code = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if in_code:
+            if line.startswith("    ") or not stripped:
+                lines.append(line[4:])
+                continue
+            while lines and not lines[-1]:
+                lines.pop()
+            lines += ["```", ""]
+            in_code = False
+        if stripped.endswith("::"):
+            lines += [_markdown(line[:-1]), "", "```python"]
+            in_code = True
+        elif stripped.startswith(":param "):
+            name, _, rest = stripped[len(":param ") :].partition(":")
+            lines.append(f"- `{name.strip()}`: {_markdown(rest.strip())}")
+        elif lines and lines[-1].startswith("- ") and line.startswith("    "):
+            lines[-1] += " " + _markdown(stripped)
+        else:
+            lines.append(_markdown(line))
+    if in_code:
+        while lines and not lines[-1]:
+            lines.pop()
+        lines.append("```")
+    text = "\n".join(lines).strip()
+    while "```python\n\n" in text:
+        text = text.replace("```python\n\n", "```python\n")
+    return text
+
+
+def _signature(function: Callable[..., Any], name: str | None = None) -> str:
+    signature = inspect.signature(function)
+    return f"{name or function.__name__}{signature}".replace("'", "")
+
+
+def _attribute_comments(cls: type) -> dict[str, str]:
+    """``#:`` comments above the class-level assignments of ``cls`` (Sphinx's convention)."""
+    try:
+        source = textwrap.dedent(inspect.getsource(cls))
+    except (OSError, TypeError):
+        return {}
+    lines = source.splitlines()
+    comments: dict[str, str] = {}
+    for node in ast.parse(source).body[0].body:  # type: ignore[attr-defined]
+        target = node.target if isinstance(node, ast.AnnAssign) else None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+        if not isinstance(target, ast.Name):
+            continue
+        above = []
+        index = node.lineno - 2
+        while index >= 0 and lines[index].strip().startswith("#:"):
+            above.insert(0, lines[index].strip()[2:].strip())
+            index -= 1
+        if above:
+            comments[target.id] = " ".join(above)
+    return comments
+
+
+def _default(value: Any) -> str:
+    if isinstance(value, enum.Enum):
+        return f"{type(value).__name__}.{value.name}"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return f"{type(value).__name__}(...)"
+    if callable(value):
+        return getattr(value, "__name__", type(value).__name__)
+    return repr(value)
+
+
+def _annotations(cls: type) -> dict[str, str]:
+    """Annotations of ``cls`` and its bases up to the first non-project class, as written."""
+    found: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if klass.__module__.startswith("lusifer"):
+            found.update({name: str(value) for name, value in vars(klass).get("__annotations__", {}).items()})
+    return found
+
+
+def _fields(cls: type) -> list[str]:
+    """Rows ``name: type = default — comment`` for dataclass fields, pydantic fields or class attributes."""
+    comments = {}
+    for klass in reversed(cls.__mro__):
+        if klass.__module__.startswith("lusifer"):
+            comments.update(_attribute_comments(klass))
+    rows = []
+    if dataclasses.is_dataclass(cls):
+        for item in dataclasses.fields(cls):
+            if item.default is not dataclasses.MISSING:
+                default = f" = {_default(item.default)}"
+            elif item.default_factory is not dataclasses.MISSING:
+                default = f" = {_default(item.default_factory())}"
+            else:
+                default = ""
+            rows.append((item.name, f"{item.type}{default}", comments.get(item.name, "")))
+    elif hasattr(cls, "model_fields"):
+        for name, info in cls.model_fields.items():
+            annotation = _annotations(cls).get(name, "")
+            default = "" if info.is_required() else f" = {_default(info.get_default(call_default_factory=True))}"
+            rows.append((name, f"{annotation}{default}", info.description or comments.get(name, "")))
+    else:
+        for name, annotation in _annotations(cls).items():
+            if name.startswith("_"):
+                continue
+            value = getattr(cls, name, inspect.Parameter.empty)
+            default = "" if value is inspect.Parameter.empty else f" = {_default(value)}"
+            rows.append((name, f"{annotation}{default}", comments.get(name, "")))
+    return [f"- `{name}: {kind}`" + (f" — {_markdown(comment)}" if comment else "") for name, kind, comment in rows]
+
+
+def _methods(cls: type) -> Iterator[str]:
+    """Public methods and properties defined by ``cls`` itself (not inherited from elsewhere)."""
+    for name, member in vars(cls).items():
+        if name.startswith("_") and name != "__call__":
+            continue
+        function = member.__func__ if isinstance(member, (classmethod, staticmethod)) else member
+        if isinstance(member, property):
+            summary = _own_doc(member.fget)
+            yield f"- property `{name}`" + (f" — {summary}" if summary else "")
+        elif inspect.isfunction(function) and function.__qualname__.startswith(f"{cls.__qualname__}."):
+            prefix = "async " if inspect.iscoroutinefunction(function) else ""
+            prefix += "classmethod " if isinstance(member, classmethod) else ""
+            marker = " (abstract: implement it)" if getattr(function, "__isabstractmethod__", False) else ""
+            summary = _own_doc(function)
+            yield f"- {prefix}`{_signature(function, name)}`{marker}" + (f" — {summary}" if summary else "")
+
+
+def _class_section(reference: str) -> list[str]:
+    cls = _load(reference)
+    lines = [f"### `{cls.__name__}`", "", f"`{reference.replace(':', '.')}`", "", _doc(cls), ""]
+    fields = _fields(cls)
+    if fields:
+        lines += ["Fields and attributes:", "", *fields, ""]
+    methods = list(_methods(cls))
+    if methods:
+        lines += ["Methods:", "", *methods, ""]
+    return lines
+
+
+def _hooks() -> list[str]:
+    from lusifer import hookspecs
+
+    lines = ["## Hooks", "", _doc(hookspecs), ""]
+    for name in hookspecs.hook_names():
+        function = getattr(hookspecs, name)
+        lines += [f"### `{name}`", "", "```python", f"@hookimpl\ndef {_signature(function)}: ...", "```", ""]
+        lines += [_doc(function), ""]
+    return lines
+
+
+def _template_context() -> list[str]:
+    """The variables of each task's template, read from the contexts the request builder makes."""
+    import jinja2
+
+    from lusifer.domains.base import STAR_RATING, Domain
+    from lusifer.simulation.requests import Interaction, ItemText, RequestBuilder
+    from lusifer.templates import template_environment
+
+    class Sample(Domain):
+        name = "movies"
+        scale = STAR_RATING
+
+        def load(self, dataset: str, config: Any) -> Any: ...
+
+        def split(self, data: Any, fold: Any, seed: int) -> Any: ...
+
+    environment = template_environment()
+    builder = RequestBuilder(Sample(), environment, {"1": ItemText("A", "A."), "2": ItemText("B", "B.")})
+    history = [Interaction("1", 4, 1)]
+    requests = {
+        "profile": builder.profile("7", "", history, None, 0),
+        "profile_update": builder.profile("7", "", history, "Likes A.", 1),
+        "feedback": builder.feedback("7", "", "Likes A.", history, ["2"], {"mean": 4.0, "count": 1}, {}),
+    }
+    lines = [
+        "## Prompt templates",
+        "",
+        "Templates are `<domain folder>/<task>.j2` files (folder: `Domain.template_folder`, default the "
+        "domain's name), falling back to `default/<task>.j2`. The `system` template of each task renders "
+        "with the same variables as the task. Undefined variables are errors (`StrictUndefined`).",
+        "",
+    ]
+    for task, request in requests.items():
+        lines += [f"### `{task}`", "", *_variables(dict(request.context)), ""]
+    builtin = set(jinja2.Environment().filters)
+    filters = sorted(name for name in environment.filters if name not in builtin)
+    lines += ["### Filters", ""]
+    for name in filters:
+        lines.append(f"- `{_signature(environment.filters[name], name)}` — {_own_doc(environment.filters[name])}")
+    return lines + [""]
+
+
+def _variables(context: dict[str, Any], prefix: str = "") -> list[str]:
+    rows = []
+    for key, value in context.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            rows.append(f"- `{prefix}{key}`: list of objects with {', '.join(f'`{k}`' for k in value[0])}")
+        elif isinstance(value, dict) and key != "community":
+            rows.append(f"- `{prefix}{key}`: object with {', '.join(f'`{k}`' for k in value)}")
+        else:
+            rows.append(f"- `{prefix}{key}`: {type(value).__name__ if value is not None else 'None or a value'}")
+    return rows
+
+
+def _errors() -> list[str]:
+    from lusifer import errors
+
+    lines = ["## Errors", "", _doc(errors), ""]
+    for name in ERRORS:
+        cls = getattr(errors, name)
+        base = cls.__mro__[1].__name__
+        signature = inspect.signature(cls.__init__) if "__init__" in vars(cls) else None
+        shown = f"{name}{str(signature).replace('self, ', '')}" if signature else f"{name}(message)"
+        lines.append(f"- `{shown.replace(chr(39), '')}` ({base}) — {_doc(cls).splitlines()[0]}")
+    return lines + [""]
+
+
+def _helpers() -> list[str]:
+    lines = ["## Helpers for tests and downloads", ""]
+    for reference in HELPERS:
+        obj = _load(reference)
+        if inspect.isclass(obj):
+            lines += _class_section(reference)
+            continue
+        lines += [f"### `{obj.__name__}`", "", "```python", _signature(obj), "```", ""]
+        lines += [f"`{reference.replace(':', '.')}`", "", _doc(obj), ""]
+    return lines
+
+
+def render_reference() -> str:
+    """The whole of ``docs/plugins/reference.md``."""
+    from lusifer.domains import base
+
+    lines = [
+        "# Plugin reference",
+        "",
+        "<!-- Generated from the code by `python -m lusifer.plugin_reference > docs/plugins/reference.md`;"
+        " do not edit by hand (tests/test_plugin_reference.py checks it). -->",
+        "",
+        "Everything a plugin implements, builds or receives. How to put it together: "
+        "[tutorial.md](tutorial.md); each hook in prose: [hooks.md](hooks.md).",
+        "",
+    ]
+    lines += _hooks()
+    for heading, intro, references in CLASS_SECTIONS:
+        lines += [f"## {heading}", ""] + ([intro, ""] if intro else [])
+        for reference in references:
+            lines += _class_section(reference)
+        if heading == "Domains":
+            lines += ["Kernel scales:", ""]
+            lines += [f"- `{name} = {getattr(base, name)!r}`" for name in SCALES] + [""]
+    lines += _template_context()
+    lines += _errors()
+    lines += _helpers()
+    while lines and not lines[-1]:
+        lines.pop()
+    text = "\n".join(lines) + "\n"
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text
+
+
+if __name__ == "__main__":
+    print(render_reference(), end="")
