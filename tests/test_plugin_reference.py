@@ -21,7 +21,8 @@ def test_reference_lists_every_hook_signature_and_the_classes_plugins_use() -> N
     text = render_reference()
     for hook in hook_names():
         assert f"### `{hook}`" in text and f"def {hook}(" in text
-    for name in ("Domain", "Dataset", "FeedbackScale", "Backend", "LLMRequest", "LLMResponse", "Validator", "Evaluator"):
+    classes = ("Domain", "Dataset", "FeedbackScale", "Backend", "LLMRequest", "LLMResponse", "Validator", "Evaluator")
+    for name in classes:
         assert f"### `{name}`" in text
     assert "- `load(self, dataset: str, config: DataConfig) -> Dataset` (abstract: implement it)" in text
     assert "`brief(text: str, words: int = 40) -> str`" in text
