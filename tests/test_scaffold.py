@@ -7,8 +7,6 @@ into a folder named by a ``.pth`` file, Lusifer excluded), so nothing is downloa
 
 from __future__ import annotations
 
-import os
-import site
 import subprocess
 import sys
 import sysconfig
@@ -16,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from venv_helpers import PIP_INSTALL, make_virtualenv, run_in
 
 from lusifer.cli import cli, load_plugin_commands
 from lusifer.scaffold import KINDS, render_plugin
@@ -47,39 +46,13 @@ def test_bad_names_kinds_and_targets_are_one_line_errors(tmp_path: Path) -> None
     assert bad_kind.exit_code == 2 and "'widget' is not one of" in bad_kind.output
 
 
-def _virtualenv(root: Path) -> Path:
-    """A venv without pip whose ``.pth`` exposes the current third-party packages, minus Lusifer's."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
-    python = root / "venv" / "bin" / "python"
-    shared = root / "shared-packages"
-    shared.mkdir()
-    for packages in map(Path, site.getsitepackages()):
-        for entry in packages.iterdir():
-            if "lusifer" not in entry.name.lower() and not (shared / entry.name).exists():
-                (shared / entry.name).symlink_to(entry)
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
-    (Path(purelib) / "shared-packages.pth").write_text(f"{shared}\n", encoding="utf-8")
-    return python
-
-
-def _run(python: Path, *arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("LUSIFER_", "PYTHON"))}
-    environment.update(LUSIFER_HOME=str(cwd / ".lusifer"), LUSIFER_DATA_DIR=str(cwd / ".lusifer" / "data"))
-    return subprocess.run(
-        [str(python), *arguments], capture_output=True, text=True, env=environment, cwd=cwd, timeout=300
-    )
-
-
 @pytest.fixture(scope="module")
 def scaffolds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A virtualenv with Lusifer from its wheel and one generated plugin of every kind installed."""
     if sysconfig.get_platform().startswith("win"):
         pytest.skip("POSIX venv layout")
     root = tmp_path_factory.mktemp("scaffold")
-    python = _virtualenv(root)
+    python = make_virtualenv(root)
     wheels = root / "dist"
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", str(REPO), "-w", str(wheels)],
@@ -87,13 +60,12 @@ def scaffolds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     )  # fmt: skip
     assert built.returncode == 0, built.stderr
     wheel = next(wheels.glob("lusifer-*.whl"))
-    pip = ("-m", "pip", "--disable-pip-version-check", "-q", "install", "--no-deps", "--no-build-isolation")
-    installed = _run(python, *pip, str(wheel), cwd=root)
+    installed = run_in(python, *PIP_INSTALL, str(wheel), cwd=root)
     assert installed.returncode == 0, installed.stderr
     for kind in KINDS:
-        new = _run(python, "-m", "lusifer", "plugin", "new", f"demo-{kind}", "--kind", kind, cwd=root)
+        new = run_in(python, "-m", "lusifer", "plugin", "new", f"demo-{kind}", "--kind", kind, cwd=root)
         assert new.returncode == 0, new.stderr
-        installed = _run(python, *pip, str(root / f"lusifer-plugin-demo-{kind}"), cwd=root)
+        installed = run_in(python, *PIP_INSTALL, str(root / f"lusifer-plugin-demo-{kind}"), cwd=root)
         assert installed.returncode == 0, installed.stderr
     return python, root
 
@@ -103,10 +75,10 @@ def scaffolds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_generated_package_installs_and_its_own_tests_pass(scaffolds: tuple[Path, Path], kind: str) -> None:
     python, root = scaffolds
     package = root / f"lusifer-plugin-demo-{kind}"
-    tests = _run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", cwd=package)
+    tests = run_in(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", cwd=package)
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert " passed" in tests.stdout and "failed" not in tests.stdout
-    check = _run(python, "-m", "lusifer", "plugins", "check", f"demo-{kind}", cwd=root)
+    check = run_in(python, "-m", "lusifer", "plugins", "check", f"demo-{kind}", cwd=root)
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.startswith("ok    ") and "FAIL" not in check.stdout
 
@@ -114,13 +86,13 @@ def test_generated_package_installs_and_its_own_tests_pass(scaffolds: tuple[Path
 @pytest.mark.slow
 def test_generated_domain_runs_on_the_offline_backend(scaffolds: tuple[Path, Path]) -> None:
     python, root = scaffolds
-    run = _run(
+    run = run_in(
         python, "-m", "lusifer", "run", "--domain", "demo-domain", "--users", "5", "--backend", "offline",
         "--out", "run", "--no-progress", cwd=root,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert "users 5 done / 0 failed" in run.stdout
-    spec = _run(
+    spec = run_in(
         python, "-c", "import gymnasium, lusifer.envs; print(gymnasium.spec('lusifer/DemoDomain-v0').id)", cwd=root
     )
     assert spec.stdout.strip() == "lusifer/DemoDomain-v0", spec.stderr
