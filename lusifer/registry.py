@@ -19,6 +19,7 @@ from lusifer.errors import NotFoundError, PluginError
 from lusifer.plugins import get_plugin_manager
 
 if TYPE_CHECKING:
+    import click
     from pydantic import BaseModel
 
     from lusifer.backends.base import Backend
@@ -302,6 +303,19 @@ def settings_models() -> Registry[type[BaseModel]]:
         "register_settings", _settings_check, lambda plugin, name, model: registry.add(name, model, plugin)
     )
     return registry
+
+
+def add_commands(cli: click.Group) -> None:
+    """Let every plugin add its commands to ``cli`` (built-ins first); a plugin whose
+    ``register_commands`` raises is skipped with a warning and the commands it added are removed."""
+    for implementation in reversed(get_plugin_manager().hook.register_commands.get_hookimpls()):
+        before = dict(cli.commands)
+        try:
+            implementation.function(cli=cli)
+        except Exception as error:  # one broken plugin must not brick the CLI
+            cli.commands.clear()
+            cli.commands.update(before)
+            _fail_soft(implementation.plugin_name, "register_commands", error)
 
 
 def build_all() -> None:

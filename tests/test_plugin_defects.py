@@ -247,6 +247,22 @@ def test_an_exception_in_a_hook_fails_soft_and_keeps_the_cli_working(monkeypatch
         registry.domains()
 
 
+def test_a_command_hook_that_raises_is_skipped_and_its_commands_removed(capsys) -> None:
+    import click
+
+    class Commands:
+        @hookimpl
+        def register_commands(self, cli):
+            cli.add_command(click.Command("half-added", callback=lambda: None))
+            raise ImportError("No module named 'torch'")
+
+    _install(Commands(), "commands-plugin")
+    group = click.Group()
+    registry.add_commands(group)
+    assert "run" in group.commands and "half-added" not in group.commands
+    assert "plugin 'commands-plugin' failed in register_commands (ImportError" in capsys.readouterr().err
+
+
 # 4. extra validators add to the defaults; replacing is explicit -----------------------------------
 
 

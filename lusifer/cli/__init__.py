@@ -50,9 +50,9 @@ def load_plugin_commands() -> None:
     global _commands_loaded
     if _commands_loaded:
         return
-    from lusifer.plugins import get_plugin_manager
+    from lusifer.registry import add_commands
 
-    get_plugin_manager().hook.register_commands(cli=cli)
+    add_commands(cli)
     _commands_loaded = True
 
 
