@@ -70,7 +70,7 @@ def _contract_checks(
     registered: dict[str, list[Any]], data_dir: Path | None, dataset: str | None, base_url: str | None
 ) -> Iterator[tuple[str, Callable[[], str]]]:
     """(label, check) pairs for what one plugin registered; a check returns a one-line summary."""
-    from lusifer.config import BackendConfig, DataConfig
+    from lusifer.config import BackendConfig, load_config
     from lusifer.testing import check_backend, check_domain, check_evaluator, check_templates
 
     for entry in registered.get("domains", []):
@@ -78,7 +78,7 @@ def _contract_checks(
 
         def domain_check(domain: Any = domain) -> str:
             name = dataset or (domain.datasets[0] if domain.datasets else "")
-            data, split = check_domain(domain, name, DataConfig(path=data_dir))
+            data, split = check_domain(domain, name, load_config(overrides={"data": {"path": data_dir}}).data)
             check_templates(domain, data)
             return (
                 f"{name}: {len(data.users)} users, {len(data.items)} items, {len(data.ratings)} ratings; "
