@@ -58,7 +58,8 @@ def _env_names(variable: str) -> set[str] | None:
     return {name.strip() for name in value.split(",") if name.strip()}
 
 
-def _env_flag(variable: str) -> bool:
+def env_flag(variable: str) -> bool:
+    """Whether a switch such as ``LUSIFER_STRICT_PLUGINS`` is on (``1``, ``true``, ``yes``, ``on``)."""
     return os.environ.get(variable, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
@@ -89,7 +90,7 @@ def _register_external(manager: pluggy.PluginManager, name: str, load: object) -
 def _load_entry_points(manager: pluggy.PluginManager) -> None:
     allow = _env_names("LUSIFER_LOAD_PLUGINS")
     deny = _env_names("LUSIFER_DISABLE_PLUGINS") or set()
-    strict = _env_flag("LUSIFER_STRICT_PLUGINS")
+    strict = env_flag("LUSIFER_STRICT_PLUGINS")
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         name = entry_point.name
         if (allow is not None and name not in allow) or name in deny or manager.has_plugin(name):
@@ -123,7 +124,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
     for name, module_name in BUILTIN_PLUGINS.items():
         manager.register(importlib.import_module(module_name), name=name)
     manager.check_pending()
-    if _env_flag("LUSIFER_TRACE_PLUGINS"):
+    if env_flag("LUSIFER_TRACE_PLUGINS"):
         manager.trace.root.setwriter(lambda message: print(message, end="", file=sys.stderr))
         manager.enable_tracing()
     return manager

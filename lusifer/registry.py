@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from lusifer.errors import NotFoundError, PluginError
-from lusifer.plugins import get_plugin_manager
+from lusifer.plugins import env_flag, get_plugin_manager
 
 if TYPE_CHECKING:
     import click
@@ -86,7 +86,7 @@ def unknown_name_message(kind: str, name: str, known: list[str]) -> str:
 
 
 def _trace(message: str) -> None:
-    if os.environ.get("LUSIFER_TRACE_PLUGINS", "").strip().lower() in {"1", "true", "yes", "on"}:
+    if env_flag("LUSIFER_TRACE_PLUGINS"):
         print(f"lusifer trace: {message}", file=sys.stderr)
 
 
@@ -120,7 +120,7 @@ def _described(obj: object) -> str:
 def _fail_soft(plugin: str, hook_name: str, error: Exception) -> None:
     """Record a broken registration and warn, or raise under ``LUSIFER_STRICT_PLUGINS=1``."""
     message = str(error) if isinstance(error, PluginError) else f"{type(error).__name__}: {error}"
-    if os.environ.get("LUSIFER_STRICT_PLUGINS", "").strip().lower() in {"1", "true", "yes", "on"}:
+    if env_flag("LUSIFER_STRICT_PLUGINS"):
         raise PluginError(f"plugin '{plugin}' failed in {hook_name}: {message}") from error
     _failures.append(RegistrationFailure(plugin, hook_name, message))
     print(
