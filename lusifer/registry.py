@@ -156,90 +156,70 @@ def _call_register_hook(
             add(plugin, *args)
 
 
-def _single(hook_name: str, kind: str, ok: Callable[[Any], bool], expected: str) -> Callable[..., tuple[Any]]:
-    """A ``check`` for hooks whose ``register`` takes one object."""
+def _base(path: str) -> type:
+    """The contract class at ``module:Name``, imported on first use (the registries stay import-light)."""
+    import importlib
+
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _hint(obj: object, base: type) -> str:
+    """`` (register BooksDomain() instead)`` for a class where an instance is expected, and the reverse."""
+    if isinstance(obj, type) and issubclass(obj, base):
+        return f" (register {obj.__name__}() instead)"
+    if isinstance(obj, base):
+        return f" (register the class {type(obj).__name__} instead)"
+    return ""
+
+
+def _collect(hook_name: str, kind: str, base_path: str, *, wants_class: bool = False) -> Registry[Any]:
+    """Build the registry of one ``register_*`` hook whose ``register`` takes one named object: an
+    instance of the class at ``base_path`` (or, with ``wants_class``, a subclass of it)."""
+    registry: Registry[Any] = Registry(kind)
+    base = _base(base_path)
+    dotted = base_path.replace(":", ".")
+    expected = f"a subclass of {dotted} (the class itself)" if wants_class else f"an instance of {dotted}"
 
     def check(*args: Any, **kwargs: Any) -> tuple[Any]:
         if len(args) != 1 or kwargs:
-            raise PluginError(
-                f"{hook_name} called register with {len(args) + len(kwargs)} arguments; expected {expected}"
-            )
+            count = len(args) + len(kwargs)
+            raise PluginError(f"{hook_name} called register with {count} arguments; expected {expected}")
         (obj,) = args
-        if not ok(obj):
-            raise PluginError(f"{hook_name} passed {_described(obj)}; expected {expected}")
+        fits = (isinstance(obj, type) and issubclass(obj, base)) if wants_class else isinstance(obj, base)
+        if not fits:
+            hint = "" if isinstance(obj, type) == wants_class else _hint(obj, base)
+            raise PluginError(f"{hook_name} passed {_described(obj)}; expected {expected}{hint}")
         if not isinstance(getattr(obj, "name", None), str) or not obj.name:
             raise PluginError(f"{hook_name} passed a {kind} without a name ({_described(obj)}); set its 'name'")
         return (obj,)
-
-    return check
-
-
-def _collect(hook_name: str, kind: str, ok: Callable[[Any], bool], expected: str) -> Registry[Any]:
-    """Build the registry of one ``register_*`` hook, remembering which plugin gave what."""
-    registry: Registry[Any] = Registry(kind)
 
     def add(plugin: str, obj: Any) -> None:
         _trace(f"{hook_name}: plugin '{plugin}' registered {kind} '{obj.name}'")
         registry.add(obj.name, obj, plugin)
 
-    _call_register_hook(hook_name, _single(hook_name, kind, ok, expected), add)
+    _call_register_hook(hook_name, check, add)
     return registry
-
-
-def _is_domain(obj: object) -> bool:
-    from lusifer.domains.base import Domain
-
-    return isinstance(obj, Domain)
-
-
-def _is_backend_class(obj: object) -> bool:
-    from lusifer.backends.base import Backend
-
-    return isinstance(obj, type) and issubclass(obj, Backend)
-
-
-def _is_validator(obj: object) -> bool:
-    from lusifer.validation import Validator
-
-    return isinstance(obj, Validator)
-
-
-def _is_evaluator(obj: object) -> bool:
-    from lusifer.evaluation.metrics import Evaluator
-
-    return isinstance(obj, Evaluator)
 
 
 @functools.cache
 def domains() -> Registry[Domain]:
-    return _collect(
-        "register_domains",
-        "domain",
-        _is_domain,
-        "an instance of a lusifer.domains.base.Domain subclass, e.g. BooksDomain()",
-    )
+    return _collect("register_domains", "domain", "lusifer.domains.base:Domain")
 
 
 @functools.cache
 def backends() -> Registry[type[Backend]]:
-    return _collect(
-        "register_backends",
-        "backend",
-        _is_backend_class,
-        "a subclass of lusifer.backends.base.Backend (the class itself, not an instance)",
-    )
+    return _collect("register_backends", "backend", "lusifer.backends.base:Backend", wants_class=True)
 
 
 @functools.cache
 def validators() -> Registry[Validator]:
-    return _collect(
-        "register_validators", "validator", _is_validator, "an instance of a lusifer.validation.Validator subclass"
-    )
+    return _collect("register_validators", "validator", "lusifer.validation:Validator")
 
 
 @functools.cache
 def evaluators() -> Registry[Evaluator]:
-    return _collect("register_evaluators", "evaluator", _is_evaluator, "a lusifer.evaluation.metrics.Evaluator")
+    return _collect("register_evaluators", "evaluator", "lusifer.evaluation.metrics:Evaluator")
 
 
 def check_template_dir(path: object) -> Path:

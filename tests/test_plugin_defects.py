@@ -157,8 +157,18 @@ class Other(Backend):
 @pytest.mark.parametrize(
     ("hook", "passed", "expected"),
     [
-        ("register_domains", lambda: ShelfDomain, "passed the class ShelfDomain; expected an instance"),
-        ("register_backends", lambda: Other(BackendConfig()), "passed an instance of Other; expected a subclass"),
+        (
+            "register_domains",
+            lambda: ShelfDomain,
+            "passed the class ShelfDomain; expected an instance of lusifer.domains.base.Domain"
+            " (register ShelfDomain() instead)",
+        ),
+        (
+            "register_backends",
+            lambda: Other(BackendConfig()),
+            "passed an instance of Other; expected a subclass of lusifer.backends.base.Backend (the class itself)"
+            " (register the class Other instead)",
+        ),
         ("register_domains", lambda: "magazines", "passed the str 'magazines'; expected an instance"),
         ("register_validators", lambda: 3, "passed the int 3; expected an instance"),
         ("register_evaluators", lambda: lambda y, p: 0.0, "passed an instance of function; expected"),
