@@ -14,6 +14,7 @@ def register_commands(cli: click.Group) -> None:
     from lusifer.cli.inspect import backends_command, domains_command, plugins_command
     from lusifer.cli.keys import keys_group
     from lusifer.cli.run import estimate_command, merge_command, run_command, show_group
+    from lusifer.cli.validate import validate_command
 
     commands = (
         run_command,
@@ -26,6 +27,7 @@ def register_commands(cli: click.Group) -> None:
         backends_command,
         keys_group,
         data_group,
+        validate_command,
     )
     for command in commands:
         cli.add_command(command)
