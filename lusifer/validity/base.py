@@ -19,8 +19,6 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lusifer.validity.live import LiveSimulator
-
 #: Columns of ``validity.csv``.
 RESULT_COLUMNS = ("check", "method", "statistic", "setting", "value", "ci_low", "ci_high")
 #: Suffixes of the two null controls derived from each simulator column.
@@ -40,7 +38,8 @@ class ValidityData:
     :param references: baseline columns scored beside them (item mean, CF models).
     :param history: the training slice the simulator saw (``user_id, item_id, rating``, ``timestamp``).
     :param items: item table indexed by item id with ``title`` and ``item_info`` (content recommender).
-    :param live: the simulator itself, for checks that need new feedback (None: recorded output only).
+    :param live: the simulator (a :class:`lusifer.validity.live.LiveSimulator`) for checks that need new
+        feedback; None for recorded output. (Typed loosely: the hook contract imports this module.)
     """
 
     frame: pd.DataFrame
@@ -49,7 +48,7 @@ class ValidityData:
     history: pd.DataFrame | None = None
     items: pd.DataFrame | None = None
     scale: tuple[float, float] = (1.0, 5.0)
-    live: LiveSimulator | None = None
+    live: Any = None
     reps: int = 1000
     seed: int = 0
     k: int = 3
