@@ -265,3 +265,37 @@ def test_cli_recorded_predictions_skip_live_checks(tmp_path: Path) -> None:
     assert (out / "ranking_tau.png").exists() and (out / "within_user.png").exists()
     missing = _invoke("--predictions", str(predictions))
     assert missing.exit_code != 0 and "--column" in missing.output
+
+
+def test_cli_on_a_finished_llm_run_reuses_profiles_and_cache_and_checks_paraphrase(
+    ml100k: Path, tmp_path: Path
+) -> None:
+    from simulation_fakes import ScriptedModel, requested_ids
+
+    from lusifer.testing.fake_servers import FakeOpenAIServer
+
+    secret = "sk-test-SECRET-validity-7a1c"
+    paraphrase = tmp_path / "paraphrase" / "movies"
+    paraphrase.mkdir(parents=True)
+    original = (Path(__file__).resolve().parents[1] / "prompts" / "movies" / "feedback.j2").read_text()
+    (paraphrase / "feedback.j2").write_text("In other words: how would this person rate these?\n" + original)
+    run_dir = tmp_path / "run"
+    with FakeOpenAIServer(ScriptedModel()) as server:
+        load_plugin_commands()
+        backend = ["--backend", "openai", "--model", "gpt-4o-mini", "--base-url", server.base_url]
+        common = ["--data-dir", str(ml100k), "--users", "4", "--history", "20", *backend]
+        result = CliRunner().invoke(cli, ["run", "--no-progress", *common, "--out", str(run_dir), "--key", secret])
+        assert result.exit_code == 0, result.output
+        sent_by_run = len(server.requests)
+        arguments = [str(run_dir), "--check", "invariance", "--paraphrase-prompts", str(paraphrase.parent)]
+        result = _invoke(*arguments, "--key", secret, "--bootstrap", "20")
+        assert result.exit_code == 0, result.output
+        new = [request.json for request in server.requests[sent_by_run:]]
+    assert result.output.startswith("Live checks: about ") and "gpt-4o-mini" in result.output
+    assert new and all(requested_ids(request) is not None for request in new)  # no profile was rebuilt
+    assert len(new) == 4 * 4  # low, high, reversed, paraphrase; the base slate came from the cache
+    assert any("In other words" in json.dumps(request["messages"]) for request in new)
+    table = pd.read_csv(run_dir / "validity" / "validity.csv")
+    assert "prompt paraphrase" in set(table["setting"]) and (table["value"] == 0).all()
+    for name in ("validity.csv", "validity.md"):
+        assert secret not in (run_dir / "validity" / name).read_text()
