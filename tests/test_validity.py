@@ -65,12 +65,12 @@ def test_a_perfect_simulator_agrees_and_the_permuted_null_scores_chance() -> Non
     table = validate(data, ["ranking", "within_user", "discrimination", "distribution"])
     assert _value(table, "sim", "kendall_tau", "mean_rating@3")["value"] == pytest.approx(1.0)
     assert _value(table, "sim", "per_user_spearman", "all")["value"] == pytest.approx(1.0)
-    assert _value(table, "sim", "auc", "1:3")["value"] == pytest.approx(1.0)
+    assert _value(table, "sim", "auc", "any ratio")["value"] == pytest.approx(1.0)
     assert _value(table, "sim", "tv_distance", "histogram")["value"] == pytest.approx(0.0)
     null = _value(table, "sim|permuted", "kendall_tau", "mean_rating@3")
     assert abs(null["value"]) < 0.25 and null["ci_low"] < 0 < null["ci_high"]
     assert abs(_value(table, "sim|permuted", "per_user_spearman", "all")["value"]) < 0.05
-    assert _value(table, "sim|permuted", "auc", "1:1")["value"] == pytest.approx(0.5, abs=0.03)
+    assert _value(table, "sim|permuted", "auc", "any ratio")["value"] == pytest.approx(0.5, abs=0.03)
     constant = _value(table, "sim|user_mean", "pairwise_agreement", "mean_rating@3")
     assert constant["value"] == 0.5 and math.isnan(_value(table, "sim|user_mean", "kendall_tau", "ndcg@3")["value"])
     assert _value(table, "sim|user_mean", "spread_difference", "per_user")["value"] < -0.5
@@ -202,10 +202,10 @@ def test_contamination_probe_catches_a_title_memoriser(ml100k: Path) -> None:
 
 def test_discrimination_against_never_rated_items_and_open_catalogue(ml100k: Path) -> None:
     table = _run_live(_live(ml100k, None, users=40), ["discrimination_unrated", "ranking_open"])
-    auc = _value(table, SIMULATED, "auc", "1:9")
+    auc = _value(table, SIMULATED, "auc", "any ratio")
     assert auc["value"] > 0.55 and auc["ci_low"] > 0.5
-    assert _value(table, SIMULATED + "|user_mean", "auc", "1:9")["value"] == 0.5
-    assert abs(_value(table, SIMULATED + "|permuted", "auc", "1:9")["value"] - 0.5) < 0.05
+    assert _value(table, SIMULATED + "|user_mean", "auc", "any ratio")["value"] == 0.5
+    assert abs(_value(table, SIMULATED + "|permuted", "auc", "any ratio")["value"] - 0.5) < 0.05
     assert {"kendall_tau", "pairwise_agreement"} <= set(table[table["check"] == "ranking_open"]["statistic"])
 
 
@@ -299,3 +299,12 @@ def test_cli_on_a_finished_llm_run_reuses_profiles_and_cache_and_checks_paraphra
     assert "prompt paraphrase" in set(table["setting"]) and (table["value"] == 0).all()
     for name in ("validity.csv", "validity.md"):
         assert secret not in (run_dir / "validity" / name).read_text()
+
+
+def test_ratio_weights_give_negatives_k_times_the_positives_weight() -> None:
+    from lusifer.validity.discrimination import ratio_weights
+
+    codes = np.array([0, 0, 0, 0, 0, 0, 1, 1])
+    labels = np.array([1, 1, 0, 0, 0, 0, 1, 1])  # user 1 has no negatives: left out
+    weights = ratio_weights(codes, labels, 3)
+    assert weights.tolist() == [1, 1, 1.5, 1.5, 1.5, 1.5, 0, 0]

@@ -22,7 +22,7 @@ from lusifer.cli.run import simulation_config, simulation_options
 @click.option("--bootstrap", "reps", default=1000, show_default=True, type=click.IntRange(0), help="Resamples.")
 @click.option("--permutations", default=20, show_default=True, type=click.IntRange(1), help="Null shuffles.")
 @click.option("--top-k", "k", default=3, show_default=True, type=click.IntRange(1), help="Recommendation list size.")
-@click.option("--like-threshold", default=4.0, show_default=True, help="Ratings at or above it count as liked.")
+@click.option("--like-threshold", type=float, help="Feedback at or above it counts as liked [default: top - 1].")
 @click.option("--recommender-file", type=click.Path(dir_okay=False, path_type=Path), help="CSV user_id,item_id,score.")
 @click.option(
     "--paraphrase-prompts", type=click.Path(file_okay=False, path_type=Path), help="Paraphrased templates folder."

@@ -52,7 +52,8 @@ class ValidityData:
     reps: int = 1000
     seed: int = 0
     k: int = 3
-    like_threshold: float = 4.0
+    #: Feedback at or above it counts as liked (None: one below the top of the scale, the top for clicks).
+    like_threshold: float | None = None
     permutations: int = 20
     recommender_file: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -62,6 +63,14 @@ class ValidityData:
 
         self.frame = self.frame.reset_index(drop=True)
         self.user_codes, self.users = pd.factorize(self.frame["user_id"], sort=True)
+        if self.like_threshold is None:
+            low, high = self.scale
+            self.like_threshold = high - 1 if high - low >= 2 else high
+
+    @property
+    def liked_from(self) -> float:
+        """The like threshold in force (set from the scale when not given)."""
+        return float(self.like_threshold)  # type: ignore[arg-type]  # set in __post_init__
 
     @property
     def n_users(self) -> int:

@@ -3,7 +3,7 @@
 On recorded output the negatives are the user's held-out items rated below the like threshold; a live
 simulator also rates items the user never rated (:data:`UNRATED`). Ratios 1:1, 1:3 and 1:9 weight each
 user's negatives so they count ``k`` times the user's liked items; accuracy calls an item liked when
-its simulated rating reaches the threshold, AUC needs no threshold.
+its simulated rating reaches the threshold; AUC needs no threshold and does not depend on the ratio.
 """
 
 from __future__ import annotations
@@ -32,12 +32,13 @@ def discrimination_values(
     """AUC and accuracy at each ratio for user weights ``weights`` (``(r, n_users)``)."""
     from lusifer.evaluation.metrics import weighted_auc
 
-    result: Values = {}
     correct = ((predicted >= threshold) == (labels == 1)).astype(float)
     finite = np.isfinite(predicted)
+    # the ratios scale every user's negatives by the same factor, which leaves the pooled AUC unchanged
+    rows = weights[:, codes] * ratio_weights(codes, labels, 1) * finite
+    result: Values = {("auc", "any ratio"): weighted_auc(labels.astype(float), predicted, rows)}
     for ratio in RATIOS:
         rows = weights[:, codes] * ratio_weights(codes, labels, ratio) * finite
-        result[("auc", f"1:{ratio}")] = weighted_auc(labels.astype(float), predicted, rows)
         with np.errstate(invalid="ignore", divide="ignore"):
             result[("accuracy", f"1:{ratio}")] = (rows @ np.where(finite, correct, 0.0)) / rows.sum(axis=1)
     return result
@@ -45,9 +46,9 @@ def discrimination_values(
 
 def held_out_discrimination(data: ValidityData, column: str, weights: np.ndarray) -> Values:
     """Liked held-out items versus held-out items rated below the threshold."""
-    labels = (data.frame["rating"].to_numpy(float) >= data.like_threshold).astype(int)
+    labels = (data.frame["rating"].to_numpy(float) >= data.liked_from).astype(int)
     predicted = data.frame[column].to_numpy(float)
-    return discrimination_values(data.user_codes, labels, predicted, weights, data.like_threshold)
+    return discrimination_values(data.user_codes, labels, predicted, weights, data.liked_from)
 
 
 DISCRIMINATION = ValidityCheck(
@@ -56,7 +57,7 @@ DISCRIMINATION = ValidityCheck(
     compute=held_out_discrimination,
     description=(
         "Per user, held-out items rated at or above the like threshold (positives) against held-out items "
-        "rated below it (negatives), weighted to 1:1, 1:3 and 1:9. AUC (0.5 = chance) and accuracy of "
-        "'simulated rating >= threshold'. Needs no new calls, so it works on recorded output."
+        "rated below it (negatives), weighted to 1:1, 1:3 and 1:9. AUC (0.5 = chance; the same at every ratio) and the "
+        "accuracy of 'simulated rating >= threshold' at each ratio. Needs no new calls, so it works on recorded output."
     ),
 )

@@ -227,7 +227,7 @@ def discrimination_unrated(data: ValidityData) -> list[tuple]:
 
     live = _live(data)
     targets, truth = _targets(data), _truth(data)
-    liked = {u: [i for i in items if truth[(u, i)] >= data.like_threshold] for u, items in targets.items()}
+    liked = {u: [i for i in items if truth[(u, i)] >= data.liked_from] for u, items in targets.items()}
     users = [user for user, items in liked.items() if items]
 
     async def work(user: str) -> tuple[list[str], dict[str, float]]:
@@ -251,8 +251,8 @@ def discrimination_unrated(data: ValidityData) -> list[tuple]:
     counts = bootstrap_counts(len(users), data.reps, data.seed)
     method, rows = _method(data), []
     for name, values in ((method, np.asarray(predicted)), (method + USER_MEAN, np.asarray(means))):
-        point = discrimination_values(codes_a, labels_a, values, ones, data.like_threshold)
-        boot = discrimination_values(codes_a, labels_a, values, counts, data.like_threshold)
+        point = discrimination_values(codes_a, labels_a, values, ones, data.liked_from)
+        boot = discrimination_values(codes_a, labels_a, values, counts, data.liked_from)
         for (statistic, setting), value in point.items():
             rows.append(
                 (
@@ -268,7 +268,7 @@ def discrimination_unrated(data: ValidityData) -> list[tuple]:
     shuffles: dict[tuple[str, str], list[float]] = {}
     for _ in range(data.permutations):
         permuted = permute_within_users(np.asarray(predicted), codes_a, rng)
-        for key, value in discrimination_values(codes_a, labels_a, permuted, ones, data.like_threshold).items():
+        for key, value in discrimination_values(codes_a, labels_a, permuted, ones, data.liked_from).items():
             shuffles.setdefault(key, []).append(float(value[0]))
     for (statistic, setting), values in shuffles.items():
         rows.append(

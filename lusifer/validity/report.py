@@ -30,7 +30,8 @@ def check_table(table: pd.DataFrame) -> str:
     methods = list(dict.fromkeys(table["method"]))
     keys = list(dict.fromkeys(zip(table["statistic"], table["setting"])))
     cells = {(r.statistic, r.setting, r.method): _cell(r.value, r.ci_low, r.ci_high) for r in table.itertuples()}
-    lines = ["| statistic | setting | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
+    header = [method.replace("|", "\\|") for method in methods]  # a bare | would split the column
+    lines = ["| statistic | setting | " + " | ".join(header) + " |", "|---|---|" + "---|" * len(methods)]
     for statistic, setting in keys:
         row = [cells.get((statistic, setting, method), "") for method in methods]
         lines.append(f"| {statistic} | {setting} | " + " | ".join(row) + " |")

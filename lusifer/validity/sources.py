@@ -100,7 +100,10 @@ def live_data(
     else:
         frame = plan.targets[["user_id", "item_id", "rating"]].reset_index(drop=True).copy()
         frame[SIMULATED] = simulate_targets(live, frame)
-    return ValidityData(frame, [SIMULATED], history=plan.history, items=plan.data.items, live=live, **settings)
+    scale = (float(plan.domain.scale.low), float(plan.domain.scale.high))
+    return ValidityData(
+        frame, [SIMULATED], history=plan.history, items=plan.data.items, scale=scale, live=live, **settings
+    )
 
 
 def simulate_targets(live: LiveSimulator, frame: pd.DataFrame) -> list[float]:
