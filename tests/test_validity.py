@@ -288,6 +288,9 @@ def test_cli_on_a_finished_llm_run_reuses_profiles_and_cache_and_checks_paraphra
         assert result.exit_code == 0, result.output
         sent_by_run = len(server.requests)
         arguments = [str(run_dir), "--check", "invariance", "--paraphrase-prompts", str(paraphrase.parent)]
+        estimate = _invoke(*arguments, "--estimate")
+        assert "about 16 calls" in estimate.output and "4 more answered by the response cache" in estimate.output
+        assert len(server.requests) == sent_by_run  # the estimate calls nothing
         result = _invoke(*arguments, "--key", secret, "--bootstrap", "20")
         assert result.exit_code == 0, result.output
         new = [request.json for request in server.requests[sent_by_run:]]

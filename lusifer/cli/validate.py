@@ -35,6 +35,7 @@ def validate_command(run_dir: Path | None, **options: Any) -> None:
     calls are made), --predictions FILE --column NAME (recorded output: checks without new calls), or
     neither (a fresh simulator configured like `lusifer run`, e.g. --protocol paper).
     """
+    from lusifer.validity.base import ValidityData
     from lusifer.validity.battery import select_checks, validate
     from lusifer.validity.report import write_validity
     from lusifer.validity.sources import estimate_live, live_data, recorded_data
@@ -60,11 +61,16 @@ def validate_command(run_dir: Path | None, **options: Any) -> None:
     else:
         config = None if run_dir is not None else simulation_config({**options, "out": None})
         if options["estimate"] or (live_checks and _pays(config, run_dir)):
-            estimate = estimate_live(config, run_dir, lambda data: validate(data, [c.name for c in live_checks], False))
+
+            def run_live_checks(data: ValidityData) -> None:
+                data.extra["paraphrase_prompts"] = options["paraphrase_prompts"]
+                validate(data, [check.name for check in live_checks], references=False)
+
+            estimate = estimate_live(config, run_dir, run_live_checks)
             click.echo(
                 f"Live checks: about {estimate.calls:,} calls, {estimate.prompt_tokens:,} prompt + "
-                f"{estimate.completion_tokens:,} completion tokens, ${estimate.cost_usd:.2f} with {estimate.model} "
-                "(before the response cache; retries extra)"
+                f"{estimate.completion_tokens:,} completion tokens, ${estimate.cost_usd:.4f} with {estimate.model}; "
+                f"{estimate.cached:,} more answered by the response cache (first tries only; retries extra)"
             )
         if options["estimate"]:
             return

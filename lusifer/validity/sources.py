@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage
@@ -121,9 +122,11 @@ def simulate_targets(live: LiveSimulator, frame: pd.DataFrame) -> list[float]:
 
 @dataclass(frozen=True)
 class ValidityEstimate:
-    """Predicted calls, tokens and price of the live checks (before the response cache)."""
+    """Predicted calls, tokens and price of the live checks; ``cached`` requests are already answered
+    by the response cache (free)."""
 
     calls: int
+    cached: int
     prompt_tokens: int
     completion_tokens: int
     model: str
@@ -131,29 +134,48 @@ class ValidityEstimate:
 
 
 class CountingBackend(Backend):
-    """Answers like the offline backend while counting the calls and tokens the real model would get."""
+    """Answers like the offline backend while counting the calls and tokens the real model would get.
+
+    A request the real backend's response cache already answers counts as ``cached`` instead (the
+    cache is only read, never written).
+    """
 
     name = "estimate"
     key_name = None
     default_model = "estimate"
     cacheable = False
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: LusiferConfig, backend_name: str, model: str, cacheable: bool) -> None:
         from lusifer.backends.offline import OfflineBackend
+        from lusifer.calls.cache import ResponseCache
+        from lusifer.calls.layer import CallLayer
 
-        super().__init__(config)
-        self.offline = OfflineBackend(config)
-        self.calls = self.prompt_tokens = self.completion_tokens = 0
+        super().__init__(config.backend)
+        self.offline = OfflineBackend(config.backend)
+        self.real = (backend_name, model)
+        reads_cache = cacheable and config.cache.enabled and not config.cache.refresh
+        self.cache = ResponseCache(config.cache.path) if reads_cache else None
+        # the answer-shaping settings, exactly as the real call layer puts them into its cache keys
+        self.parameters = CallLayer._parameters(SimpleNamespace(config=config, backend=SimpleNamespace(model=model)))
+        self.calls = self.cached = self.prompt_tokens = self.completion_tokens = 0
 
     async def acomplete(self, request: LLMRequest) -> LLMResponse:
+        from lusifer.calls.cache import cache_key
         from lusifer.calls.layer import estimate_tokens
         from lusifer.simulation.estimate import PROFILE_COMPLETION_TOKENS, TOKENS_PER_RATING
 
-        self.calls += 1
-        self.prompt_tokens += estimate_tokens(request)
-        items = len(request.context.get("item_ids") or [])
-        self.completion_tokens += TOKENS_PER_RATING * items + 10 if items else PROFILE_COMPLETION_TOKENS
+        if self.cache is not None and self.cache.get(cache_key(*self.real, request, self.parameters)):
+            self.cached += 1
+        else:
+            self.calls += 1
+            self.prompt_tokens += estimate_tokens(request)
+            items = len(request.context.get("item_ids") or [])
+            self.completion_tokens += TOKENS_PER_RATING * items + 10 if items else PROFILE_COMPLETION_TOKENS
         return await self.offline.acomplete(request)
+
+    async def aclose(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
 
 
 def estimate_live(config: LusiferConfig | None, run_dir: Path | None, run: Any) -> ValidityEstimate:
@@ -164,15 +186,15 @@ def estimate_live(config: LusiferConfig | None, run_dir: Path | None, run: Any) 
     if run_dir is not None:
         config = run_config(Path(run_dir))
     assert config is not None
-    counting = CountingBackend(config.backend)
+    backend_class = get_backend(config.backend.name)
+    model = config.backend.model or backend_class.default_model
+    counting = CountingBackend(config, backend_class.name, model, backend_class.cacheable)
     data = live_data(config, run_dir, backend=counting, reps=0, permutations=0)
     assert data.live is not None
     try:
         run(data)
     finally:
         data.live.close()
-    backend_class = get_backend(config.backend.name)
-    model = config.backend.model or backend_class.default_model
     usage = Usage(counting.prompt_tokens, counting.completion_tokens)
     price = cost(model, usage, price_table(backend_class, config.prices)) if backend_class.key_name else 0.0
-    return ValidityEstimate(counting.calls, usage.prompt_tokens, usage.completion_tokens, model, price)
+    return ValidityEstimate(counting.calls, counting.cached, usage.prompt_tokens, usage.completion_tokens, model, price)
