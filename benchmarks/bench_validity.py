@@ -28,6 +28,7 @@ from lusifer.config import load_config
 from lusifer.evaluation.inputs import paper_protocol
 from lusifer.validity.base import PERMUTED, USER_MEAN
 from lusifer.validity.battery import add_references, select_checks, validate
+from lusifer.validity.ranking import CANDIDATES
 from lusifer.validity.report import check_table, plot_evolution, plot_statistic, write_validity
 from lusifer.validity.sources import SIMULATED, live_data, paper_items, recorded_data
 
@@ -99,7 +100,7 @@ def results_block(
         "",
         _rows(offline, "ranking", [sim, *controls, *references], agreement),
         "",
-        "Open catalogue (each recommender's top 3 among 100 never-rated candidates, rated by the simulator):",
+        f"Open catalogue (each recommender's top 3 among {CANDIDATES} never-rated candidates, rated by the simulator):",
         "",
         _rows(offline, "ranking_open", [sim, SIMULATED + PERMUTED], agreement),
         "",

@@ -311,3 +311,18 @@ def test_ratio_weights_give_negatives_k_times_the_positives_weight() -> None:
     labels = np.array([1, 1, 0, 0, 0, 0, 1, 1])  # user 1 has no negatives: left out
     weights = ratio_weights(codes, labels, 3)
     assert weights.tolist() == [1, 1, 1.5, 1.5, 1.5, 1.5, 0, 0]
+
+
+def test_click_feedback_counts_clicks_as_liked(tmp_path: Path) -> None:
+    from lusifer.validity.sources import recorded_data
+
+    rng = np.random.default_rng(1)
+    clicks = rng.integers(0, 2, 400)
+    frame = pd.DataFrame({"user_id": np.repeat(np.arange(40), 10), "item_id": np.tile(np.arange(10), 40)})
+    path = tmp_path / "clicks.csv"
+    frame.assign(rating=clicks, model=np.where(rng.random(400) < 0.8, clicks, 1 - clicks)).to_csv(path, index=False)
+    data = recorded_data(path, ["model"], reps=20, permutations=5)
+    assert data.scale == (0.0, 1.0) and data.liked_from == 1.0
+    table = validate(data, ["discrimination", "distribution"])
+    assert _value(table, "model", "auc", "any ratio")["value"] == pytest.approx(0.8, abs=0.06)
+    assert _value(table, "model", "accuracy", "1:1")["value"] == pytest.approx(0.8, abs=0.06)

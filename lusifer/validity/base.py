@@ -123,6 +123,16 @@ def interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float
     return float(low), float(high)
 
 
+def null_rows(check: str, method: str, shuffles: dict[tuple[str, str], list[float]]) -> list[tuple[Any, ...]]:
+    """Rows of a permuted null control: the mean over shuffles and the 2.5-97.5 % range of the shuffles."""
+    rows = []
+    for (statistic, setting), values in shuffles.items():
+        array = np.asarray(values, dtype=float)
+        mean = float(np.nanmean(array)) if np.isfinite(array).any() else float("nan")
+        rows.append((check, method, statistic, setting, mean, *interval(array)))
+    return rows
+
+
 def permute_within_users(values: np.ndarray, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``values`` shuffled among each user's own rows (the rows of one user code)."""
     order = np.lexsort((rng.random(values.size), codes))

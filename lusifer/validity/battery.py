@@ -22,6 +22,7 @@ from lusifer.validity.base import (
     ValidityCheck,
     ValidityData,
     interval,
+    null_rows,
     permute_within_users,
 )
 
@@ -34,12 +35,15 @@ REFERENCES = ("ItemMean", "UserItemBias", "SVD")
 
 def builtin_checks() -> list[ValidityCheck]:
     """The built-in battery, in report order (live checks run only with a simulator)."""
-    from lusifer.validity.discrimination import DISCRIMINATION
-    from lusifer.validity.live_checks import LIVE_CHECKS
+    from lusifer.validity.contamination import CONTAMINATION
+    from lusifer.validity.discrimination import DISCRIMINATION, DISCRIMINATION_UNRATED
+    from lusifer.validity.evolution import EVOLUTION
+    from lusifer.validity.invariance import INVARIANCE
     from lusifer.validity.pointwise import DISTRIBUTION, WITHIN_USER
-    from lusifer.validity.ranking import RANKING
+    from lusifer.validity.ranking import RANKING, RANKING_OPEN
 
-    return [RANKING, WITHIN_USER, DISTRIBUTION, DISCRIMINATION, *LIVE_CHECKS]
+    frame_checks = [RANKING, WITHIN_USER, DISTRIBUTION, DISCRIMINATION]
+    return [*frame_checks, RANKING_OPEN, DISCRIMINATION_UNRATED, EVOLUTION, INVARIANCE, CONTAMINATION]
 
 
 def all_checks() -> list[ValidityCheck]:
@@ -118,11 +122,7 @@ def run_frame_check(data: ValidityData, check: ValidityCheck) -> list[tuple]:
                 for key, value in check.compute(data, column + PERMUTED, ones).items():
                     shuffles.setdefault(key, []).append(float(value[0]))
         data.frame = data.frame.drop(columns=[column + PERMUTED])
-        for (statistic, setting), values in shuffles.items():
-            array = np.asarray(values)
-            low, high = interval(array)
-            mean = float(np.nanmean(array)) if np.isfinite(array).any() else float("nan")
-            rows.append((check.name, column + PERMUTED, statistic, setting, mean, low, high))
+        rows += null_rows(check.name, column + PERMUTED, shuffles)
     return rows
 
 

@@ -8,11 +8,25 @@ its simulated rating reaches the threshold; AUC needs no threshold and does not 
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 
-from lusifer.validity.base import ValidityCheck, ValidityData, Values
+from lusifer.validity.base import (
+    PERMUTED,
+    USER_MEAN,
+    ValidityCheck,
+    ValidityData,
+    Values,
+    interval,
+    null_rows,
+    permute_within_users,
+)
+from lusifer.validity.live_stats import live_of, method_of, targets_of, truth_of, unrated_items
 
 RATIOS = (1, 3, 9)
+#: Never-rated items requested beside each user's liked held-out items.
+NEGATIVES = 30
 
 
 def ratio_weights(codes: np.ndarray, labels: np.ndarray, ratio: int) -> np.ndarray:
@@ -59,5 +73,62 @@ DISCRIMINATION = ValidityCheck(
         "Per user, held-out items rated at or above the like threshold (positives) against held-out items "
         "rated below it (negatives), weighted to 1:1, 1:3 and 1:9. AUC (0.5 = chance; the same at every ratio) and the "
         "accuracy of 'simulated rating >= threshold' at each ratio. Needs no new calls, so it works on recorded output."
+    ),
+)
+
+
+def unrated_discrimination(data: ValidityData) -> list[tuple]:
+    """Liked held-out items versus never-rated items, rated together in one shuffled request, beside
+    the user-mean constant and the within-user permutation of the same answers."""
+    from lusifer.evaluation.compute import bootstrap_counts
+
+    live = live_of(data)
+    targets, truth = targets_of(data), truth_of(data)
+    liked = {user: [i for i in items if truth[(user, i)] >= data.liked_from] for user, items in targets.items()}
+    users = [user for user, items in liked.items() if items]
+
+    async def work(user: str) -> tuple[list[str], dict[str, float]]:
+        negatives = unrated_items(live, user, set(targets[user]), NEGATIVES, data.seed)
+        request = liked[user] + negatives
+        random.Random(f"{data.seed}:{user}:order").shuffle(request)
+        return negatives, await live.rate(user, request)
+
+    results = live.map_users(users, work)
+    codes, labels, predicted, means = [], [], [], []
+    for code, user in enumerate(users):
+        negatives, ratings = results[user]
+        level = float(np.mean([entry.rating for entry in live.histories.get(user, [])] or [np.nan]))
+        for item, label in [(item, 1) for item in liked[user]] + [(item, 0) for item in negatives]:
+            codes.append(code)
+            labels.append(label)
+            predicted.append(ratings.get(item, np.nan))
+            means.append(level)
+    code_array, label_array, simulated = np.asarray(codes), np.asarray(labels), np.asarray(predicted)
+    counts = bootstrap_counts(len(users), data.reps, data.seed)
+    ones = np.ones((1, len(users)))
+
+    def score(values: np.ndarray, weights: np.ndarray) -> Values:
+        return discrimination_values(code_array, label_array, values, weights, data.liked_from)
+
+    method, rows = method_of(data), []
+    for name, values in ((method, simulated), (method + USER_MEAN, np.asarray(means))):
+        boot = score(values, counts)
+        for key, value in score(values, ones).items():
+            rows.append(("discrimination_unrated", name, *key, float(value[0]), *interval(boot[key])))
+    rng = np.random.default_rng(data.seed)
+    shuffles: dict[tuple[str, str], list[float]] = {}
+    for _ in range(data.permutations):
+        for key, value in score(permute_within_users(simulated, code_array, rng), ones).items():
+            shuffles.setdefault(key, []).append(float(value[0]))
+    return rows + null_rows("discrimination_unrated", method + PERMUTED, shuffles)
+
+
+DISCRIMINATION_UNRATED = ValidityCheck(
+    "discrimination_unrated",
+    "Discrimination: liked held-out vs never-rated items",
+    run=unrated_discrimination,
+    description=(
+        f"Agent4Rec's test: each user's liked held-out items and {NEGATIVES} items the user never rated, "
+        "rated in one shuffled request; AUC (the same at every ratio) and accuracy at 1:1, 1:3, 1:9."
     ),
 )

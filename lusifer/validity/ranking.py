@@ -11,9 +11,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from lusifer.validity.base import ValidityCheck, ValidityData, Values, cached, user_means
+from lusifer.validity.base import (
+    PERMUTED,
+    ValidityCheck,
+    ValidityData,
+    Values,
+    cached,
+    interval,
+    null_rows,
+    user_means,
+)
+from lusifer.validity.live_stats import live_of, method_of, targets_of, unrated_items
 
 SCORES = ("mean_rating", "ndcg")
+#: Never-rated candidates per user among which each recommender picks its top k (open catalogue).
+CANDIDATES = 50
 
 
 def _positions(codes: np.ndarray, scores: np.ndarray, tie_break: np.ndarray) -> np.ndarray:
@@ -120,5 +132,91 @@ RANKING = ValidityCheck(
         "items. Each recommender's top k is scored with the true ratings (real_*) and with the method's "
         "ratings (sim_*); Kendall tau-b, Spearman rho and the pairwise agreement compare the two orderings of "
         "the recommenders (1 = the simulator reaches the real users' conclusions, 0 / 0.5 = chance)."
+    ),
+)
+
+
+def _open_top_lists(data: ValidityData, users: list[str]) -> tuple[list[str], dict[str, dict[str, list[str]]]]:
+    """Recommender names, and each user's top k of every recommender among never-rated candidates."""
+    import pandas as pd
+
+    from lusifer.evaluation.pipeline import align_ids
+    from lusifer.validity.panel import panel_scores
+
+    live, targets = live_of(data), targets_of(data)
+    assert data.history is not None
+    pairs = pd.DataFrame(
+        [
+            (user, item)
+            for user in users
+            for item in unrated_items(live, user, set(targets.get(user, [])), CANDIDATES, data.seed)
+        ],
+        columns=["user_id", "item_id"],
+    )
+    pairs, history = align_ids(pairs, data.history)
+    scores = panel_scores(history, data.items, pairs, data.seed, data.recommender_file)
+    pairs = pairs.astype({"user_id": str, "item_id": str})
+    tops: dict[str, dict[str, list[str]]] = {user: {} for user in users}
+    for name in scores.columns:
+        ranked = pairs.assign(score=scores[name].to_numpy()).sort_values(
+            ["user_id", "score"], ascending=[True, False], kind="stable"
+        )
+        for user, group in ranked.groupby("user_id", sort=False):
+            tops[str(user)][name] = group["item_id"].head(data.k).tolist()
+    return list(scores.columns), tops
+
+
+def open_catalogue_agreement(data: ValidityData) -> list[tuple]:
+    """Each recommender's top k among never-rated candidates, rated by the simulator, ordered against
+    the recommenders' real held-out mean rating@k; beside the within-user permutation of the answers."""
+    from lusifer.evaluation.compute import bootstrap_counts
+
+    live = live_of(data)
+    if data.history is None:
+        return []
+    real_users = cached(data, "ranking_real", lambda: per_user_scores(data, data.frame["rating"].to_numpy(float)))
+    users = [str(user) for user in data.users]
+    names, tops = _open_top_lists(data, users)
+
+    async def work(user: str) -> dict[str, float]:
+        return await live.rate(user, list(dict.fromkeys(item for top in tops[user].values() for item in top)))
+
+    answers = live.map_users(users, work)
+
+    def table(ratings: dict[str, dict[str, float]]) -> np.ndarray:
+        return np.array(
+            [
+                [np.nanmean([ratings[u].get(i, np.nan) for i in tops[u][name]] or [np.nan]) for name in names]
+                for u in users
+            ]
+        )
+
+    counts = np.vstack([np.ones((1, len(users))), bootstrap_counts(len(users), data.reps, data.seed)])
+    method, setting, rows = method_of(data), f"open mean_rating@{data.k}", []
+    rng = np.random.default_rng(data.seed)
+    shuffles: dict[tuple[str, str], list[float]] = {}
+    with np.errstate(all="ignore"):
+        real = _weighted_scores(real_users["mean_rating"], counts)
+        simulated = _weighted_scores(table(answers), counts)
+        for statistic, values in agreement(real, simulated).items():
+            rows.append(("ranking_open", method, statistic, setting, float(values[0]), *interval(values[1:])))
+        for j, name in enumerate(names):
+            rows.append(
+                ("ranking_open", method, f"sim_{setting}", name, float(simulated[0, j]), *interval(simulated[1:, j]))
+            )
+        for _ in range(data.permutations):
+            shuffled = {user: dict(zip(answers[user], rng.permutation(list(answers[user].values())))) for user in users}
+            for statistic, values in agreement(real[:1], _weighted_scores(table(shuffled), counts[:1])).items():
+                shuffles.setdefault((statistic, setting), []).append(float(values[0]))
+    return rows + null_rows("ranking_open", method + PERMUTED, shuffles)
+
+
+RANKING_OPEN = ValidityCheck(
+    "ranking_open",
+    "Recommender-ranking agreement (open catalogue)",
+    run=open_catalogue_agreement,
+    description=(
+        f"Each recommender's top k among {CANDIDATES} never-rated candidates per user, rated by the simulator "
+        "(mean simulated rating of the top k), ordered against the recommenders' real held-out mean rating@k."
     ),
 )

@@ -43,6 +43,10 @@ def recorded_data(
     from lusifer.evaluation.inputs import read_predictions
 
     frame = read_predictions(predictions, columns, "rating")
+    if "scale" not in settings:  # clicks are 0/1; ratings span what the truth spans
+        truth = frame["rating"]
+        binary = set(truth.unique()) <= {0.0, 1.0}
+        settings["scale"] = (0.0, 1.0) if binary else (float(truth.min()), float(truth.max()))
     return ValidityData(frame, list(columns), history=history, items=items, **settings)
 
 
