@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse
 from lusifer.cli import cli, load_plugin_commands
 from lusifer.config import LusiferConfig
-from lusifer.errors import NotFoundError
+from lusifer.errors import NotFoundError, PluginError
 from lusifer.hookspecs import hookimpl
 from lusifer.plugins import get_plugin_manager
 from lusifer.simulation.runner import plan_run
@@ -113,6 +113,10 @@ def test_plugins_register_validity_checks() -> None:
             register(ValidityCheck("bias", "Mean bias", compute=mean_bias))
 
     get_plugin_manager().register(BiasPlugin(), name="bias-plugin")
+    with pytest.raises(PluginError, match="validity check 'bias' is registered twice"):
+        get_plugin_manager().register(BiasPlugin(), name="bias-plugin-again")
+        validate(_data(np.array([])), ["bias"])
+    get_plugin_manager().unregister(name="bias-plugin-again")
     held_out, _, _ = _synthetic()
     table = validate(_data(held_out["rating"].to_numpy(float) + 0.5), ["bias"], references=False)
     row = _value(table, "sim", "mean_bias", "all")

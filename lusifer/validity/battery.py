@@ -47,30 +47,42 @@ def builtin_checks() -> list[ValidityCheck]:
 
 
 def all_checks() -> list[ValidityCheck]:
-    """Built-in checks, then those plugins register through ``register_validity_checks``."""
-    from lusifer.plugins import get_plugin_manager
+    """Built-in checks, then those plugins register through ``register_validity_checks``.
 
+    :raises PluginError: two checks share a name (the message names both plugins).
+    """
+    from lusifer.plugins import get_plugin_manager
+    from lusifer.registry import Registry
+
+    registry: Registry[ValidityCheck] = Registry("validity check")
     checks = builtin_checks()
-    get_plugin_manager().hook.register_validity_checks(register=checks.append)
-    names = [check.name for check in checks]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise NotFoundError(f"validity check(s) registered twice: {', '.join(duplicates)}")
+    for check in checks:
+        registry.add(check.name, check, "lusifer")
+
+    hook = get_plugin_manager().hook.register_validity_checks
+    for implementation in reversed(hook.get_hookimpls()):  # as the other registries: in load order
+
+        def register(check: ValidityCheck, _plugin: str = implementation.plugin_name) -> None:
+            registry.add(check.name, check, _plugin)
+            checks.append(check)
+
+        implementation.function(register=register)
     return checks
 
 
 def select_checks(names: Sequence[str] | None) -> list[ValidityCheck]:
-    """The checks called ``names`` (all when None), in battery order."""
+    """The checks called ``names`` (all when None), in battery order.
+
+    :raises NotFoundError: an unknown name (the message suggests the closest and lists the others).
+    """
     from lusifer.registry import unknown_name_message
 
     checks = all_checks()
-    if not names:
-        return checks
     known = [check.name for check in checks]
-    for name in names:
+    for name in names or ():
         if name not in known:
             raise NotFoundError(unknown_name_message("validity check", name, known))
-    return [check for check in checks if check.name in set(names)]
+    return [check for check in checks if not names or check.name in set(names)]
 
 
 def add_references(data: ValidityData, names: Sequence[str] = REFERENCES) -> None:
