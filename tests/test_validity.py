@@ -181,7 +181,7 @@ def _run_live(data: ValidityData, checks: list[str]) -> pd.DataFrame:
 def test_profile_evolution_an_item_mean_copier_gains_nothing_the_offline_backend_does(ml100k: Path) -> None:
     copier = _run_live(_live(ml100k, ItemMeanCopier), ["evolution"])
     gains = copier[copier["statistic"] == "rmse_gain"]
-    assert len(gains) == 8 and (gains["value"] == 0).all() and (gains["ci_high"] == 0).all()
+    assert len(gains) == 9 and (gains["value"] == 0).all() and (gains["ci_high"] == 0).all()
     offline = _run_live(_live(ml100k, None, users=60), ["evolution"])
     learned = _value(offline, SIMULATED, "rmse_gain", "step=4 vs_step=0")
     assert learned["value"] < 0 and learned["ci_high"] < 0

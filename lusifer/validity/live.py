@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from lusifer.calls import CallLayer
 from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts, user_info_of
 from lusifer.simulation.requests import ItemText
-from lusifer.simulation.simulator import ProfileError, SimulatedUser, Simulator
+from lusifer.simulation.simulator import NO_PROFILE, ProfileError, SimulatedUser, Simulator
+from lusifer.store import ProfileState
 
 if TYPE_CHECKING:
     from lusifer.backends.base import Backend
     from lusifer.config import LusiferConfig
     from lusifer.simulation.runner import RunPlan
-    from lusifer.store import ProfileState
 
 T = TypeVar("T")
 
@@ -92,14 +92,18 @@ class LiveSimulator:
         steps: int | None = None,
         items: dict[str, ItemText] | None = None,
         prompts_dir: Path | None = None,
+        profile: bool = True,
     ) -> dict[str, float]:
         """Simulated feedback on ``item_ids`` requested together, knowing the first ``steps`` profile
-        steps and their history (all when None; 0 = a cold-start user). Failed items are missing."""
+        steps and their history (all when None; 0 = a cold-start user). ``profile=False`` keeps the
+        history (recent items, rating statistics) but shows no profile. Failed items are missing."""
         history = list(self.histories.get(user_id, []))
-        states = await self.profiles(user_id) if history and steps != 0 else []
+        states = await self.profiles(user_id) if history and steps != 0 and profile else []
         if steps is not None:
             states = states[:steps]
             history = history[: steps * self.config.data.profile_batch]
+        if history and not profile:
+            states = [ProfileState(user_id, 0, NO_PROFILE, "", [], "validity")]
         if history and not states:
             return {}
         user = SimulatedUser(user_id, self.user_info(user_id), history, profiles=list(states))

@@ -83,7 +83,11 @@ def plot_evolution(table: pd.DataFrame, path: Path) -> Path:
     figure = _figure(9.0, 3.4)
     axes = figure.subplots(1, 2)
     for axis, statistic in zip(axes, ("rmse", "per_user_spearman")):
-        chosen = table[(table["check"] == "evolution") & (table["statistic"] == statistic)]
+        chosen = table[
+            (table["check"] == "evolution")
+            & (table["statistic"] == statistic)
+            & table["setting"].str.startswith("step=")
+        ]
         steps = [int(setting.split("=")[1]) for setting in chosen["setting"]]
         values = chosen["value"].to_numpy(float)
         errors = [values - chosen["ci_low"].to_numpy(float), chosen["ci_high"].to_numpy(float) - values]
