@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from lusifer.exchange import Exchange
     from lusifer.run_info import RunInfo, RunSummary
     from lusifer.validation import Validator
+    from lusifer.validity.base import ValidityCheck
 
 PROJECT_NAME = "lusifer"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -75,6 +76,15 @@ def register_evaluators(register: Callable[[Evaluator], None]) -> None:
     """Register metrics comparing simulated with true feedback (RMSE, AUC, ...).
 
     :param register: call ``register(evaluator)`` with a :class:`lusifer.evaluation.metrics.Evaluator`.
+    """
+
+
+@hookspec
+def register_validity_checks(register: Callable[[ValidityCheck], None]) -> None:
+    """Register checks that ``lusifer validate`` runs after the built-in battery.
+
+    :param register: call ``register(check)`` with a :class:`lusifer.validity.base.ValidityCheck`;
+        its ``name`` must be unique.
     """
 
 

@@ -15,6 +15,7 @@ def register_commands(cli: click.Group) -> None:
     from lusifer.cli.keys import keys_group
     from lusifer.cli.plugins import plugin_group, plugins_group
     from lusifer.cli.run import estimate_command, merge_command, run_command, show_group
+    from lusifer.cli.validate import validate_command
 
     commands = (
         run_command,
@@ -28,6 +29,7 @@ def register_commands(cli: click.Group) -> None:
         backends_command,
         keys_group,
         data_group,
+        validate_command,
     )
     for command in commands:
         cli.add_command(command)

@@ -1,0 +1,142 @@
+"""The validity-check contract, the data a check reads, and the long result table.
+
+A *frame check* scores one method column of the held-out frame (a simulator, a control, a baseline)
+from user weights: ``compute(data, column, weights)`` gets a ``(r, n_users)`` matrix whose row ``k`` says
+how often each user counts in replicate ``k`` and returns ``{(statistic, setting): (r,) values}``. The
+battery calls it with all-ones weights (the value), with bootstrap counts (the interval) and on
+within-user permutations of the column (the null). A *live check* asks the simulator for new feedback
+(:class:`lusifer.validity.live.LiveSimulator`) and returns finished rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Columns of ``validity.csv``.
+RESULT_COLUMNS = ("check", "method", "statistic", "setting", "value", "ci_low", "ci_high")
+#: Suffixes of the two null controls derived from each simulator column.
+PERMUTED = "|permuted"
+USER_MEAN = "|user_mean"
+
+Values = dict[tuple[str, str], np.ndarray]
+
+
+@dataclass
+class ValidityData:
+    """What the checks read: held-out truth and predictions, the training slice, items, settings.
+
+    :param frame: ``user_id``, ``item_id``, ``rating`` (truth) and one column per method; NaN marks a
+        failed prediction.
+    :param simulators: the simulator columns under test (controls are derived from them).
+    :param references: baseline columns scored beside them (item mean, CF models).
+    :param history: the training slice the simulator saw (``user_id, item_id, rating``, ``timestamp``).
+    :param items: item table indexed by item id with ``title`` and ``item_info`` (content recommender).
+    :param live: the simulator (a :class:`lusifer.validity.live.LiveSimulator`) for checks that need new
+        feedback; None for recorded output. (Typed loosely: the hook contract imports this module.)
+    """
+
+    frame: pd.DataFrame
+    simulators: list[str]
+    references: list[str] = field(default_factory=list)
+    history: pd.DataFrame | None = None
+    items: pd.DataFrame | None = None
+    scale: tuple[float, float] = (1.0, 5.0)
+    live: Any = None
+    reps: int = 1000
+    seed: int = 0
+    k: int = 3
+    #: Feedback at or above it counts as liked (None: one below the top of the scale, the top for clicks).
+    like_threshold: float | None = None
+    permutations: int = 20
+    recommender_file: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        import pandas as pd
+
+        self.frame = self.frame.reset_index(drop=True)
+        self.user_codes, self.users = pd.factorize(self.frame["user_id"], sort=True)
+        if self.like_threshold is None:
+            low, high = self.scale
+            self.like_threshold = high - 1 if high - low >= 2 else high
+
+    @property
+    def liked_from(self) -> float:
+        """The like threshold in force (set from the scale when not given)."""
+        return float(self.like_threshold)  # type: ignore[arg-type]  # set in __post_init__
+
+    @property
+    def n_users(self) -> int:
+        return len(self.users)
+
+
+@dataclass(frozen=True)
+class ValidityCheck:
+    """One check of the battery (built in or registered by a plugin).
+
+    :param name: unique name, also the ``check`` column of ``validity.csv``.
+    :param title: heading in ``validity.md``.
+    :param compute: a frame check's ``compute(data, column, weights) -> {(statistic, setting): values}``.
+    :param run: a live check's ``run(data) -> rows`` (tuples in :data:`RESULT_COLUMNS` order).
+    :param description: one paragraph for the report: what is measured and what a good value is.
+    """
+
+    name: str
+    title: str
+    compute: Callable[[ValidityData, str, np.ndarray], Values] | None = None
+    run: Callable[[ValidityData], list[tuple[Any, ...]]] | None = None
+    description: str = ""
+
+    @property
+    def live(self) -> bool:
+        return self.run is not None
+
+
+def cached(data: ValidityData, key: Any, make: Callable[[], Any]) -> Any:
+    """``data.extra[key]``, computed by ``make()`` the first time."""
+    if key not in data.extra:
+        data.extra[key] = make()
+    return data.extra[key]
+
+
+def user_means(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted mean over users of per-user ``values`` (NaN users ignored), one per weight row."""
+    finite = np.isfinite(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (weights @ np.where(finite, values, 0.0)) / (weights @ finite)
+
+
+def interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of the finite ``values`` (NaN, NaN when there are none)."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return float("nan"), float("nan")
+    tail = (1.0 - confidence) / 2.0 * 100.0
+    low, high = np.percentile(finite, [tail, 100.0 - tail])
+    return float(low), float(high)
+
+
+def null_rows(check: str, method: str, shuffles: dict[tuple[str, str], list[float]]) -> list[tuple[Any, ...]]:
+    """Rows of a permuted null control: the mean over shuffles and the 2.5-97.5 % range of the shuffles."""
+    rows = []
+    for (statistic, setting), values in shuffles.items():
+        array = np.asarray(values, dtype=float)
+        mean = float(np.nanmean(array)) if np.isfinite(array).any() else float("nan")
+        rows.append((check, method, statistic, setting, mean, *interval(array)))
+    return rows
+
+
+def permute_within_users(values: np.ndarray, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``values`` shuffled among each user's own rows (the rows of one user code)."""
+    order = np.lexsort((rng.random(values.size), codes))
+    result = np.empty_like(values)
+    source = np.argsort(codes, kind="stable")
+    result[source] = values[order]
+    return result
