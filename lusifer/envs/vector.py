@@ -18,6 +18,9 @@ from gymnasium.vector.utils import batch_space
 from lusifer.envs.core import Catalogue, RecommenderCore, Session, StepOutcome
 from lusifer.envs.encoders import TextEncoder
 
+#: Keys ``reset(options=...)`` of the vector environment accepts.
+VECTOR_RESET_OPTIONS = frozenset({"user_ids"})
+
 
 class RecommenderVectorEnv(VectorEnv):
     """``num_envs`` independent episodes of :class:`~lusifer.envs.recommender.RecommenderEnv`.
@@ -33,9 +36,11 @@ class RecommenderVectorEnv(VectorEnv):
         "autoreset_mode": AutoresetMode.NEXT_STEP,
     }
 
-    def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
+    def __init__(self, num_envs: int = 1, max_episode_steps: int | None = None, **kwargs: Any) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be positive, not {num_envs}")
+        if max_episode_steps is not None:  # gymnasium.make_vec passes the id's limit
+            kwargs.setdefault("max_steps", max_episode_steps)
         self.core = RecommenderCore(**kwargs)
         self.num_envs = num_envs
         self.single_observation_space = self.core.observation_space
@@ -62,11 +67,12 @@ class RecommenderVectorEnv(VectorEnv):
         if seed is None and self._np_random is None:
             seed = self.core.seed
         super().reset(seed=seed)
-        wanted = list((options or {}).get("user_ids") or [None] * self.num_envs)
+        options = self.core.check_options(options, VECTOR_RESET_OPTIONS)
+        wanted = list(options.get("user_ids") or [None] * self.num_envs)
         if len(wanted) != self.num_envs:
             raise ValueError(f"options['user_ids'] needs {self.num_envs} entries, not {len(wanted)}")
         users = [self.core.sample_user(self.np_random) if user is None else user for user in wanted]
-        started = self.core.run(self._gather([self.core.start(user) for user in users]))
+        started = self.core.run(self._gather([self.core.start(user, self.np_random) for user in users]))
         infos: dict[str, Any] = {}
         for index, (session, info) in enumerate(started):
             self._sessions[index] = session
@@ -87,7 +93,7 @@ class RecommenderVectorEnv(VectorEnv):
         resets = np.flatnonzero(self._needs_reset).tolist()
         users = {index: self.core.sample_user(self.np_random) for index in resets}
         jobs = [
-            self.core.start(users[index]) if index in users else self.core.step(session, actions[index])
+            self.core.start(users[index], self.np_random) if index in users else self.core.step(session, actions[index])
             for index, session in enumerate(sessions)
         ]
         results = self.core.run(self._gather(jobs))
@@ -105,6 +111,24 @@ class RecommenderVectorEnv(VectorEnv):
             _add_info(infos, info, index, self.num_envs)
         self._needs_reset = terminated | truncated
         return self._observations(), rewards, terminated, truncated, infos
+
+    def restart(self, indices: list[int]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Start new users in the sub-environments ``indices`` now (their phase 1 runs concurrently),
+        instead of on the next step; for adapters that reset within the step, like Stable-Baselines3's."""
+        users = [self.core.sample_user(self.np_random) for _ in indices]
+        started = self.core.run(self._gather([self.core.start(user, self.np_random) for user in users]))
+        infos: dict[str, Any] = {}
+        for index, (session, info) in zip(indices, started):
+            self._sessions[index] = session
+            self._needs_reset[index] = False
+            _add_info(infos, info, index, self.num_envs)
+        return self._observations(), infos
+
+    def action_masks(self) -> np.ndarray:
+        """Each sub-environment's :meth:`RecommenderEnv.action_masks`, stacked: ``(num_envs, mask size)``."""
+        if any(session is None for session in self._sessions):
+            raise gym.error.ResetNeeded("call reset() before action_masks()")
+        return np.stack([self.core.action_masks(session) for session in self._sessions if session is not None])
 
     @staticmethod
     async def _gather(jobs: list[Any]) -> list[Any]:
