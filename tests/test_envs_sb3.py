@@ -93,3 +93,21 @@ def test_maskable_ppo_ppo_and_dqn_run_a_few_hundred_steps(settings: dict) -> Non
         DQN("MultiInputPolicy", single, learning_starts=50, buffer_size=500, seed=0).learn(200)
     finally:
         single.close()
+
+
+def test_episodes_record_to_a_minari_dataset(settings: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    minari = pytest.importorskip("minari", reason="the RL extra is not installed (pip install 'lusifer[rl]')")
+    from lusifer.envs.offline_data import record_dataset
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "datasets"))
+    env = RecommenderEnv(max_steps=4, **settings)
+    try:
+        record_dataset(env, "lusifer/movielens-test-v0", episodes=3, seed=5)
+    finally:
+        env.close()
+    dataset = minari.load_dataset("lusifer/movielens-test-v0")
+    assert dataset.total_episodes == 3 and dataset.total_steps == 12
+    episode = next(dataset.iterate_episodes())
+    assert episode.actions.shape == (4, 5) and episode.observations["eligible"].shape == (5, 40)
+    assert episode.truncations[-1] and not episode.terminations.any()
+    assert all(episode.observations["eligible"][0][action].all() for action in episode.actions[:1])

@@ -27,9 +27,7 @@ from lusifer.errors import ConfigError
 try:
     from stable_baselines3.common.vec_env import VecEnv
 except ImportError:  # pragma: no cover - depends on the installed extras
-    raise ConfigError(
-        "the Stable-Baselines3 adapter needs stable-baselines3: pip install 'lusifer[rl]'"
-    ) from None
+    raise ConfigError("the Stable-Baselines3 adapter needs stable-baselines3: pip install 'lusifer[rl]'") from None
 
 
 class SB3VecEnv(VecEnv):
