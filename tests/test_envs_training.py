@@ -216,3 +216,71 @@ def test_spec_limit_rendering_and_stepping_after_the_end(ml100k: Path, capsys: p
 
 def test_max_concurrency_keyword_reaches_the_call_layer(make_env) -> None:
     assert make_env(max_concurrency=32).core.config.backend.max_concurrency == 32
+
+
+# the vector environment: refreshes that do not stall, prepared autoresets ------------------------------------
+
+
+def test_profile_refreshes_overlap_with_the_next_steps_feedback(ml100k: Path) -> None:
+    """With ``overlap_refresh`` a due refresh is in flight together with the next step's rating requests."""
+    from lusifer.config import LusiferConfig
+    from lusifer.testing.fake_servers import FakeOpenAIServer
+
+    users = ["1", "2", "3"]
+    with FakeOpenAIServer(latency=0.1) as server:
+        envs = RecommenderVectorEnv(
+            len(users),
+            backend="openai",
+            model="fake-model",
+            base_url=server.base_url,
+            data_dir=ml100k,
+            candidates=50,
+            refresh_every=5,
+            max_concurrency=16,
+            prepare_users=False,
+            config=LusiferConfig.model_validate({"cache": {"enabled": False}}),
+        )
+        try:
+            obs, _ = envs.reset(options={"user_ids": users})
+            unseen = [np.flatnonzero(eligible)[:10] for eligible in obs["eligible"]]
+            _, _, _, _, first = envs.step(np.stack([items[:5] for items in unseen]))  # refreshes are due
+            server.max_in_flight = 0
+            _, _, _, _, second = envs.step(np.stack([items[5:] for items in unseen]))
+        finally:
+            envs.close()
+    assert not first["profile_refreshed"].any() and first["calls"].tolist() == [1, 1, 1]
+    assert second["profile_refreshed"].all() and second["calls"].tolist() == [2, 2, 2]  # refresh + rating
+    assert server.max_in_flight == 2 * len(users)  # the refreshes did not wait for their own step
+
+
+def test_overlapped_refresh_keeps_episodes_reproducible(make_env) -> None:
+    """A refresh lands one step later with ``overlap_refresh``, identically in every run."""
+    runs = {}
+    for overlap in (True, True, False):
+        env = make_env(refresh_every=5, overlap_refresh=overlap)
+        obs, _ = env.reset(seed=3, options={"user_id": "5"})
+        unseen = np.flatnonzero(obs["eligible"])[:20]
+        steps = [env.step(unseen[5 * step : 5 * step + 5]) for step in range(4)]
+        if overlap in runs:
+            assert gym.utils.env_checker.data_equivalence(runs[overlap], steps, exact=True)
+        runs[overlap] = steps
+    assert [step[4]["profile_refreshed"] for step in runs[False]] == [True] * 4
+    assert [step[4]["profile_refreshed"] for step in runs[True]] == [False, True, True, True]
+    assert runs[True][1][4]["profile_explanation"] == runs[False][0][4]["profile_explanation"]
+
+
+def test_vector_env_prepares_the_next_users_before_autoreset(ml100k: Path) -> None:
+    calls = {}
+    for prepare in (True, False):
+        envs = RecommenderVectorEnv(
+            3, backend="offline", data_dir=ml100k, candidates=40, max_steps=2, prepare_users=prepare
+        )
+        try:
+            envs.reset(seed=1)
+            for step in range(3):
+                _, _, _, _, infos = envs.step(np.tile(np.arange(5 * step, 5 * step + 5), (3, 1)))
+            assert "history_length" in infos  # the third step reset every sub-environment
+            calls[prepare] = infos["calls"].tolist()
+        finally:
+            envs.close()
+    assert calls[True] == [0, 0, 0] and min(calls[False]) > 0  # phase 1 had run in the background

@@ -69,6 +69,10 @@ class Usage:
     def as_info(self) -> dict[str, Any]:
         return asdict(self)
 
+    def add(self, other: Usage) -> None:
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
 
 #: The usage record of the step whose coroutine is running (each gathered step runs in its own task).
 _current_usage: contextvars.ContextVar[Usage | None] = contextvars.ContextVar("lusifer_env_usage", default=None)
@@ -113,6 +117,10 @@ class Session:
     shown: int = 0
     liked: int = 0
     last: dict[str, Any] = field(default_factory=dict)
+    #: A profile refresh still in flight (``overlap_refresh``) and the profile states from before it,
+    #: which the next step's feedback is asked with.
+    refresh: tuple[asyncio.Task[ProfileState | None], Usage] | None = None
+    rating_profiles: list[ProfileState] | None = None
 
 
 @dataclass
@@ -189,6 +197,7 @@ class RecommenderCore:
         users: Sequence[str | int] | None = None,
         user_split: tuple[str, float, int] | None = None,
         max_concurrency: int | None = None,
+        overlap_refresh: bool = False,
     ) -> None:
         if slate_size < 1 or recent < 1 or (max_steps is not None and max_steps < 1):
             raise ConfigError("slate_size, recent and max_steps must be positive")
@@ -204,6 +213,7 @@ class RecommenderCore:
         self.reward = check_reward(feedback, reward)
         self.reward_baseline = check_baseline(self.reward, reward_baseline)
         self.repeat_penalty = float(repeat_penalty)
+        self.overlap_refresh = overlap_refresh
         # choose mode: a user who chooses nothing leaves at once unless a patience is given
         self.retention = Retention(patience if patience is not None or feedback == "rate" else 1, sessions, return_gap)
         self.max_steps = max_steps
@@ -326,6 +336,12 @@ class RecommenderCore:
         }
         return session, info
 
+    def prepare(self, user_id: str) -> None:
+        """Start building ``user_id``'s phase-1 profile in the background (it progresses while steps run)."""
+        if user_id not in self._phase_one and user_id in self.histories:
+            task = asyncio.ensure_future(self._profiles(user_id), loop=self.loop.loop)
+            task.add_done_callback(lambda done: done.cancelled() or done.exception())  # errors resurface at start()
+
     async def _profiles(self, user_id: str) -> list[ProfileState]:
         """Phase 1 of ``user_id``, once per environment (concurrent first uses share one build)."""
         future = self._phase_one.get(user_id)
@@ -366,7 +382,8 @@ class RecommenderCore:
             else:
                 new.append(item_id)
         user = session.user
-        result = await self.simulator.rate(user, new) if new else FeedbackResult()
+        rater = user if session.rating_profiles is None else replace(user, profiles=session.rating_profiles)
+        result = await self.simulator.rate(rater, new) if new else FeedbackResult()
         rated = [
             (item_id, self._sample(session, item_id, result.ratings[item_id]))
             for item_id in new
@@ -400,20 +417,47 @@ class RecommenderCore:
             if position is not None:
                 session.eligible[position] = 0
         info["profile_refreshed"] = False
+        if session.refresh is not None:  # the refresh started last step ran alongside this step's rating
+            await self._report_refresh(*session.refresh, usage, info)
+            session.refresh, session.rating_profiles = None, None
         if taken:
-            try:
-                state = await self.simulator.observe(user, taken)
-            except ProfileError as error:  # feedback is kept; the refresh is retried with the next one
-                info["failures"]["profile"] = str(error)
-                state = None
-            if state is not None:
-                info.update(profile_refreshed=True, profile_step=state.step, profile_explanation=state.explanation)
+            refresh = self._observe(user, taken)
+            await asyncio.sleep(0)  # observe() appends the feedback before its first await
+            if self.overlap_refresh and not refresh[0].done() and not self._ends(session, terminated):
+                session.refresh, session.rating_profiles = refresh, list(user.profiles)
+            else:
+                await self._report_refresh(*refresh, usage, info)
         session.steps += 1
         truncated = self.max_steps is not None and session.steps >= self.max_steps
         session.done = terminated or truncated
         info.update(step=session.steps, **usage.as_info())
         session.last = {"reward": reward, **info}
         return StepOutcome(reward, terminated, truncated, info)
+
+    def _ends(self, session: Session, terminated: bool) -> bool:
+        """Whether the step being taken is the episode's last (no later step could report a refresh)."""
+        return terminated or (self.max_steps is not None and session.steps + 1 >= self.max_steps)
+
+    def _observe(self, user: SimulatedUser, taken: dict[str, int]) -> tuple[asyncio.Task[ProfileState | None], Usage]:
+        """Append ``taken`` and refresh the profile if due, as a task with its own usage record."""
+        context, usage = contextvars.copy_context(), Usage()
+        context.run(_current_usage.set, usage)
+        return asyncio.get_running_loop().create_task(self.simulator.observe(user, taken), context=context), usage
+
+    @staticmethod
+    async def _report_refresh(
+        refresh: asyncio.Task[ProfileState | None], spent: Usage, usage: Usage, info: dict[str, Any]
+    ) -> None:
+        """Wait for a refresh, count its calls in ``usage`` and describe it in ``info``."""
+        try:
+            state = await refresh
+        except ProfileError as error:  # feedback is kept; the refresh is retried with the next one
+            info["failures"]["profile"] = str(error)
+            return
+        finally:
+            usage.add(spent)
+        if state is not None:
+            info.update(profile_refreshed=True, profile_step=state.step, profile_explanation=state.explanation)
 
     def _sample(self, session: Session, item_id: str, rating: int) -> int:
         return rating if self.sampler is None else self.sampler.sample(item_id, rating, session.rng)
@@ -466,10 +510,19 @@ class RecommenderCore:
         """Close the call layer (and its backend), the event loop and the run store."""
         if self.loop.loop.is_closed():
             return
+        self.loop.run(_cancel_pending())
         self.loop.run(self.calls.aclose())
         self.loop.close()
         if self.store is not None:
             self.store.close()
+
+
+async def _cancel_pending() -> None:
+    """Cancel what still runs in the background (refreshes in flight, prepared profiles)."""
+    pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
 
 
 def _begin_usage() -> Usage:
