@@ -11,16 +11,20 @@ Run ``python benchmarks/bench_env.py``; prints markdown tables.
    histories of N=40 and N=400 (the most active user, who has more than 400).
 2. ``RecommenderVectorEnv`` with N=8 users against the fake OpenAI server answering after a fixed 300 ms:
    wall time per step, in latencies, against the time the same calls would take one after another.
+3. Scaling (``--scaling`` runs only this): N = 1, 8, 32 users with refreshes and autoresets, user-steps per
+   second against the ideal N / latency, with refreshes overlapped and next users prepared, and without.
 """
 
 from __future__ import annotations
 
+import contextlib
 import platform
+import subprocess
 import sys
 import tempfile
 import time
 import timeit
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +179,92 @@ def bench_vector(data_dir: Path, refresh_every: int) -> str:
     )
 
 
+#: The fake server of the scaling rows runs in its own process, like a real LLM server: in this process its
+#: threads would compete with the environment for the interpreter lock.
+SERVE = """
+import sys
+from lusifer.testing.fake_servers import FakeOpenAIServer
+with FakeOpenAIServer(latency=float(sys.argv[1])) as server:
+    print(server.base_url, flush=True)
+    sys.stdin.read()
+"""
+
+
+@contextlib.contextmanager
+def server_process(latency: float) -> Iterator[str]:
+    """A fake OpenAI server answering after ``latency`` seconds in a child process; yields its base URL."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", SERVE, str(latency)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        yield child.stdout.readline().strip()
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(timeout=10)
+
+
+SCALING_USERS = (1, 8, 32)
+SCALING_STEPS = 20
+SCALING_MAX_STEPS = 10
+
+
+def bench_scaling(data_dir: Path, users: int, overlap: bool) -> str:
+    """One row: ``users`` users for ``SCALING_STEPS`` steps against the 300 ms fake server, with profile
+    refreshes (every 10 interactions: every other step at K=5) and autoresets (episodes of 10 steps)."""
+    from lusifer.config import load_config
+    from lusifer.envs.vector import RecommenderVectorEnv
+
+    config = load_config(
+        overrides={"cache": {"enabled": False}, "prices": {"fake-model": {"input": 0.0, "output": 0.0}}}
+    )
+    with server_process(LATENCY) as base_url:
+        envs = RecommenderVectorEnv(
+            users,
+            backend="openai",
+            model="fake-model",
+            base_url=base_url,
+            data_dir=data_dir,
+            candidates=300,
+            max_steps=SCALING_MAX_STEPS,
+            refresh_every=10,
+            max_concurrency=max(32, 4 * users),
+            overlap_refresh=overlap,
+            prepare_users=overlap,
+            config=config,
+        )
+        try:
+            obs, _ = envs.reset(seed=0)
+            rng = np.random.default_rng(0)
+            began = time.perf_counter()
+            for _ in range(SCALING_STEPS):
+                actions = np.stack([rng.choice(np.flatnonzero(row), 5, replace=False) for row in obs["eligible"]])
+                obs, *_ = envs.step(actions)
+            wall = time.perf_counter() - began
+        finally:
+            envs.close()
+    rate, ideal = users * SCALING_STEPS / wall, users / LATENCY
+    mode = "overlapped + prepared" if overlap else "sequential (before)"
+    return f"| {users} | {mode} | {wall / SCALING_STEPS * 1e3:.0f} | {rate:.1f} | {ideal:.1f} | {rate / ideal:.0%} |"
+
+
+def print_scaling(data_dir: Path) -> None:
+    print(f"\nVector env scaling: fake OpenAI server, {LATENCY * 1e3:.0f} ms per call, {SCALING_STEPS} steps, K=5,")
+    print(f"refresh every 10 interactions, episodes of {SCALING_MAX_STEPS} steps (autoresets included),")
+    print("max_concurrency max(32, 4N); user-steps/s against the ideal N / latency\n")
+    print("| users N | refreshes and autoresets | wall ms/step | user-steps/s | ideal | share of ideal |")
+    print("|---|---|---|---|---|---|")
+    for users in SCALING_USERS:
+        for overlap in (False, True):
+            print(bench_scaling(data_dir, users, overlap))
+
+
 def main() -> None:
+    shared = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k"
+    if "--scaling" in sys.argv[1:]:
+        print_scaling(shared)
+        return
     print(f"Python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}\n")
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
@@ -195,7 +284,6 @@ def main() -> None:
         print("|---|---|---|---|---|---|---|---|")
         for history in (40, 400):
             print(bench_offline(folder, history))
-    shared = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k"
     if not (shared / "u.data").is_file():
         print(f"\n(vector rows skipped: {shared} not found)", file=sys.stderr)
         return
@@ -208,6 +296,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for refresh_every in (1000, 10):
         print(bench_vector(shared, refresh_every))
+    print_scaling(shared)
 
 
 if __name__ == "__main__":

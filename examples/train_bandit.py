@@ -74,8 +74,9 @@ class LinUCBAgent(Agent):
 
     name = "linucb"
 
-    def __init__(self, item_vectors: np.ndarray, item_stats: np.ndarray, alpha: float, pad: int,
-                 catalogue_vectors: np.ndarray) -> None:
+    def __init__(
+        self, item_vectors: np.ndarray, item_stats: np.ndarray, alpha: float, pad: int, catalogue_vectors: np.ndarray
+    ) -> None:
         self.items = item_vectors
         self.stats = item_stats
         self.catalogue = catalogue_vectors
@@ -166,9 +167,17 @@ def main() -> None:
     args = parser.parse_args()
 
     env = gym.make(
-        "lusifer/MovieLens-v0", backend=args.backend, model=args.model, base_url=args.base_url,
-        data_dir=args.data_dir, enrich_file=args.enrich_file, candidates=args.candidates or None,
-        slate_size=args.slate_size, max_steps=args.steps, reward=args.reward, seed=args.seed,
+        "lusifer/MovieLens-v0",
+        backend=args.backend,
+        model=args.model,
+        base_url=args.base_url,
+        data_dir=args.data_dir,
+        enrich_file=args.enrich_file,
+        candidates=args.candidates or None,
+        slate_size=args.slate_size,
+        max_steps=args.steps,
+        reward=args.reward,
+        seed=args.seed,
     )
     catalogue = env.unwrapped.catalogue
     encoder = env.unwrapped.encoder
@@ -182,8 +191,13 @@ def main() -> None:
     agents: list[Agent] = [
         RandomAgent(np.random.default_rng(args.seed)),
         PopularityAgent(counts),
-        LinUCBAgent(catalogue_vectors[catalogue.candidate_index], item_stats, args.alpha,
-                    len(catalogue.item_ids), catalogue_vectors),
+        LinUCBAgent(
+            catalogue_vectors[catalogue.candidate_index],
+            item_stats,
+            args.alpha,
+            len(catalogue.item_ids),
+            catalogue_vectors,
+        ),
     ]
     results: dict[str, list[float]] = {}
     usages: dict[str, dict[str, float]] = {}
@@ -199,8 +213,10 @@ def main() -> None:
     for name, returns in results.items():
         usage = usages[name]
         tokens = usage["prompt_tokens"] + usage["completion_tokens"]
-        print(f"| {name} | {np.mean(returns):.2f} | {np.mean(returns[-tail:]):.2f} | {usage['calls']:.0f} "
-              f"| {tokens:,.0f} | {usage['cost_usd']:.4f} |")
+        print(
+            f"| {name} | {np.mean(returns):.2f} | {np.mean(returns[-tail:]):.2f} | {usage['calls']:.0f} "
+            f"| {tokens:,.0f} | {usage['cost_usd']:.4f} |"
+        )
     save_plot(results, args, min(20, args.episodes))
     print(f"\nplot: {args.out}")
 

@@ -330,6 +330,7 @@ def test_vector_env_sends_the_users_calls_as_one_concurrent_batch(ml100k: Path) 
             data_dir=ml100k,
             candidates=50,
             config=LusiferConfig.model_validate({"cache": {"enabled": False}}),
+            prepare_users=False,  # no background phase 1 of the next users: only this step's calls
         )
         try:
             envs.reset(options={"user_ids": users})

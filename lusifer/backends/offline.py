@@ -40,6 +40,9 @@ from lusifer.errors import BackendError
 ITEM_SHRINKAGE = 10.0
 #: Ratings a user needs before their own mean counts half (shrinkage toward the community level).
 USER_SHRINKAGE = 40.0
+#: Where the community level sits on the scale (3.52 on 1-5 stars; ML-100K's mean rating is 3.53): the
+#: level users and items are shrunk toward. Fixed, so a rating never depends on the request's other items.
+COMMUNITY_LEVEL = 0.63
 #: Pseudo-count shrinking a genre's or keyword's average rating toward the user's level.
 TOKEN_SHRINKAGE = 3.0
 #: How strongly genre, keyword and recent-item affinity move a prediction (rating units per unit).
@@ -274,12 +277,9 @@ class Rater:
             own, count = sum(rating for _, rating in recent) / len(recent), len(recent)
         else:
             own, count = (scale["low"] + scale["high"]) / 2, 0
-        means = [
-            float(item["community"]["mean"])
-            for item in context["items"]
-            if item.get("community") and item["community"].get("count")
-        ]
-        community_level = sum(means) / len(means) if means else own
+        # Levels come from the user and the item, never from the other items of the request, so an
+        # item's rating does not depend on its slate-mates.
+        community_level = scale["low"] + COMMUNITY_LEVEL * (scale["high"] - scale["low"]) if count else own
         user_level = community_level + count / (count + USER_SHRINKAGE) * (own - community_level)
         recent_level = sum(rating for _, rating in recent) / len(recent) if recent else own
         return cls(user_level, taste, recent, recent_level, community_level)

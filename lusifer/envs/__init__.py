@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 ENV_NAMES = {"movies": "MovieLens"}
 ENTRY_POINT = "lusifer.envs.recommender:RecommenderEnv"
 VECTOR_ENTRY_POINT = "lusifer.envs.vector:RecommenderVectorEnv"
+#: The environments' default ``max_steps``, also the ids' ``max_episode_steps`` (pass ``max_episode_steps``
+#: to ``gymnasium.make`` as well when you change ``max_steps``).
+DEFAULT_MAX_STEPS = 20
 
 
 def env_id(domain: Domain) -> str:
@@ -55,6 +58,7 @@ def register_envs() -> list[str]:
                 entry_point=ENTRY_POINT,
                 vector_entry_point=VECTOR_ENTRY_POINT,
                 kwargs={"domain": entry.name},
+                max_episode_steps=DEFAULT_MAX_STEPS,
             )
         ids.append(identifier)
     return ids

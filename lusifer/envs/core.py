@@ -15,14 +15,16 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 from lusifer.backends.factory import create_backend
 from lusifer.calls import CallLayer
 from lusifer.config import LusiferConfig, deep_merge, load_config
+from lusifer.envs.dynamics import NormalNoise, RatingSampler, Retention, population
 from lusifer.envs.encoders import EmbeddingCache, TextEncoder, make_encoder
-from lusifer.envs.rewards import check_reward, choose, default_threshold, slate_reward
+from lusifer.envs.rewards import check_baseline, check_reward, choose, default_threshold, slate_reward
 from lusifer.errors import ConfigError, NotFoundError
 from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts, user_info_of
 from lusifer.simulation.runner import check_resumable, config_snapshot, plan_run
@@ -67,6 +69,10 @@ class Usage:
     def as_info(self) -> dict[str, Any]:
         return asdict(self)
 
+    def add(self, other: Usage) -> None:
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
 
 #: The usage record of the step whose coroutine is running (each gathered step runs in its own task).
 _current_usage: contextvars.ContextVar[Usage | None] = contextvars.ContextVar("lusifer_env_usage", default=None)
@@ -82,6 +88,16 @@ class Catalogue:
     candidate_index: np.ndarray
     texts: dict[str, ItemText]
     community: dict[str, dict[str, float]]
+    candidate_position: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.candidate_position = {item_id: position for position, item_id in enumerate(self.candidate_ids)}
+
+
+#: Keys ``reset(options=...)`` accepts; any other key is an error.
+RESET_OPTIONS = frozenset({"user_id"})
+#: What ``actions=`` may be: a slate of K candidates, or one candidate per step.
+ACTION_KINDS = ("slate", "item")
 
 
 @dataclass
@@ -91,7 +107,20 @@ class Session:
     user: SimulatedUser
     user_vector: np.ndarray
     consumed: set[str]
+    eligible: np.ndarray
+    rng: np.random.Generator
+    baseline: float
     steps: int = 0
+    done: bool = False
+    session: int = 0
+    misses: int = 0
+    shown: int = 0
+    liked: int = 0
+    last: dict[str, Any] = field(default_factory=dict)
+    #: A profile refresh still in flight (``overlap_refresh``) and the profile states from before it,
+    #: which the next step's feedback is asked with.
+    refresh: tuple[asyncio.Task[ProfileState | None], Usage] | None = None
+    rating_profiles: list[ProfileState] | None = None
 
 
 @dataclass
@@ -158,12 +187,35 @@ class RecommenderCore:
         encoder: str | TextEncoder = "hashing",
         seed: int | None = None,
         api_key: str | None = None,
+        actions: Literal["slate", "item"] = "slate",
+        repeat_penalty: float = 0.0,
+        reward_baseline: Literal["none", "user_mean"] = "none",
+        rating_noise: float = 0.0,
+        patience: int | None = None,
+        sessions: int = 1,
+        return_gap: int = 10,
+        users: Sequence[str | int] | None = None,
+        user_split: tuple[str, float, int] | None = None,
+        max_concurrency: int | None = None,
+        overlap_refresh: bool = False,
     ) -> None:
         if slate_size < 1 or recent < 1 or (max_steps is not None and max_steps < 1):
             raise ConfigError("slate_size, recent and max_steps must be positive")
+        if actions not in ACTION_KINDS:
+            raise ConfigError(f"actions must be one of {', '.join(ACTION_KINDS)}, not {actions!r}")
+        if actions == "item":
+            slate_size = 1
+        if repeat_penalty < 0 or rating_noise < 0:
+            raise ConfigError("repeat_penalty and rating_noise must not be negative")
+        self.actions = actions
         self.slate_size = slate_size
         self.feedback = feedback
         self.reward = check_reward(feedback, reward)
+        self.reward_baseline = check_baseline(self.reward, reward_baseline)
+        self.repeat_penalty = float(repeat_penalty)
+        self.overlap_refresh = overlap_refresh
+        # choose mode: a user who chooses nothing leaves at once unless a patience is given
+        self.retention = Retention(patience if patience is not None or feedback == "rate" else 1, sessions, return_gap)
         self.max_steps = max_steps
         self.recent = recent
         self.seed = seed
@@ -173,7 +225,7 @@ class RecommenderCore:
                 "domain": domain,
                 "dataset": dataset,
                 "data": {"path": data_dir, "enrich_file": enrich_file, "fold": fold, "history": history},
-                "backend": {"name": backend, "model": model, "base_url": base_url},
+                "backend": {"name": backend, "model": model, "base_url": base_url, "max_concurrency": max_concurrency},
                 "run": {"refresh_every": refresh_every},
             },
         )
@@ -182,11 +234,14 @@ class RecommenderCore:
         self.scale = plan.domain.scale
         self.threshold = default_threshold(self.scale) if threshold is None else threshold
         self.histories: dict[str, list[Interaction]] = histories_by_user(plan.history)
-        self.users = list(self.histories)
+        self.users = population(list(self.histories), users, user_split)
         self._users_table = plan.data.users
         community = community_stats(plan.history)
         self.catalogue = _catalogue(item_texts(plan.data.items), community, candidates)
         self.embed = EmbeddingCache(make_encoder(encoder))
+        self.sampler: RatingSampler | None = (
+            NormalNoise(rating_noise, int(self.scale.low), int(self.scale.high)) if rating_noise else None
+        )
         llm = create_backend(self.config, api_key)
 
         self.store: TimelineStore | None = None
@@ -207,19 +262,27 @@ class RecommenderCore:
         """The value of an empty slot in ``recent_items`` (the catalogue size)."""
         return len(self.catalogue.item_ids)
 
-    def _spaces(self) -> tuple[spaces.Dict, spaces.MultiDiscrete]:
+    def _spaces(self) -> tuple[spaces.Dict, spaces.MultiDiscrete | spaces.Discrete]:
         low, high = self.embed.bounds()
         dim = self.embed.encoder.dim
+        size = len(self.catalogue.candidate_ids)
         observation = spaces.Dict(
             {
                 "user": spaces.Box(low, high, (dim,), np.float32),
                 "profile": spaces.Box(low, high, (dim,), np.float32),
                 "recent_items": spaces.Box(0, self.pad, (self.recent,), np.int64),
                 "recent_ratings": spaces.Box(min(0, self.scale.low), self.scale.high, (self.recent,), np.float32),
+                "eligible": spaces.MultiBinary(size),
             }
         )
-        action = spaces.MultiDiscrete(np.full(self.slate_size, len(self.catalogue.candidate_ids), np.int64))
-        return observation, action
+        if self.actions == "item":
+            return observation, spaces.Discrete(size)
+        return observation, spaces.MultiDiscrete(np.full(self.slate_size, size, np.int64))
+
+    def action_masks(self, session: Session) -> np.ndarray:
+        """sb3-contrib's ``MaskablePPO`` mask: the eligible candidates, once per slate position (flat)."""
+        eligible = session.eligible.astype(np.bool_)
+        return eligible if self.actions == "item" else np.tile(eligible, self.slate_size)
 
     def observe(self, session: Session) -> dict[str, np.ndarray]:
         """The observation of ``session``: O(recent), whatever the length of the user's history."""
@@ -233,13 +296,24 @@ class RecommenderCore:
             "profile": self.embed(session.user.profile or NO_PROFILE).copy(),
             "recent_items": items,
             "recent_ratings": ratings,
+            "eligible": session.eligible.copy(),
         }
 
     # episodes -------------------------------------------------------------------------------------------
     def sample_user(self, rng: np.random.Generator) -> str:
         return self.users[int(rng.integers(len(self.users)))]
 
-    async def start(self, user_id: str) -> tuple[Session, dict[str, Any]]:
+    def check_options(self, options: dict[str, Any] | None, known: frozenset[str] = RESET_OPTIONS) -> dict[str, Any]:
+        """``reset`` options, refusing unknown keys (a misspelt key would silently do nothing)."""
+        options = dict(options or {})
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown reset option(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}"
+            )
+        return options
+
+    async def start(self, user_id: str, rng: np.random.Generator | None = None) -> tuple[Session, dict[str, Any]]:
         """A new episode of ``user_id`` from their real history and profile (built on first use)."""
         usage = _begin_usage()
         user_id = str(user_id)
@@ -248,7 +322,12 @@ class RecommenderCore:
             raise NotFoundError(f"unknown user {user_id!r}")
         profiles = await self._profiles(user_id)
         user = SimulatedUser(user_id, self._user_info(user_id), list(history or ()), list(profiles))
-        session = Session(user, self.embed(user.user_info), {entry.item_id for entry in user.history})
+        consumed = {entry.item_id for entry in user.history}
+        eligible = np.array([item not in consumed for item in self.catalogue.candidate_ids], dtype=np.int8)
+        stats = user.stats()
+        baseline = float(stats["mean"]) if stats else (self.scale.low + self.scale.high) / 2
+        seed = None if rng is None else int(rng.integers(2**63))
+        session = Session(user, self.embed(user.user_info), consumed, eligible, np.random.default_rng(seed), baseline)
         info = {
             "user_id": user_id,
             "history_length": len(user.history),
@@ -256,6 +335,12 @@ class RecommenderCore:
             **usage.as_info(),
         }
         return session, info
+
+    def prepare(self, user_id: str) -> None:
+        """Start building ``user_id``'s phase-1 profile in the background (it progresses while steps run)."""
+        if user_id not in self._phase_one and user_id in self.histories:
+            task = asyncio.ensure_future(self._profiles(user_id), loop=self.loop.loop)
+            task.add_done_callback(lambda done: done.cancelled() or done.exception())  # errors resurface at start()
 
     async def _profiles(self, user_id: str) -> list[ProfileState]:
         """Phase 1 of ``user_id``, once per environment (concurrent first uses share one build)."""
@@ -284,6 +369,8 @@ class RecommenderCore:
 
     async def step(self, session: Session, action: Any) -> StepOutcome:
         """Show the slate ``action`` (candidate indices) to the user of ``session``."""
+        if session.done:
+            raise gym.error.ResetNeeded("the episode has ended: call reset() before step()")
         usage = _begin_usage()
         slate = self._slate(action)
         new, duplicates, consumed = [], [], []
@@ -295,8 +382,13 @@ class RecommenderCore:
             else:
                 new.append(item_id)
         user = session.user
-        result = await self.simulator.rate(user, new) if new else FeedbackResult()
-        rated = [(item_id, result.ratings[item_id]) for item_id in new if item_id in result.ratings]
+        rater = user if session.rating_profiles is None else replace(user, profiles=session.rating_profiles)
+        result = await self.simulator.rate(rater, new) if new else FeedbackResult()
+        rated = [
+            (item_id, self._sample(session, item_id, result.ratings[item_id]))
+            for item_id in new
+            if item_id in result.ratings
+        ]
         info: dict[str, Any] = {
             "user_id": user.user_id,
             "slate": slate,
@@ -305,35 +397,88 @@ class RecommenderCore:
             "already_consumed": consumed,
             "duplicates": duplicates,
         }
+        baseline = session.baseline if self.reward_baseline == "user_mean" else 0.0
         if self.feedback == "choose":
             chosen = choose(rated, self.threshold)
-            taken = {} if chosen is None else {chosen: result.ratings[chosen]}
+            taken = {} if chosen is None else {chosen: dict(rated)[chosen]}
             info["chosen"] = chosen
-            reward = slate_reward(self.reward, [], self.threshold, None if chosen is None else taken[chosen])
-            terminated = chosen is None
+            reward = slate_reward(self.reward, [], self.threshold, None if chosen is None else taken[chosen], baseline)
         else:
             taken = dict(rated)
-            reward = slate_reward(self.reward, list(taken.values()), self.threshold, None)
-            terminated = False
+            reward = slate_reward(self.reward, list(taken.values()), self.threshold, None, baseline)
+        reward -= self.repeat_penalty * (len(duplicates) + len(consumed))
+        liked = sum(1 for rating in taken.values() if rating >= self.threshold)
+        terminated = self._retain(session, liked, info)
         if self.store is not None and (rated or result.failures):
             self.store.add_feedback(user.user_id, dict(rated), result.failures, {}, source="online")
         session.consumed.update(taken)
+        for item_id in taken:
+            position = self.catalogue.candidate_position.get(item_id)
+            if position is not None:
+                session.eligible[position] = 0
         info["profile_refreshed"] = False
+        if session.refresh is not None:  # the refresh started last step ran alongside this step's rating
+            await self._report_refresh(*session.refresh, usage, info)
+            session.refresh, session.rating_profiles = None, None
         if taken:
-            try:
-                state = await self.simulator.observe(user, taken)
-            except ProfileError as error:  # feedback is kept; the refresh is retried with the next one
-                info["failures"]["profile"] = str(error)
-                state = None
-            if state is not None:
-                info.update(profile_refreshed=True, profile_step=state.step, profile_explanation=state.explanation)
+            refresh = self._observe(user, taken)
+            await asyncio.sleep(0)  # observe() appends the feedback before its first await
+            if self.overlap_refresh and not refresh[0].done() and not self._ends(session, terminated):
+                session.refresh, session.rating_profiles = refresh, list(user.profiles)
+            else:
+                await self._report_refresh(*refresh, usage, info)
         session.steps += 1
         truncated = self.max_steps is not None and session.steps >= self.max_steps
+        session.done = terminated or truncated
         info.update(step=session.steps, **usage.as_info())
+        session.last = {"reward": reward, **info}
         return StepOutcome(reward, terminated, truncated, info)
 
+    def _ends(self, session: Session, terminated: bool) -> bool:
+        """Whether the step being taken is the episode's last (no later step could report a refresh)."""
+        return terminated or (self.max_steps is not None and session.steps + 1 >= self.max_steps)
+
+    def _observe(self, user: SimulatedUser, taken: dict[str, int]) -> tuple[asyncio.Task[ProfileState | None], Usage]:
+        """Append ``taken`` and refresh the profile if due, as a task with its own usage record."""
+        context, usage = contextvars.copy_context(), Usage()
+        context.run(_current_usage.set, usage)
+        return asyncio.get_running_loop().create_task(self.simulator.observe(user, taken), context=context), usage
+
+    @staticmethod
+    async def _report_refresh(
+        refresh: asyncio.Task[ProfileState | None], spent: Usage, usage: Usage, info: dict[str, Any]
+    ) -> None:
+        """Wait for a refresh, count its calls in ``usage`` and describe it in ``info``."""
+        try:
+            state = await refresh
+        except ProfileError as error:  # feedback is kept; the refresh is retried with the next one
+            info["failures"]["profile"] = str(error)
+            return
+        finally:
+            usage.add(spent)
+        if state is not None:
+            info.update(profile_refreshed=True, profile_step=state.step, profile_explanation=state.explanation)
+
+    def _sample(self, session: Session, item_id: str, rating: int) -> int:
+        return rating if self.sampler is None else self.sampler.sample(item_id, rating, session.rng)
+
+    def _retain(self, session: Session, liked: int, info: dict[str, Any]) -> bool:
+        """Count a disappointing step; True when the user leaves for good (see :class:`Retention`)."""
+        session.shown += 1
+        session.liked += liked > 0
+        session.misses = 0 if liked else session.misses + 1
+        info.update(session=session.session, left=False)
+        if not self.retention.leaves(session.misses):
+            return False
+        info["left"] = True
+        if session.session + 1 >= self.retention.sessions:
+            return True
+        info["return_gap"] = self.retention.return_gap(session.liked, session.shown)
+        session.session, session.misses, session.shown, session.liked = session.session + 1, 0, 0, 0
+        return False
+
     def _slate(self, action: Any) -> list[str]:
-        indices = np.asarray(action).reshape(-1)
+        indices = np.asarray(action).reshape(-1)  # a Discrete action is one index
         candidates = self.catalogue.candidate_ids
         if (
             indices.shape[0] != self.slate_size
@@ -365,10 +510,19 @@ class RecommenderCore:
         """Close the call layer (and its backend), the event loop and the run store."""
         if self.loop.loop.is_closed():
             return
+        self.loop.run(_cancel_pending())
         self.loop.run(self.calls.aclose())
         self.loop.close()
         if self.store is not None:
             self.store.close()
+
+
+async def _cancel_pending() -> None:
+    """Cancel what still runs in the background (refreshes in flight, prepared profiles)."""
+    pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
 
 
 def _begin_usage() -> Usage:

@@ -114,4 +114,3 @@ class EmbeddingCache:
     def bounds(self) -> tuple[float, float]:
         """Value range of the encoder's output: [-1, 1] when normalised, unbounded otherwise."""
         return (-1.0, 1.0) if getattr(self.encoder, "normalized", False) else (-np.inf, np.inf)
-

@@ -11,6 +11,8 @@ import gymnasium as gym
 import numpy as np
 
 from lusifer.envs.core import Catalogue, RecommenderCore, Session
+from lusifer.envs.render import render_text
+from lusifer.errors import ConfigError
 
 if TYPE_CHECKING:
     from lusifer.envs.encoders import TextEncoder
@@ -52,11 +54,26 @@ class RecommenderEnv(gym.Env[dict[str, Any], np.ndarray]):
     :param seed: seed of the first ``reset()`` that gives none (the data split follows the configuration's
         ``seed``).
     :param api_key: the backend's key (default: stored key or the vendor's environment variable).
+    :param actions: ``"slate"`` (``MultiDiscrete``, K candidates) or ``"item"`` (``Discrete``, one candidate).
+    :param repeat_penalty: subtracted from the reward per duplicate or already-consumed item of a slate.
+    :param reward_baseline: ``"user_mean"`` takes rating rewards relative to the user's mean rating.
+    :param rating_noise: standard deviation of a seeded normal around the backend's ratings (0: none).
+    :param patience: the user leaves after this many consecutive steps with no liked new item (None:
+        never in ``rate`` mode; 1 in ``choose`` mode).
+    :param sessions: sessions per episode: a user who leaves with sessions left returns after a gap.
+    :param return_gap: the longest gap before returning (a fully disappointing session).
+    :param users: the user ids episodes are drawn from.
+    :param user_split: ``("train" | "test", fraction, seed)``: draw from one part of a seeded user split.
+    :param max_concurrency: LLM requests in flight at once (``backend.max_concurrency``).
+    :param render_mode: ``"ansi"`` (``render()`` returns text) or ``"human"`` (prints it every step).
     """
 
-    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 (an instance attribute in gym.Env)
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "human"], "render_fps": 1}  # noqa: RUF012
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ConfigError(f"render_mode must be one of {', '.join(self.metadata['render_modes'])} or None")
+        self.render_mode = render_mode
         self.core = RecommenderCore(**kwargs)
         self.observation_space = self.core.observation_space
         self.action_space = self.core.action_space
@@ -84,20 +101,41 @@ class RecommenderEnv(gym.Env[dict[str, Any], np.ndarray]):
         if seed is None and self._np_random is None:
             seed = self.core.seed
         super().reset(seed=seed)
-        user_id = (options or {}).get("user_id")
+        user_id = self.core.check_options(options).get("user_id")
         if user_id is None:
             user_id = self.core.sample_user(self.np_random)
-        self._session, info = self.core.run(self.core.start(user_id))
+        self._session, info = self.core.run(self.core.start(user_id, self.np_random))
+        if self.render_mode == "human":
+            self.render()
         return self.core.observe(self._session), info
 
-    def step(
-        self, action: np.ndarray
-    ) -> tuple[dict[str, np.ndarray], SupportsFloat, bool, bool, dict[str, Any]]:
+    def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], SupportsFloat, bool, bool, dict[str, Any]]:
         """Recommend the slate ``action`` (K candidate indices); see the class docstring for feedback."""
         if self._session is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         outcome = self.core.run(self.core.step(self._session, action))
+        if self.render_mode == "human":
+            self.render()
         return self.core.observe(self._session), outcome.reward, outcome.terminated, outcome.truncated, outcome.info
+
+    def action_masks(self) -> np.ndarray:
+        """The valid actions (sb3-contrib ``MaskablePPO``): unconsumed candidates, flat over the slate
+        positions for ``MultiDiscrete``; one per candidate for ``actions="item"``."""
+        if self._session is None:
+            raise gym.error.ResetNeeded("call reset() before action_masks()")
+        return self.core.action_masks(self._session)
+
+    def render(self) -> str | None:
+        """The last slate with its feedback and the current profile's explanation: returned as text
+        (``"ansi"``) or printed (``"human"``)."""
+        if self.render_mode is None:
+            gym.logger.warn("render() needs render_mode='ansi' or 'human'")
+            return None
+        text = "" if self._session is None else render_text(self.core, self._session)
+        if self.render_mode == "human":
+            print(text)
+            return None
+        return text
 
     def close(self) -> None:
         """Close the call layer, the event loop and the run store."""

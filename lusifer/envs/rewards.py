@@ -16,6 +16,11 @@ from lusifer.errors import ConfigError
 if TYPE_CHECKING:
     from lusifer.domains.base import FeedbackScale
 
+#: Rewards measured in rating units: they can be taken relative to the user's own mean.
+RATING_REWARDS = ("mean_rating", "chosen_rating")
+#: ``reward_baseline`` values: ``user_mean`` subtracts the user's mean rating at the episode's start.
+BASELINES = ("none", "user_mean")
+
 #: The rewards each feedback mode allows; the first is its default.
 REWARDS: dict[str, tuple[str, ...]] = {"rate": ("mean_rating", "liked_count"), "choose": ("chosen_rating",)}
 
@@ -36,6 +41,15 @@ def check_reward(feedback: str, reward: str | None) -> str:
     return reward
 
 
+def check_baseline(reward: str, baseline: str) -> str:
+    """``baseline`` if it fits ``reward``: ``user_mean`` only applies to rewards in rating units."""
+    if baseline not in BASELINES:
+        raise ConfigError(f"reward_baseline must be one of {', '.join(BASELINES)}, not {baseline!r}")
+    if baseline != "none" and reward not in RATING_REWARDS:
+        raise ConfigError(f"reward_baseline={baseline!r} needs a reward in rating units ({', '.join(RATING_REWARDS)})")
+    return baseline
+
+
 def default_threshold(scale: FeedbackScale) -> int:
     """The lowest value that counts as liked: 4 on 1-5 stars, 1 on a 0/1 scale (75% up the scale)."""
     return math.ceil(scale.low + 0.75 * (scale.high - scale.low))
@@ -51,10 +65,13 @@ def choose(rated: list[tuple[str, int]], threshold: float) -> str | None:
     return None if best is None else best[0]
 
 
-def slate_reward(reward: str, ratings: list[int], threshold: float, chosen_rating: int | None) -> float:
-    """The reward of one step from the new ratings obtained (duplicates, consumed and failed items excluded)."""
+def slate_reward(
+    reward: str, ratings: list[int], threshold: float, chosen_rating: int | None, baseline: float = 0.0
+) -> float:
+    """The reward of one step from the new ratings obtained (duplicates, consumed and failed items
+    excluded); rating-unit rewards are taken relative to ``baseline`` (0 when nothing was rated/chosen)."""
     if reward == "mean_rating":
-        return float(sum(ratings) / len(ratings)) if ratings else 0.0
+        return float(sum(ratings) / len(ratings)) - baseline if ratings else 0.0
     if reward == "liked_count":
         return float(sum(1 for rating in ratings if rating >= threshold))
-    return float(chosen_rating or 0)
+    return float(chosen_rating) - baseline if chosen_rating is not None else 0.0
