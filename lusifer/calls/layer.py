@@ -293,7 +293,7 @@ class CallLayer:
         if backend.key_name:
             source = key_source(backend.key_name, backend._api_key, backend.key_env_variables)
         return (
-            f"{error}: the server refused the key; it came from {source}: fix that key and rerun "
+            f"{error}: the server refused the key from {source}; fix that key and rerun "
             "(the run stopped at this first refusal; completed work is kept)"
         )
 

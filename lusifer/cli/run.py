@@ -236,8 +236,11 @@ def show_user(user_id: str, run_dir: Path) -> None:
     store = RunStore(run_dir)
     try:
         states = store.profiles(user_id)
-        if not states:
+        status, reason = store.user_statuses().get(user_id, (None, None))
+        if not states and status != "failed":
             raise NotFoundError(f"user {user_id} has no profile in {run_dir}")
+        if status == "failed":
+            click.echo(f"--- failed: {reason or 'no reason was stored'}")
         for state in states:
             click.echo(f"--- step {state.step} ({state.source}; items {', '.join(state.item_ids)})")
             click.echo(f"why: {state.explanation}")
