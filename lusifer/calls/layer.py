@@ -40,7 +40,7 @@ from lusifer import registry
 from lusifer.backends.errors import AuthError, OverloadedError, RateLimitedError, RequestRejectedError, redact
 from lusifer.calls.cache import ResponseCache, cache_key
 from lusifer.calls.costs import cost, price_for, price_table
-from lusifer.calls.limiter import Limiter
+from lusifer.calls.limiter import Limiter, Ticket
 from lusifer.errors import BackendError, BudgetExceededError, RetryableError
 from lusifer.exchange import Exchange
 from lusifer.keys import key_source
@@ -263,13 +263,15 @@ class CallLayer:
         async with self._limiter.slot(tokens, request.task) as ticket:
             self._stats.calls += 1
             exchange.attempts += 1
-            timeout = self.config.backend.timeout + concurrency.patience(request.task)
+            timeout = self.config.backend.timeout
             try:
-                response = await asyncio.wait_for(self.backend.acomplete(request), timeout)
+                response = await self._answer_in_time(request, ticket)
             except asyncio.TimeoutError:
                 self._stats.timeouts += 1
                 concurrency.timed_out(ticket)
-                raise RetryableError(f"{self.backend.name}: no answer within {timeout:g} s") from None
+                raise RetryableError(
+                    f"{self.backend.name}: no answer within {timeout:g} s of the server starting on it"
+                ) from None
             except (RateLimitedError, OverloadedError) as error:
                 self._stats.rate_limited += isinstance(error, RateLimitedError)
                 concurrency.pushed_back(ticket)
@@ -277,6 +279,22 @@ class CallLayer:
             concurrency.succeeded(ticket)
         self._limiter.settle(tokens, response.usage.total_tokens)
         return response
+
+    async def _answer_in_time(self, request: LLMRequest, ticket: Ticket) -> LLMResponse:
+        """The backend's answer, or :class:`asyncio.TimeoutError` once the limiter's deadline passed: the
+        timeout counts from when the server can have started on the request, not from when it was queued."""
+        call = asyncio.ensure_future(self.backend.acomplete(request))
+        try:
+            while not call.done():
+                left = self._limiter.concurrency.deadline(ticket, self.config.backend.timeout) - time.monotonic()
+                if left <= 0:
+                    raise asyncio.TimeoutError
+                await asyncio.wait({call}, timeout=left)
+            return call.result()
+        finally:
+            if not call.done():
+                call.cancel()
+                await asyncio.gather(call, return_exceptions=True)
 
     def _wait(self, state: RetryCallState) -> float:
         """Full jitter: anywhere from 0 to the exponential step, after the server's ``retry_after``, so

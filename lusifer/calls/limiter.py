@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _log = logging.getLogger("lusifer.calls")
 
@@ -33,7 +33,7 @@ SERIAL_MIN_SAMPLES = 4
 SERIAL_MIN_IN_FLIGHT = 2.0
 #: Serial when the median of latency / (mean in flight x fastest latency of the task) reaches this
 #: (about 1 for a serial server, 1 / in-flight for one that works on requests in parallel).
-SERIAL_RATIO = 0.7
+SERIAL_RATIO = 0.6
 
 
 class TokenBucket:
@@ -70,7 +70,7 @@ class TokenBucket:
         self._level = min(self.capacity, self._level + amount)
 
 
-@dataclass
+@dataclass(eq=False)
 class Ticket:
     """One request in flight: when it started and what the limiter knew then."""
 
@@ -79,6 +79,10 @@ class Ticket:
     area: float
     #: Requests already in flight when this one started (it may be queued behind them).
     ahead: int
+    #: Those of them still in flight; once none is, the server is surely working on this one.
+    behind: set[Ticket] = field(default_factory=set)
+    #: When the server can have started on this request at the latest seen (sent, or the last one ahead ended).
+    working_since: float = 0.0
 
 
 class AdaptiveLimit:
@@ -102,6 +106,7 @@ class AdaptiveLimit:
         self._fastest: dict[str, float] = {}
         self._ratios: deque[float] = deque(maxlen=SERIAL_WINDOW)
         self._busy_until = 0.0
+        self._pending: set[Ticket] = set()
 
     @property
     def allowed(self) -> int:
@@ -120,41 +125,43 @@ class AdaptiveLimit:
             await self._changed.wait_for(lambda: self.in_flight < self.allowed)
             now = self._tick()
             self.in_flight += 1
-            return Ticket(task, now, self._area, self.in_flight - 1)
+            ticket = Ticket(task, now, self._area, len(self._pending), set(self._pending), now)
+            self._pending.add(ticket)
+            return ticket
 
     def stamp(self, ticket: Ticket) -> None:
         """Restart ``ticket``'s clock: the request is sent now (after waiting for the per-minute budgets)."""
-        ticket.started = self._tick()
+        ticket.started = ticket.working_since = self._tick()
         ticket.area = self._area
 
-    async def release(self) -> None:
+    async def release(self, ticket: Ticket) -> None:
         """Count a request out of flight and wake a waiting caller."""
         async with self._changed:
-            self._tick()
+            now = self._tick()
             self.in_flight -= 1
+            self._pending.discard(ticket)
+            for other in self._pending:
+                if ticket in other.behind:
+                    other.behind.discard(ticket)
+                    other.working_since = max(other.working_since, now)
             self._changed.notify_all()
 
-    def patience(self, task: str) -> float:
-        """Extra seconds to wait on a serial endpoint for work queued ahead (abandoned requests it is
-        still generating, and requests in flight before this one), on top of ``backend.timeout``."""
-        if not self.serial:
-            return 0.0
-        ahead = max(self._busy_until - time.monotonic(), 0.0)
-        return ahead + max(self.in_flight - 1, 0) * self._fastest.get(task, 0.0)
+    def deadline(self, ticket: Ticket, timeout: float) -> float:
+        """When to give up on ``ticket``'s request: ``timeout`` seconds after the server can have started
+        on it, i.e. after the requests sent before it ended (and, on a serial endpoint, after the abandoned
+        requests it is still generating), but at most ``timeout`` per request ahead plus one."""
+        latest = ticket.started + timeout * (ticket.ahead + 1)
+        if ticket.behind:
+            return latest
+        start = max(ticket.working_since, self._busy_until) if self.serial else ticket.working_since
+        return min(start + timeout, latest + max(self._busy_until - ticket.started, 0.0))
 
     # signals ------------------------------------------------------------------------------------------
 
     def succeeded(self, ticket: Ticket) -> None:
         """An answer came: grow the limit by one per round and test for a serial endpoint."""
-        now = self._tick()
-        latency = now - ticket.started
-        mean_in_flight = (self._area - ticket.area) / latency if latency > 0 else 1.0
-        fastest = min(self._fastest.get(ticket.task, latency), latency)
-        self._fastest[ticket.task] = fastest
-        if mean_in_flight >= SERIAL_MIN_IN_FLIGHT and fastest > 0:
-            self._ratios.append(latency / (mean_in_flight * fastest))
-            if len(self._ratios) >= SERIAL_MIN_SAMPLES and statistics.median(self._ratios) >= SERIAL_RATIO:
-                self._become_serial()
+        latency = self._observe(ticket, answered=True)
+        self._fastest[ticket.task] = min(self._fastest.get(ticket.task, latency), latency)
         if not self.serial:
             self.limit = min(float(self.ceiling), self.limit + 1.0 / self.limit)
 
@@ -169,11 +176,28 @@ class AdaptiveLimit:
     def timed_out(self, ticket: Ticket) -> None:
         """No answer in time. Sent while earlier requests were pending, it was likely queued behind them:
         back off; a serial server goes on generating the abandoned request, so later ones wait for it too."""
+        self._observe(ticket, answered=False)
         if ticket.ahead:
             self.pushed_back(ticket)
-        if self.serial:
-            now = time.monotonic()
-            self._busy_until = max(self._busy_until, now) + self._fastest.get(ticket.task, 0.0)
+        now = time.monotonic()
+        self._busy_until = max(self._busy_until, now) + self._fastest.get(ticket.task, 0.0)
+
+    def _observe(self, ticket: Ticket, answered: bool) -> float:
+        """Add a request's latency to the serial test (a timeout gives a lower bound); return the latency.
+
+        The test: latency / (mean requests in flight during the request x fastest latency of its task)
+        is about 1 on a serial server and 1 / in-flight on a parallel one; the median over the last
+        completions decides, so a single hang on a parallel server does not.
+        """
+        now = self._tick()
+        latency = now - ticket.started
+        mean_in_flight = (self._area - ticket.area) / latency if latency > 0 else 1.0
+        fastest = self._fastest.get(ticket.task, latency if answered else 0.0)
+        if mean_in_flight >= SERIAL_MIN_IN_FLIGHT and fastest > 0 and (answered or ticket.ahead):
+            self._ratios.append(latency / (mean_in_flight * min(fastest, latency)))
+            if len(self._ratios) >= SERIAL_MIN_SAMPLES and statistics.median(self._ratios) >= SERIAL_RATIO:
+                self._become_serial()
+        return latency
 
     def _become_serial(self) -> None:
         if self.serial:
@@ -213,7 +237,7 @@ class Limiter:
             self.concurrency.stamp(ticket)
             yield ticket
         finally:
-            await self.concurrency.release()
+            await self.concurrency.release(ticket)
 
     def settle(self, estimated: int, used: int) -> None:
         """Credit the token budget with what an estimate over-counted."""
