@@ -83,6 +83,7 @@ def test_a_run_against_a_server_rejecting_the_request_shape_makes_one_call_per_u
     print(f"rejected shape: {calls} calls for 3 users, exit {result.exit_code}")
     assert calls == 3  # today 18: every user's first profile call sent 6 times
     assert result.exit_code == 1 and "structured_output" in result.output
+    assert "rerun the same command to retry it" not in result.output  # it cannot help: the request must change
 
 
 def test_a_refused_key_stops_the_run_at_once_naming_where_the_key_came_from(

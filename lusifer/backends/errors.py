@@ -50,6 +50,9 @@ _REJECTION_TEXT = re.compile(
     r"|unsupported|unrecognized (?:request )?argument|unknown (?:parameter|field)|invalid (?:value|request|type)"
 )
 
+#: Part of every rejected request's message, so that reports can tell "rerun" from "change the request".
+REJECTED_ADVICE = "the server refused this request, so sending it again unchanged cannot help"
+
 _SECRET_PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[^\s'\",]+"),
     re.compile(r"(?i)((?:x-)?api[-_]key['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"),
@@ -169,11 +172,10 @@ def error_for(
 ) -> BackendError | AuthError:
     """The exception for a failure of ``kind``; ``message`` is already redacted."""
     if kind is ErrorKind.REJECTED:
-        advice = (
-            "the server refused this request, so sending it again unchanged cannot help: change what is sent "
-            "(backend.structured_output, max_tokens, the model name or base URL)"
+        change = "backend.structured_output, max_tokens, the model name or base URL"
+        return RequestRejectedError(
+            f"{message} ({REJECTED_ADVICE}: change what is sent: {change})", server_message, status
         )
-        return RequestRejectedError(f"{message} ({advice})", server_message, status)
     if kind is ErrorKind.AUTH:
         return AuthError(message)
     if kind is ErrorKind.RATE_LIMIT:

@@ -178,7 +178,12 @@ def run_command(**options: Any) -> None:
     if not summary.ok:
         for user, reason in list(summary.failures.items())[:5]:
             click.echo(f"  failed {user}: {reason}", err=True)
-        click.echo("Some work failed; rerun the same command to retry it (completed work is kept).", err=True)
+        from lusifer.backends.errors import REJECTED_ADVICE
+
+        if any(REJECTED_ADVICE in reason for reason in summary.failures.values()):
+            click.echo("The server rejected the requests: change what is sent (see above), then rerun.", err=True)
+        else:
+            click.echo("Some work failed; rerun the same command to retry it (completed work is kept).", err=True)
         sys.exit(1)
 
 
