@@ -5,8 +5,8 @@ Requests in flight are capped by an :class:`AdaptiveLimit` (AIMD, as TCP does): 
 pushes back (429, overloaded, or a timeout while earlier requests were still pending) at most once per
 round, so a burst of refusals counts once. It also notices a *serial* endpoint (one that answers one
 request at a time, like a single llama.cpp process): when latency grows in step with the number of
-requests in flight, more concurrency only queues at the server, so the limit drops to 1 for good and a
-warning says to set ``max_concurrency = 1``.
+requests in flight, more concurrency only queues at the server, so the limit drops to 1 (tested again
+every :data:`SERIAL_RECHECK_AFTER` answers) and a warning says to set ``max_concurrency = 1``.
 
 The per-minute limits are token buckets that refill continuously and hold one second's worth (at least
 one request, or one call's tokens), so traffic stays smooth instead of bursting a whole minute's
@@ -28,12 +28,15 @@ _log = logging.getLogger("lusifer.calls")
 
 #: Completions looked at to decide whether an endpoint is serial, and how many must be at hand.
 SERIAL_WINDOW = 8
-SERIAL_MIN_SAMPLES = 4
+SERIAL_MIN_SAMPLES = 5
 #: A completion counts for the serial test when at least this many requests were in flight on average.
 SERIAL_MIN_IN_FLIGHT = 2.0
 #: Serial when the median of latency / (mean in flight x fastest latency of the task) reaches this
 #: (about 1 for a serial server, 1 / in-flight for one that works on requests in parallel).
 SERIAL_RATIO = 0.6
+#: Answers after which a serial endpoint is given a second request in flight again, to test once more
+#: (cheap either way: timeouts count from when the server can have started on a request).
+SERIAL_RECHECK_AFTER = 50
 
 
 class TokenBucket:
@@ -96,9 +99,9 @@ class AdaptiveLimit:
         self.ceiling = ceiling
         self.endpoint = endpoint
         self.limit = float(ceiling)
-        self.lowest = float(ceiling)
         self.serial = False
-        self.in_flight = 0
+        self._answers_while_serial = 0
+        self._warned = False
         self._changed = asyncio.Condition()
         self._last_decrease = float("-inf")
         self._area = 0.0  # integral of in_flight over time: the mean in flight of any interval
@@ -107,6 +110,11 @@ class AdaptiveLimit:
         self._ratios: deque[float] = deque(maxlen=SERIAL_WINDOW)
         self._busy_until = 0.0
         self._pending: set[Ticket] = set()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests in flight now."""
+        return len(self._pending)
 
     @property
     def allowed(self) -> int:
@@ -124,7 +132,6 @@ class AdaptiveLimit:
         async with self._changed:
             await self._changed.wait_for(lambda: self.in_flight < self.allowed)
             now = self._tick()
-            self.in_flight += 1
             ticket = Ticket(task, now, self._area, len(self._pending), set(self._pending), now)
             self._pending.add(ticket)
             return ticket
@@ -138,7 +145,6 @@ class AdaptiveLimit:
         """Count a request out of flight and wake a waiting caller."""
         async with self._changed:
             now = self._tick()
-            self.in_flight -= 1
             self._pending.discard(ticket)
             for other in self._pending:
                 if ticket in other.behind:
@@ -164,6 +170,11 @@ class AdaptiveLimit:
         self._fastest[ticket.task] = min(self._fastest.get(ticket.task, latency), latency)
         if not self.serial:
             self.limit = min(float(self.ceiling), self.limit + 1.0 / self.limit)
+            return
+        self._answers_while_serial += 1
+        if self._answers_while_serial >= SERIAL_RECHECK_AFTER:
+            self.serial, self._answers_while_serial = False, 0
+            self._ratios.clear()
 
     def pushed_back(self, ticket: Ticket) -> None:
         """The server refused or was overloaded: halve the limit, once per round of requests."""
@@ -171,7 +182,6 @@ class AdaptiveLimit:
             return  # sent before the last decrease: part of the same burst
         self._last_decrease = time.monotonic()
         self.limit = max(1.0, self.limit / 2)
-        self.lowest = min(self.lowest, self.limit)
 
     def timed_out(self, ticket: Ticket) -> None:
         """No answer in time. Sent while earlier requests were pending, it was likely queued behind them:
@@ -203,7 +213,10 @@ class AdaptiveLimit:
         if self.serial:
             return
         self.serial = True
-        self.limit = self.lowest = 1.0
+        self.limit = 1.0
+        if self._warned:
+            return
+        self._warned = True
         _log.warning(
             "%s answers one request at a time (latency grows with the requests in flight): sending one at a "
             "time from now on; set backend.max_concurrency = 1 (--max-concurrency 1) for it",
