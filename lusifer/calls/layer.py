@@ -8,8 +8,8 @@
    ``max_tokens`` at the model's prices) would exceed ``run.budget_usd``, raise
    :class:`~lusifer.errors.BudgetExceededError`;
 3. per attempt: a limiter slot (an adaptive in-flight limit per endpoint, requests/tokens per minute,
-   see :mod:`lusifer.calls.limiter`), then ``backend.acomplete`` under ``asyncio.wait_for`` of
-   ``backend.timeout`` (longer on a serial endpoint by the work queued ahead);
+   see :mod:`lusifer.calls.limiter`), then ``backend.acomplete``, given up ``backend.timeout`` seconds
+   after the server can have started on it (once the requests sent before it have ended);
 4. retries of :class:`~lusifer.errors.RetryableError` (429, overloaded, other 5xx, timeouts, dropped
    connections, malformed bodies) with full-jitter exponential backoff on top of any ``retry_after``, up
    to ``backend.max_retries``. A request the server rejected

@@ -30,7 +30,7 @@ _log = logging.getLogger("lusifer.calls")
 SERIAL_WINDOW = 8
 SERIAL_MIN_SAMPLES = 5
 #: A completion counts for the serial test when at least this many requests were in flight on average.
-SERIAL_MIN_IN_FLIGHT = 2.0
+SERIAL_MIN_IN_FLIGHT = 3.0
 #: Serial when the median of latency / (mean in flight x fastest latency of the task) reaches this
 #: (about 1 for a serial server, 1 / in-flight for one that works on requests in parallel).
 SERIAL_RATIO = 0.6
