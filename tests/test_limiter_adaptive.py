@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from lusifer.backends.openai_backend import OpenAIBackend
 from lusifer.calls.limiter import AdaptiveLimit
 from lusifer.exchange import Exchange
 from lusifer.testing.fake_behaviours import SerialModel
-from lusifer.testing.fake_servers import FakeOpenAIServer
+from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 from tests.calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config
 
 
@@ -106,3 +107,24 @@ def test_a_parallel_server_keeps_its_concurrency(tmp_path: Path, caplog: pytest.
             limit = asyncio.run(go())
         assert server.max_in_flight == 4 and len(server.requests) == 24
     assert limit == 4 and not any("one request at a time" in record.getMessage() for record in caplog.records)
+
+
+def test_a_hang_on_a_parallel_server_times_out_without_lowering_the_limit(tmp_path: Path) -> None:
+    answer = FakeReply(content=json.dumps({"ratings": {"10": 4, "20": 2}}))
+    with FakeOpenAIServer(ScriptedModel(), latency=0.05) as server:
+        server.inject(answer, answer, FakeReply(content=answer.content, delay=3.0))  # the third one hangs
+        config = make_config(tmp_path, name="openai", base_url=server.base_url, max_concurrency=4, timeout=0.5)
+
+        async def go() -> tuple[int, list[Exchange]]:
+            exchanges: list[Exchange] = []
+            calls = layer(OpenAIBackend(config.backend, SecretStr(SECRET)), config, exchanges)
+            batch = [feedback_request(text=f"Rate these, request {n}.") for n in range(8)]
+            await asyncio.gather(*(calls.call(request, VALIDATORS) for request in batch))
+            limit, timeouts = calls.in_flight_limit, calls.stats.timeouts
+            await calls.aclose()
+            return limit, timeouts
+
+        limit, timeouts = asyncio.run(go())
+        sent = len(server.requests)
+    assert timeouts == 1 and sent == 9  # the hung request was abandoned once and sent again
+    assert limit == 4  # its neighbours answered at once: the server is not queueing

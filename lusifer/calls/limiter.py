@@ -2,10 +2,10 @@
 
 Requests in flight are capped by an :class:`AdaptiveLimit` (AIMD, as TCP does): it starts at
 ``backend.max_concurrency``, grows by one per round of successful calls, and halves when the server
-pushes back (429, overloaded, or a timeout while earlier requests were still pending) at most once per
-round, so a burst of refusals counts once. It also notices a *serial* endpoint (one that answers one
-request at a time, like a single llama.cpp process): when latency grows in step with the number of
-requests in flight, more concurrency only queues at the server, so the limit drops to 1 (tested again
+pushes back (429, overloaded) at most once per round, so a burst of refusals counts once. It also
+notices a *serial* endpoint (one that answers one request at a time, like a single llama.cpp process):
+when latency grows in step with the number of requests in flight (or requests time out while earlier
+ones are pending), more concurrency only queues at the server, so the limit drops to 1 (tested again
 every :data:`SERIAL_RECHECK_AFTER` answers) and a warning says to set ``max_concurrency = 1``.
 
 The per-minute limits are token buckets that refill continuously and hold one second's worth (at least
@@ -184,11 +184,10 @@ class AdaptiveLimit:
         self.limit = max(1.0, self.limit / 2)
 
     def timed_out(self, ticket: Ticket) -> None:
-        """No answer in time. Sent while earlier requests were pending, it was likely queued behind them:
-        back off; a serial server goes on generating the abandoned request, so later ones wait for it too."""
+        """No answer in time: evidence for the serial test when earlier requests were pending (not a
+        push-back: a single hang on a parallel server says nothing about its capacity). A serial server
+        goes on generating the abandoned request, so later ones wait for it too."""
         self._observe(ticket, answered=False)
-        if ticket.ahead:
-            self.pushed_back(ticket)
         now = time.monotonic()
         self._busy_until = max(self._busy_until, now) + self._fastest.get(ticket.task, 0.0)
 
