@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from lusifer.errors import ConfigError
+from lusifer.validation import PROFILE_MIN_WORDS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -119,6 +120,14 @@ class RunConfig(Section):
         return shard
 
 
+class ValidationConfig(Section):
+    """How strictly answers are checked; a domain may ask for more (``Domain.profile_min_words``)."""
+
+    profile_min_words: int = Field(
+        PROFILE_MIN_WORDS, ge=0, description="Words a profile needs at least (the domain may require more)."
+    )
+
+
 class Price(Section):
     """USD per million tokens."""
 
@@ -137,6 +146,7 @@ class LusiferConfig(Section):
     backend: BackendConfig = BackendConfig()
     cache: CacheConfig = CacheConfig()
     run: RunConfig = RunConfig()
+    validation: ValidationConfig = ValidationConfig()
     prices: dict[str, Price] = {}
     plugins: dict[str, dict[str, Any]] = {}
 

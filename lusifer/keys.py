@@ -95,3 +95,16 @@ def require_key(name: str, explicit: str | SecretStr | None = None, env_variable
         via_env = f" or set {' or '.join(variables)}" if variables else ""
         raise KeyMissingError(f"no API key for '{name}': run 'lusifer keys set {name}'{via_env}")
     return key
+
+
+def key_source(name: str, key: SecretStr | None, env_variables: Sequence[str] = ()) -> str:
+    """Where ``key`` (as :func:`find_key` found it) came from, for error messages; never the key itself."""
+    if key is None:
+        return "no key was sent"
+    value = key.get_secret_value()
+    if _read().get(name) == value:
+        return f"the key stored with 'lusifer keys set {name}'"
+    for variable in _variables(name, env_variables):
+        if os.environ.get(variable) == value:
+            return f"the environment variable {variable}"
+    return "the --key option"

@@ -1,7 +1,8 @@
 """Parse, validate and repair what a model answered.
 
 :func:`parse_json` recovers a JSON object from the raw text (code fences and prose around it are
-safe to strip). A :class:`Validator` then checks the object against the request: it returns the
+safe to strip, and raw control characters such as newlines inside strings are accepted). A
+:class:`Validator` then checks the object against the request: it returns the
 accepted values, the problems per key (so that only those are asked again) and the repairs it made.
 Nothing is invented: a value that cannot be repaired safely is a problem, never a guess.
 """
@@ -60,6 +61,18 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def _loads(candidate: str, repairs: list[str]) -> Any:
+    """``json.loads``, falling back to a lenient parse that accepts raw newlines and tabs in strings."""
+    try:
+        return json.loads(candidate, object_pairs_hook=_reject_duplicates)
+    except ValueError as error:
+        if "control character" not in str(error):
+            raise
+    data = json.loads(candidate, object_pairs_hook=_reject_duplicates, strict=False)
+    repairs.append("accepted raw control characters inside strings")
+    return data
+
+
 def parse_json(text: str) -> tuple[dict[str, Any], list[str]]:
     """The JSON object in ``text`` and the repairs needed to find it.
 
@@ -72,13 +85,13 @@ def parse_json(text: str) -> tuple[dict[str, Any], list[str]]:
         candidate = fenced.group(1).strip()
         repairs.append("removed code fence")
     try:
-        data = json.loads(candidate, object_pairs_hook=_reject_duplicates)
+        data = _loads(candidate, repairs)
     except ValueError:
         start, end = candidate.find("{"), candidate.rfind("}")
         if start < 0 or end <= start:
             raise OutputError(f"no JSON object in the answer: {_preview(text)}") from None
         try:
-            data = json.loads(candidate[start : end + 1], object_pairs_hook=_reject_duplicates)
+            data = _loads(candidate[start : end + 1], repairs)
         except ValueError as error:
             raise OutputError(f"malformed JSON in the answer ({error.msg}): {_preview(text)}") from None
         repairs.append("removed text around the JSON object")
@@ -160,8 +173,51 @@ class FeedbackValidator(Validator):
         return {str(key): value for key, value in data.items()}
 
 
+#: Words a profile needs unless ``validation.profile_min_words`` or the domain asks for more.
+PROFILE_MIN_WORDS = 5
+_MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>|```")
+_PLACEHOLDER = re.compile(r"\s*(?:<[^<>]{0,60}>|\[[^\[\]]{0,60}\]|\{[^{}]{0,60}\}|\.{3}|…)\s*")
+_PLACEHOLDER_WORDS = frozenset({"profile", "updated profile", "one sentence", "n/a", "none", "todo", "tbd"})
+
+
+def _words(text: str) -> str:
+    """``text`` lower-cased with punctuation dropped and spaces collapsed, for comparisons."""
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def text_problem(text: str, request: LLMRequest, min_words: int = 0) -> str | None:
+    """Why ``text`` is not a real answer (placeholder, markup, an item title, a copy of the prompt,
+    fewer than ``min_words`` words), or None when it has substance."""
+    if _PLACEHOLDER.fullmatch(text) or _words(text) in _PLACEHOLDER_WORDS:
+        return f"{_preview(text, 40)} is the template's placeholder, not an answer: write the text itself"
+    markup = _MARKUP.search(text)
+    if markup:
+        return f"contains markup ({markup.group(0)!r}): answer in plain text"
+    flat = _words(text)
+    titles = {_words(str(entry.get("title", ""))) for entry in request.context.get("batch") or ()}
+    titles |= {re.sub(r" \d{4}$", "", title) for title in titles}
+    if flat in titles:
+        return f"{_preview(text, 40)} is the title of one rated item, not a description of the person's taste"
+    prompt = _words(" ".join(message.content for message in request.messages))
+    previous = _words(str(request.context.get("previous_profile") or ""))
+    if previous:
+        prompt = prompt.replace(previous, " ")
+    if len(flat.split()) >= 3 and flat in prompt:
+        return "repeats text of the question instead of answering it"
+    count = len(text.split())
+    if count < min_words:
+        return f"too short ({count} words; at least {min_words} expected): describe the person's taste"
+    return None
+
+
 class ProfileValidator(Validator):
-    """A non-empty ``profile`` text, and for updates a non-empty one-sentence ``explanation``."""
+    """A ``profile`` text with substance, and for updates a one-sentence ``explanation``.
+
+    A profile must have at least ``request.context["profile_min_words"]`` words (default
+    :data:`PROFILE_MIN_WORDS`; the simulator sets it from ``validation.profile_min_words`` and the domain),
+    must not be the template's placeholder (``<updated profile>``), markup (``<pre><code>``), the title
+    of one rated item, or a copy of the question. Each problem is named, so the re-ask says what to fix.
+    """
 
     name = "profile"
     tasks = ("profile", "profile_update")
@@ -169,12 +225,17 @@ class ProfileValidator(Validator):
     def validate(self, data: Any, request: LLMRequest) -> ValidationResult:
         result = ValidationResult()
         required = ("profile", "explanation") if request.task == "profile_update" else ("profile",)
+        min_words = int(request.context.get("profile_min_words", PROFILE_MIN_WORDS))
         for key in required:
             value = data.get(key)
-            if isinstance(value, str) and value.strip():
+            if not isinstance(value, str) or not value.strip():
+                result.problems[key] = "missing or empty"
+                continue
+            problem = text_problem(value.strip(), request, min_words if key == "profile" else 0)
+            if problem is None:
                 result.value[key] = value.strip()
             else:
-                result.problems[key] = "missing or empty"
+                result.problems[key] = problem
         if request.task == "profile" and isinstance(data.get("explanation"), str):
             result.value["explanation"] = data["explanation"].strip()
         return result

@@ -11,6 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from lusifer.backends.anthropic_backend import AnthropicBackend
+from lusifer.backends.errors import AuthError
 from lusifer.backends.factory import create_backend
 from lusifer.errors import BackendError, KeyMissingError
 from lusifer.exchange import Exchange
@@ -107,7 +108,7 @@ def test_key_never_leaks(server: FakeAnthropicServer, tmp_path: Path) -> None:
     }
     server.inject(FakeReply(status=401, json=echo))
     exchanges: list[Exchange] = []
-    with pytest.raises(BackendError) as caught:
+    with pytest.raises(AuthError) as caught:  # a refused key stops the run
         _call(server, tmp_path, exchanges)
     assert SECRET not in str(caught.value)
     assert all(SECRET not in json.dumps(exchange.to_dict()) for exchange in exchanges)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from lusifer.backends.errors import AuthError
 from lusifer.backends.factory import create_backend
 from lusifer.backends.openai_backend import OpenAIBackend
 from lusifer.errors import BackendError, KeyMissingError
@@ -165,7 +166,7 @@ def test_key_never_leaks(tmp_path: Path) -> None:
     with FakeOpenAIServer(lambda request: FakeReply(content=ANSWER)) as fake:
         _call(fake, tmp_path, exchanges)  # fills the cache
         fake.inject(FakeReply(status=401, json=echo))
-        with pytest.raises(BackendError) as caught:
+        with pytest.raises(AuthError) as caught:  # a refused key stops the run: not a BackendError
             _call(fake, tmp_path, exchanges, temperature=0.5)  # a new cache key: reaches the server
     assert SECRET not in str(caught.value) and "***" in str(caught.value)
     assert all(SECRET not in json.dumps(exchange.to_dict()) for exchange in exchanges)

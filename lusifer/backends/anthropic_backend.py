@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage
+from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage, sdk_timeout
 from lusifer.backends.errors import translate_sdk_error
 from lusifer.errors import BackendError, KeyMissingError, RetryableError
 
@@ -52,7 +52,7 @@ class AnthropicBackend(Backend):
             api_key=api_key.get_secret_value(),
             base_url=config.base_url,
             max_retries=0,
-            timeout=config.timeout,
+            timeout=sdk_timeout(config),
         )
 
     def _arguments(self, request: LLMRequest) -> dict[str, Any]:

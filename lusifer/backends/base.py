@@ -69,6 +69,13 @@ class LLMResponse:
     logprobs: list[dict[str, Any]] | None = None
 
 
+def sdk_timeout(config: BackendConfig) -> float:
+    """The timeout to give a vendor SDK: only a backstop. The call layer times requests out itself, from
+    when the server can have started on one, so a request queued behind others may wait up to one
+    ``timeout`` per request in flight ahead of it."""
+    return config.timeout * (config.max_concurrency + 1)
+
+
 class Backend(ABC):
     """An LLM (or a stand-in for one) that answers :class:`LLMRequest` objects.
 

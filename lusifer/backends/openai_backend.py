@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage
+from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage, sdk_timeout
 from lusifer.backends.errors import RETRYABLE_STATUSES, translate_sdk_error
 from lusifer.errors import BackendError, RetryableError
 
@@ -57,7 +57,7 @@ class OpenAIBackend(Backend):
         base_url = _base_url(config)
         key = self._api_key.get_secret_value() if self._api_key is not None else KEYLESS_PLACEHOLDER
         self._client = openai.AsyncOpenAI(
-            api_key=key, base_url=base_url, max_retries=0, timeout=config.timeout
+            api_key=key, base_url=base_url, max_retries=0, timeout=sdk_timeout(config)
         )
 
     def _arguments(self, request: LLMRequest) -> dict[str, Any]:

@@ -7,10 +7,15 @@
 2. budget check: if money spent + in flight + this call's estimate (prompt characters / 4 and
    ``max_tokens`` at the model's prices) would exceed ``run.budget_usd``, raise
    :class:`~lusifer.errors.BudgetExceededError`;
-3. per attempt: a limiter slot (concurrency, requests/tokens per minute), then
-   ``backend.acomplete`` under ``asyncio.wait_for(backend.timeout)``;
-4. retries of :class:`~lusifer.errors.RetryableError` (429, 5xx, timeouts, dropped connections, malformed
-   bodies) with exponential backoff and jitter, honouring ``retry_after``, up to ``backend.max_retries``;
+3. per attempt: a limiter slot (an adaptive in-flight limit per endpoint, requests/tokens per minute,
+   see :mod:`lusifer.calls.limiter`), then ``backend.acomplete``, given up ``backend.timeout`` seconds
+   after the server can have started on it (once the requests sent before it have ended);
+4. retries of :class:`~lusifer.errors.RetryableError` (429, overloaded, other 5xx, timeouts, dropped
+   connections, malformed bodies) with full-jitter exponential backoff on top of any ``retry_after``, up
+   to ``backend.max_retries``. A request the server rejected
+   (:class:`~lusifer.backends.errors.RequestRejectedError`) is never sent again unchanged; a refused key
+   (:class:`~lusifer.backends.errors.AuthError`) fails this and every later call at once, naming where
+   the key came from, so that the run stops at the first refusal;
 5. parsing (:func:`lusifer.validation.parse_json`) and the validators whose ``tasks`` include the
    request's task, merged into one :class:`~lusifer.validation.ValidationResult`;
 6. storing answers that parsed in the cache;
@@ -32,12 +37,13 @@ from typing import TYPE_CHECKING, Any
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from lusifer import registry
-from lusifer.backends.errors import RateLimitedError, redact
+from lusifer.backends.errors import AuthError, OverloadedError, RateLimitedError, RequestRejectedError, redact
 from lusifer.calls.cache import ResponseCache, cache_key
 from lusifer.calls.costs import cost, price_for, price_table
-from lusifer.calls.limiter import Limiter
+from lusifer.calls.limiter import Limiter, Ticket
 from lusifer.errors import BackendError, BudgetExceededError, RetryableError
 from lusifer.exchange import Exchange
+from lusifer.keys import key_source
 from lusifer.validation import OutputError, ValidationResult, Validator, parse_json
 
 if TYPE_CHECKING:
@@ -63,6 +69,7 @@ class CallStats:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     rate_limited: int = 0
+    timeouts: int = 0
 
 
 @dataclass
@@ -109,12 +116,21 @@ class CallLayer:
         self.backoff_max = backoff_max
         settings = config.backend
         self._limiter = Limiter(
-            settings.max_concurrency, settings.requests_per_minute, settings.tokens_per_minute
+            settings.max_concurrency,
+            settings.requests_per_minute,
+            settings.tokens_per_minute,
+            endpoint=endpoint_name(backend),
         )
         self._cache = ResponseCache(config.cache.path) if backend.cacheable and config.cache.enabled else None
         self._stats = CallStats()
         self._prices = price_table(backend, config.prices)
         self._reserved_usd = 0.0
+        self._refused: AuthError | None = None
+
+    @property
+    def in_flight_limit(self) -> int:
+        """Requests allowed in flight now (``backend.max_concurrency``, lowered by 429s or a serial server)."""
+        return self._limiter.concurrency.allowed
 
     @property
     def stats(self) -> CallStats:
@@ -139,8 +155,12 @@ class CallLayer:
         """Answer ``request`` through the cache or the backend, validated and recorded.
 
         :raises BudgetExceededError: this call could take the run over ``run.budget_usd``.
-        :raises BackendError: the call failed for good (after retries, or a non-retryable error).
+        :raises BackendError: the call failed for good (after retries, or a non-retryable error);
+            :class:`~lusifer.backends.errors.RequestRejectedError` when the server refused the request.
+        :raises AuthError: the server refused the key (now or on an earlier call of this layer).
         """
+        if self._refused is not None:
+            raise self._refused
         started = time.monotonic()
         parameters = self._parameters()
         key = cache_key(self.backend.name, self.backend.model, request, parameters)
@@ -165,13 +185,15 @@ class CallLayer:
         estimate = self._reserve(request)
         try:
             response = await self._send(request, exchange)
-        except BackendError as error:
+        except (BackendError, AuthError) as error:
             self._stats.errors += 1
+            if isinstance(error, AuthError):
+                error = self._refused = AuthError(self._refusal_advice(error))
             # Backends redact their messages; this second pass also covers third-party backends.
             exchange.error = redact(str(error), self.backend._api_key)
             exchange.latency_s = time.monotonic() - started
             self._record(exchange)
-            raise BackendError(exchange.error) from None
+            raise _same_kind(error, exchange.error) from None
         finally:
             self._reserved_usd -= estimate
         exchange.prompt_tokens = response.usage.prompt_tokens
@@ -224,32 +246,74 @@ class CallLayer:
             before_sleep=self._before_sleep,
             reraise=True,
         )
-        return await retrying(self._attempt, request, exchange)
+        try:
+            return await retrying(self._attempt, request, exchange)
+        except RateLimitedError as error:
+            configured = self.config.backend.max_concurrency
+            raise RateLimitedError(
+                f"{error}; still refused after {exchange.attempts} attempts: lower --max-concurrency "
+                f"(backend.max_concurrency, now {configured}; this server accepted about "
+                f"{self.in_flight_limit} at once)",
+                retry_after=error.retry_after,
+            ) from None
 
     async def _attempt(self, request: LLMRequest, exchange: Exchange) -> LLMResponse:
-        timeout = self.config.backend.timeout
         tokens = estimate_tokens(request) + self.config.backend.max_tokens
-        async with self._limiter.slot(tokens):
+        concurrency = self._limiter.concurrency
+        async with self._limiter.slot(tokens, request.task) as ticket:
             self._stats.calls += 1
             exchange.attempts += 1
+            timeout = self.config.backend.timeout
             try:
-                response = await asyncio.wait_for(self.backend.acomplete(request), timeout)
+                response = await self._answer_in_time(request, ticket)
             except asyncio.TimeoutError:
-                raise RetryableError(f"{self.backend.name}: no answer within {timeout:g} s") from None
-            except RateLimitedError:
-                self._stats.rate_limited += 1
+                self._stats.timeouts += 1
+                concurrency.timed_out(ticket)
+                raise RetryableError(
+                    f"{self.backend.name}: no answer within {timeout:g} s of the server starting on it"
+                ) from None
+            except (RateLimitedError, OverloadedError) as error:
+                self._stats.rate_limited += isinstance(error, RateLimitedError)
+                concurrency.pushed_back(ticket)
                 raise
+            concurrency.succeeded(ticket)
         self._limiter.settle(tokens, response.usage.total_tokens)
         return response
 
+    async def _answer_in_time(self, request: LLMRequest, ticket: Ticket) -> LLMResponse:
+        """The backend's answer, or :class:`asyncio.TimeoutError` once the limiter's deadline passed: the
+        timeout counts from when the server can have started on the request, not from when it was queued."""
+        call = asyncio.ensure_future(self.backend.acomplete(request))
+        try:
+            while not call.done():
+                left = self._limiter.concurrency.deadline(ticket, self.config.backend.timeout) - time.monotonic()
+                if left <= 0:
+                    raise asyncio.TimeoutError
+                await asyncio.wait({call}, timeout=left)
+            return call.result()
+        finally:
+            if not call.done():
+                call.cancel()
+                await asyncio.gather(call, return_exceptions=True)
+
     def _wait(self, state: RetryCallState) -> float:
+        """Full jitter: anywhere from 0 to the exponential step, after the server's ``retry_after``, so
+        callers refused together do not come back together."""
         error = state.outcome.exception() if state.outcome is not None else None
         retry_after = getattr(error, "retry_after", None)
-        if retry_after is not None:
-            wait = min(float(retry_after), MAX_RETRY_AFTER)
-            return wait + random.uniform(0.0, 0.1 * wait)  # spread callers told the same moment
+        floor = min(float(retry_after), MAX_RETRY_AFTER) if retry_after is not None else 0.0
         ceiling = min(self.backoff_max, self.backoff_base * 2 ** (state.attempt_number - 1))
-        return random.uniform(ceiling / 2, ceiling)
+        return floor + random.uniform(0.0, ceiling)
+
+    def _refusal_advice(self, error: AuthError) -> str:
+        backend = self.backend
+        source = "no key was sent"
+        if backend.key_name:
+            source = key_source(backend.key_name, backend._api_key, backend.key_env_variables)
+        return (
+            f"{error}: the server refused the key from {source}; fix that key and rerun "
+            "(the run stopped at this first refusal; completed work is kept)"
+        )
 
     def _before_sleep(self, state: RetryCallState) -> None:
         self._stats.retries += 1
@@ -289,3 +353,25 @@ class CallLayer:
         if self.on_exchange is not None:
             self.on_exchange(exchange)
         registry.emit_exchange_recorded(exchange)
+
+
+def endpoint_name(backend: Backend) -> str:
+    """The backend's server for messages: its base URL without credentials or query, else its name."""
+    from urllib.parse import urlsplit
+
+    base_url = getattr(backend.config, "base_url", None)
+    if not base_url:
+        return f"the {backend.name} API"
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def _same_kind(error: BackendError | AuthError, message: str) -> BackendError | AuthError:
+    """An error of ``error``'s category carrying ``message`` (the redacted text the exchange recorded)."""
+    if isinstance(error, AuthError):
+        return AuthError(message)
+    if isinstance(error, RequestRejectedError):
+        return RequestRejectedError(message, error.server_message, error.status)
+    return BackendError(message)

@@ -76,6 +76,7 @@ def evaluate_command(
         assert run_dir is not None
         data = read_run_dir(run_dir, columns)
         out = out or run_dir / "evaluation"
+    _require_valid_values(data.frame, data.columns, data.source)
     if history is not None:
         data.history = read_history(history)
     elif protocol == "paper":
@@ -107,6 +108,21 @@ def evaluate_command(
     written = write_report(result, out, title=f"Lusifer evaluation of {data.source}")
     _print_summary(result.metrics, result.methods, result.display_metrics(data.headline or HEADLINE[kind]))
     click.echo(f"Wrote {written['report']}, {written['metrics']} and {len(written) - 2} plots to {out}")
+
+
+def _require_valid_values(frame: object, columns: list[str], source: str) -> None:
+    """Refuse to score columns that hold no simulated value at all (every metric would be NaN)."""
+    import pandas as pd
+
+    from lusifer.errors import DataError
+
+    assert isinstance(frame, pd.DataFrame)
+    empty = [column for column in columns if not frame[column].notna().any()]
+    if empty:
+        raise DataError(
+            f"no simulated value in {source} is valid ({', '.join(empty)}: 0 of {len(frame)} rows): nothing to "
+            "evaluate; `lusifer show user ID --run RUN_DIR` prints why a user failed"
+        )
 
 
 #: Metrics printed when the domain is unknown (a plain predictions file).

@@ -178,7 +178,12 @@ def run_command(**options: Any) -> None:
     if not summary.ok:
         for user, reason in list(summary.failures.items())[:5]:
             click.echo(f"  failed {user}: {reason}", err=True)
-        click.echo("Some work failed; rerun the same command to retry it (completed work is kept).", err=True)
+        from lusifer.backends.errors import REJECTED_ADVICE
+
+        if any(REJECTED_ADVICE in reason for reason in summary.failures.values()):
+            click.echo("The server rejected the requests: change what is sent (see above), then rerun.", err=True)
+        else:
+            click.echo("Some work failed; rerun the same command to retry it (completed work is kept).", err=True)
         sys.exit(1)
 
 
@@ -236,8 +241,11 @@ def show_user(user_id: str, run_dir: Path) -> None:
     store = RunStore(run_dir)
     try:
         states = store.profiles(user_id)
-        if not states:
+        status, reason = store.user_statuses().get(user_id, (None, None))
+        if not states and status != "failed":
             raise NotFoundError(f"user {user_id} has no profile in {run_dir}")
+        if status == "failed":
+            click.echo(f"--- failed: {reason or 'no reason was stored'}")
         for state in states:
             click.echo(f"--- step {state.step} ({state.source}; items {', '.join(state.item_ids)})")
             click.echo(f"why: {state.explanation}")

@@ -91,6 +91,8 @@ class Domain(ABC):
     #: Headline metrics by registered name: printed by ``lusifer evaluate`` (which computes every
     #: registered metric of the domain's feedback kind for the report).
     evaluators: ClassVar[tuple[str, ...]] = ("rmse", "mae", "pearson")
+    #: Words a profile needs at least; runs use the larger of this and ``validation.profile_min_words``.
+    profile_min_words: ClassVar[int] = 0
     #: Word for one item in prompts and messages ("movie", "article").
     item_noun: ClassVar[str] = "item"
     #: Gymnasium id ``lusifer/<env_name>-v0`` (default: the titled name, ``books`` -> ``Books``);

@@ -15,7 +15,7 @@ import jinja2
 from lusifer.backends.base import LLMRequest, Message
 from lusifer.domains.base import Domain
 from lusifer.templates import render
-from lusifer.validation import feedback_schema, profile_schema
+from lusifer.validation import PROFILE_MIN_WORDS, feedback_schema, profile_schema
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,15 @@ class Interaction:
 class RequestBuilder:
     """Renders profile and feedback requests for one domain."""
 
-    def __init__(self, domain: Domain, environment: jinja2.Environment, items: dict[str, ItemText]) -> None:
+    def __init__(
+        self,
+        domain: Domain,
+        environment: jinja2.Environment,
+        items: dict[str, ItemText],
+        profile_min_words: int = PROFILE_MIN_WORDS,
+    ) -> None:
         self.domain = domain
+        self.profile_min_words = profile_min_words
         self.environment = environment
         self.items = items
         scale = domain.scale
@@ -76,6 +83,7 @@ class RequestBuilder:
             previous_profile=previous_profile,
             note=note,
             batch=[self._rated(entry) for entry in batch],
+            profile_min_words=self.profile_min_words,
         )
         task = "profile" if previous_profile is None else "profile_update"
         return self._request(task, context, profile_schema(previous_profile is not None), "profile")

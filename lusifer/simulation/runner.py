@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lusifer import __version__
+from lusifer.backends.errors import AuthError
 from lusifer.errors import BudgetExceededError, ConfigError
 from lusifer.registry import emit_run_finished, emit_run_started, get_domain
 from lusifer.run_info import RunInfo, RunSummary
@@ -241,6 +242,11 @@ async def _simulate(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         summary.failures["budget"] = str(error)
+    except AuthError:  # every further call would be refused too: stop now, keep what is stored
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     finally:
         await calls.aclose()
     _fill_summary(summary, store, plan.user_ids, calls)

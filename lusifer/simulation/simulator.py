@@ -98,7 +98,8 @@ class Simulator:
         self.items = items
         self.community = community
         self.store = store
-        self.requests = RequestBuilder(domain, template_environment(config.prompts_dir), items)
+        min_words = max(config.validation.profile_min_words, domain.profile_min_words)
+        self.requests = RequestBuilder(domain, template_environment(config.prompts_dir), items, min_words)
         self.validators = [get_validator(name) for name in domain.validator_names()]
 
     # phase 1 ------------------------------------------------------------------------------------

@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 REDACTED = "[REDACTED]"
+#: The string of default answers: long enough to pass as a profile (validators reject one-word texts).
+EXAMPLE_TEXT = "A plain example text, long enough to pass as an answer."
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key"})
 
 
@@ -114,7 +116,7 @@ def example_for_schema(schema: Mapping[str, Any] | None) -> Any:
         return float(schema.get("minimum", 0))
     if kind == "boolean":
         return False
-    return "ok"
+    return EXAMPLE_TEXT
 
 
 class FakeServer(ABC):

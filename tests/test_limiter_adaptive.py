@@ -1,0 +1,130 @@
+"""The adaptive in-flight limit: AIMD on push-back, and a serial server is sent one request at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from simulation_fakes import ScriptedModel
+
+from lusifer.backends.openai_backend import OpenAIBackend
+from lusifer.calls.limiter import AdaptiveLimit
+from lusifer.exchange import Exchange
+from lusifer.testing.fake_behaviours import SerialModel
+from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
+from tests.calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config
+
+
+def test_push_back_halves_the_limit_once_per_round_and_answers_grow_it_back() -> None:
+    async def go() -> list[float]:
+        limit = AdaptiveLimit(8)
+        burst = [await limit.acquire("feedback") for _ in range(8)]
+        seen = [limit.limit]
+        for ticket in burst:  # eight refusals of requests sent together count once
+            limit.pushed_back(ticket)
+            await limit.release(ticket)
+        seen.append(limit.limit)
+        later = await limit.acquire("feedback")
+        limit.pushed_back(later)  # sent after the decrease: a new round
+        await limit.release(later)
+        seen.append(limit.limit)
+        for _ in range(40):
+            ticket = await limit.acquire("feedback")
+            limit.succeeded(ticket)
+            await limit.release(ticket)
+        seen.append(limit.limit)
+        for _ in range(10):
+            ticket = await limit.acquire("feedback")
+            limit.pushed_back(ticket)
+            await limit.release(ticket)
+            limit._last_decrease = float("-inf")  # as if each came from a later round
+        seen.append(limit.limit)
+        return seen
+
+    assert asyncio.run(go()) == [8.0, 4.0, 2.0, 8.0, 1.0]
+
+
+def _serial_run(tmp_path: Path, max_concurrency: int, requests: int = 12) -> dict[str, float]:
+    """``requests`` distinct feedback calls at once through one layer against a serial server that
+    generates for 0.5 s, with a client timeout of 1.5 s (the ratio of the issue: 17 s and 60 s)."""
+    model = SerialModel(ScriptedModel(), generation_s=0.5)
+    exchanges: list[Exchange] = []
+    with FakeOpenAIServer(model) as server:
+        config = make_config(
+            tmp_path, name="openai", base_url=server.base_url, max_concurrency=max_concurrency, timeout=1.5
+        )
+
+        async def go() -> int:
+            calls = layer(OpenAIBackend(config.backend, SecretStr(SECRET)), config, exchanges)
+            try:
+                batch = [feedback_request(text=f"Rate these, request {n}.") for n in range(requests)]
+                results = await asyncio.gather(*(calls.call(r, VALIDATORS) for r in batch), return_exceptions=True)
+                return sum(1 for result in results if not isinstance(result, BaseException))
+            finally:
+                limit = calls.in_flight_limit
+                await calls.aclose()
+                outcome["limit"] = limit
+
+        outcome: dict[str, float] = {}
+        answered = asyncio.run(go())
+        sent = len(server.requests)
+    outcome.update(answered=answered, sent=sent, generated=model.generated, discarded=model.generated - answered)
+    return outcome
+
+
+def test_a_serial_server_is_detected_and_sent_one_request_at_a_time(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="lusifer.calls"):
+        outcome = _serial_run(tmp_path, max_concurrency=4)
+    print(f"serial server, 12 answers wanted at max_concurrency 4: {outcome}")
+    assert outcome["answered"] == 12
+    # At most the first wave is re-sent (today about 2 sends per answer: queued calls time out, are re-sent).
+    assert outcome["sent"] <= outcome["answered"] + 4
+    assert outcome["discarded"] <= 4  # generations thrown away because their client had given up
+    assert outcome["limit"] == 1
+    assert any("max_concurrency = 1" in record.getMessage() for record in caplog.records)
+
+
+def test_a_parallel_server_keeps_its_concurrency(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    exchanges: list[Exchange] = []
+    with FakeOpenAIServer(ScriptedModel(), latency=0.08, jitter=0.02) as server:
+        config = make_config(tmp_path, name="openai", base_url=server.base_url, max_concurrency=4)
+
+        async def go() -> int:
+            calls = layer(OpenAIBackend(config.backend, SecretStr(SECRET)), config, exchanges)
+            batch = [feedback_request(text=f"Rate these, request {n}.") for n in range(24)]
+            await asyncio.gather(*(calls.call(request, VALIDATORS) for request in batch))
+            limit = calls.in_flight_limit
+            await calls.aclose()
+            return limit
+
+        with caplog.at_level(logging.WARNING, logger="lusifer.calls"):
+            limit = asyncio.run(go())
+        assert server.max_in_flight == 4 and len(server.requests) == 24
+    assert limit == 4 and not any("one request at a time" in record.getMessage() for record in caplog.records)
+
+
+def test_a_hang_on_a_parallel_server_times_out_without_lowering_the_limit(tmp_path: Path) -> None:
+    answer = FakeReply(content=json.dumps({"ratings": {"10": 4, "20": 2}}))
+    with FakeOpenAIServer(ScriptedModel(), latency=0.05) as server:
+        server.inject(answer, answer, FakeReply(content=answer.content, delay=3.0))  # the third one hangs
+        config = make_config(tmp_path, name="openai", base_url=server.base_url, max_concurrency=4, timeout=0.5)
+
+        async def go() -> tuple[int, list[Exchange]]:
+            exchanges: list[Exchange] = []
+            calls = layer(OpenAIBackend(config.backend, SecretStr(SECRET)), config, exchanges)
+            batch = [feedback_request(text=f"Rate these, request {n}.") for n in range(8)]
+            await asyncio.gather(*(calls.call(request, VALIDATORS) for request in batch))
+            limit, timeouts = calls.in_flight_limit, calls.stats.timeouts
+            await calls.aclose()
+            return limit, timeouts
+
+        limit, timeouts = asyncio.run(go())
+        sent = len(server.requests)
+    assert timeouts == 1 and sent == 9  # the hung request was abandoned once and sent again
+    assert limit == 4  # its neighbours answered at once: the server is not queueing
