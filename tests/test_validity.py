@@ -137,7 +137,7 @@ class ItemMeanCopier(Backend):
 
     async def acomplete(self, request: LLMRequest) -> LLMResponse:
         if request.task != "feedback":
-            return LLMResponse(json.dumps({"profile": "Likes films.", "explanation": "No change."}), self.model)
+            return LLMResponse(json.dumps({"profile": "Likes films of every kind, whatever they are.", "explanation": "No change."}), self.model)
         ratings = {str(item["item_id"]): self.rating(item, request.context) for item in request.context["items"]}
         return LLMResponse(json.dumps({"ratings": ratings}), self.model)
 
