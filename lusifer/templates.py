@@ -62,6 +62,12 @@ def render(environment: jinja2.Environment, folder: str, task: str, **context: o
         template = environment.select_template(names)
     except jinja2.TemplatesNotFound:
         raise ConfigError(f"no prompt template for task '{task}': looked for {', '.join(names)}") from None
+    except jinja2.TemplateSyntaxError as error:
+        where = error.filename or error.name or names[0]
+        raise ConfigError(
+            f"prompt template {where}, line {error.lineno}: {error.message}; fix the template "
+            "(or remove it from --prompts-dir to use the built-in one)"
+        ) from None
     try:
         return template.render(**context).strip()
     except jinja2.UndefinedError as error:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lusifer.errors import BackendError, LusiferError
+from lusifer.errors import BackendError, BudgetExceededError, LusiferError
 from lusifer.registry import get_validator
 from lusifer.simulation.requests import Interaction, ItemText, RequestBuilder
 from lusifer.store import ProfileState, RunStore
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 #: Profile text of a user with no history yet (cold start).
 NO_PROFILE = "Nothing is known about this person's taste yet."
+#: Start of the failure reason of items a budget stop left unasked.
+NOT_STARTED = "not started"
 
 
 class ProfileError(LusiferError):
@@ -157,6 +159,9 @@ class Simulator:
                 answer = await self.calls.call(request, self.validators, user_id=user.user_id)
             except BackendError as error:
                 result.failures.update({item_id: f"call failed: {error}" for item_id in remaining})
+                return
+            except BudgetExceededError as error:  # keep what earlier attempts and chunks answered
+                result.failures.update({item_id: f"{NOT_STARTED}: {error}" for item_id in remaining})
                 return
             validation = answer.validation
             accepted = validation.value if validation is not None else {}
