@@ -103,7 +103,7 @@ class RunConfig(Section):
     user_ids: list[str] | None = None
     concurrency: int = Field(8, ge=1, description="Users simulated at once.")
     rating_batch: int = Field(20, ge=1, description="Items rated per call.")
-    validation_retries: int = Field(2, ge=0, description="Re-asks for items missing or invalid.")
+    validation_retries: int = Field(3, ge=0, description="Re-asks for items missing or invalid.")
     refresh_every: int = Field(10, ge=1, description="Online use: refresh the profile every m interactions.")
     budget_usd: float | None = Field(None, gt=0)
     calibrator: Path | None = None

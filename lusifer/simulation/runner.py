@@ -293,7 +293,7 @@ async def _simulate(
 
     def stop_for_budget(user_id: str, message: str) -> None:
         budget_stop[:1] = [message]
-        store.set_user_status(user_id, NOT_STARTED, message)
+        store.set_user_status(user_id, NOT_STARTED, f"{NOT_STARTED}: {message}")
 
     async def simulate_user(user_id: str, final_pass: bool = False) -> None:
         async with semaphore:
