@@ -33,6 +33,7 @@ from lusifer.simulation.inputs import community_stats, histories_by_user, item_t
 from lusifer.simulation.lock import LOCK_FILE, RunLock
 from lusifer.simulation.simulator import NOT_STARTED, ProfileError, SimulatedUser, Simulator
 from lusifer.store import STORE_FILE, RunStore
+from lusifer.templates import check_templates, template_environment
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -205,6 +206,7 @@ def run_simulation(
         from lusifer.evaluation.calibration import load_calibrator
 
         load_calibrator(config.run.calibrator)  # a bad file fails before anything is written
+    check_templates(template_environment(config.prompts_dir), plan.domain.templates)  # and a broken template
     backend = create_backend(config, api_key)  # so does an unknown backend or a missing key
     try:
         out.mkdir(parents=True, exist_ok=True)
