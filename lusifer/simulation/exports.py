@@ -46,6 +46,12 @@ def atomic_path(path: Path) -> Iterator[Path]:
             temporary.unlink()
 
 
+def remove_stale_temporaries(out: Path) -> None:
+    """Delete temporary files a killed process left in ``out`` (call while holding the run lock)."""
+    for path in out.glob(".*.tmp"):
+        path.unlink(missing_ok=True)
+
+
 def write_atomically(path: Path, write: Callable[[Path], Any]) -> None:
     """Call ``write(temporary_path)``, then move the result to ``path`` in one rename."""
     with atomic_path(path) as temporary:

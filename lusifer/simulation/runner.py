@@ -28,7 +28,12 @@ from lusifer.errors import BudgetExceededError, ConfigError, DataError, LusiferE
 from lusifer.keys import redact_credentials
 from lusifer.registry import emit_run_finished, emit_run_started, get_domain
 from lusifer.run_info import RunInfo, RunSummary
-from lusifer.simulation.exports import write_exports, write_summary, write_text_atomically
+from lusifer.simulation.exports import (
+    remove_stale_temporaries,
+    write_exports,
+    write_summary,
+    write_text_atomically,
+)
 from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts, user_info_of
 from lusifer.simulation.lock import LOCK_FILE, RunLock
 from lusifer.simulation.simulator import NOT_STARTED, ProfileError, SimulatedUser, Simulator
@@ -223,6 +228,7 @@ def run_simulation(
 def _run_locked(
     config: LusiferConfig, plan: RunPlan, out: Path, backend: Any, progress: RunProgress | None
 ) -> tuple[RunInfo, RunSummary]:
+    remove_stale_temporaries(out)
     store = RunStore(out)
     snapshot = config_snapshot(config)
     check_resumable(store, snapshot)
