@@ -19,7 +19,6 @@ from lusifer.backends.base import Backend
 from lusifer.calls.cache import cache_key
 from lusifer.cli import cli, load_plugin_commands
 from lusifer.config import BackendConfig
-from lusifer.keys import redact_credentials, redact_url
 from lusifer.registry import get_backend
 from lusifer.store import RunStore
 from lusifer.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer, FakeReply, FakeServer
@@ -167,6 +166,8 @@ def test_credentials_in_the_base_url_are_redacted_everywhere(ml100k: Path, tmp_p
 
 
 def test_redaction_covers_query_keys_and_basic_auth() -> None:
+    from lusifer.keys import redact_credentials, redact_url
+
     assert redact_url("https://h/v1?api_key=abc&x=1") == "https://h/v1?api_key=***&x=1"
     assert redact_url("http://u:p@h:1/v1") == "http://***@h:1/v1"
     text = redact_credentials("GET http://u:p@h/v1?token=t1 failed; Authorization: Basic dTpwMTIzNDU=")

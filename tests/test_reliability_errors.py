@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
-from lusifer.cli import cli, load_plugin_commands, one_line
+from lusifer.cli import cli, load_plugin_commands
 from lusifer.errors import ConfigError
 from lusifer.keys import keys_path
 
@@ -72,6 +72,8 @@ def test_a_damaged_run_store_is_one_line(ml100k: Path, tmp_path: Path) -> None:
 
 
 def test_the_cli_reports_a_full_disk_and_sqlite_errors_in_one_line() -> None:
+    from lusifer.cli import one_line
+
     full = OSError(errno.ENOSPC, "No space left on device", "/runs/x/ratings.csv")
     assert one_line(full) == "/runs/x/ratings.csv: No space left on device (the disk is full: free space and rerun " \
         "the same command (stored work is kept))"  # fmt: skip
