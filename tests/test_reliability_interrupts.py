@@ -112,6 +112,9 @@ def test_interrupted_run_resumes_to_the_uninterrupted_outputs(
             out.rename(tmp_path / f"missed-{_attempt}")
             server.requests.clear()
         assert caught, f"never caught the run at: {moment}"
+        if signum == signal.SIGKILL:  # an export left behind is whole: the previous one or the finished one
+            for name in EXPORTS:
+                assert not (out / name).exists() or (out / name).read_bytes() == (clean_run / name).read_bytes(), name
         if signum in (signal.SIGINT, signal.SIGTERM):
             assert "Interrupted: kept" in stderr and "rerun the same command" in stderr, stderr
             assert "Traceback" not in stderr and (out / "summary.json").is_file()
