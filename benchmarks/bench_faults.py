@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import random
-import sys
 import tempfile
 import threading
 import time
@@ -59,24 +58,34 @@ def good_answer(request: dict[str, Any]) -> dict[str, Any]:
     return {"profile": "Likes dramas and the occasional comedy.", "explanation": "Rated dramas highly."}
 
 
-class FaultyModel:
-    """Good answers, except a seeded share of malformed answers, 5xx errors and hangs."""
+#: How a malformed answer looks: the first two are repaired by the parser, the last two are re-asked.
+MALFORMED_KINDS = {
+    "fenced": lambda text: f"```json\n{text}\n```",
+    "prose around": lambda text: f"Sure! Here is the answer: {text} Hope this helps.",
+    "cut": lambda text: text[: len(text) // 2],
+    "no JSON": lambda text: "Happy to help! This viewer would probably enjoy most of these movies.",
+}
 
-    def __init__(self, malformed: float, errors: float, hangs: float, seed: int) -> None:
-        self.malformed, self.errors, self.hangs = malformed, errors, hangs
+
+class FaultyModel:
+    """Good answers, except a seeded share of malformed answers (of ``kinds``), 5xx errors and hangs."""
+
+    def __init__(self, malformed: float, errors: float, hangs: float, seed: int, kinds: list[str]) -> None:
+        self.malformed, self.errors, self.hangs, self.kinds = malformed, errors, hangs, kinds
         self.random = random.Random(seed)
         self.lock = threading.Lock()
 
     def __call__(self, request: dict[str, Any]) -> FakeReply:
         with self.lock:
-            draw = self.random.random()
+            draw, kind = self.random.random(), self.random.choice(self.kinds)
+        text = json.dumps(good_answer(request))
         if draw < self.hangs:
             return FakeReply(hang=True)  # until the client gives up (its timeout) and disconnects
         if draw < self.hangs + self.errors:
             return FakeReply(status=500)
         if draw < self.hangs + self.errors + self.malformed:
-            return FakeReply(content="Happy to help! This viewer would probably enjoy most of these movies.")
-        return FakeReply(content=json.dumps(good_answer(request)))
+            return FakeReply(content=MALFORMED_KINDS[kind](text))
+        return FakeReply(content=text)
 
 
 def clean_model(request: dict[str, Any]) -> FakeReply:
@@ -139,9 +148,14 @@ def main() -> None:
     parser.add_argument("--client-limit", type=int, default=8, help="--max-concurrency of the run")
     parser.add_argument("--latency", type=float, default=0.05, help="server latency per answer (s)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--malformed-kinds", nargs="+", default=list(MALFORMED_KINDS), choices=list(MALFORMED_KINDS),
+        help="what malformed answers look like, drawn uniformly (default: all four)",
+    )  # fmt: skip
     parser.add_argument("--data-dir", type=Path, default=SHARED / "ml-100k")
     parser.add_argument("--enrich-file", type=Path, default=SHARED / "tmdb" / "ml-100k-tmdb.csv")
     options = parser.parse_args()
+    kinds = options.malformed_kinds
     load_plugin_commands()
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
@@ -150,20 +164,19 @@ def main() -> None:
             f"paper protocol, {options.users} users; faults: {options.malformed:.0%} malformed, {options.errors:.0%} "
             f"5xx, {options.hangs:.0%} hangs (until the client timeout, {options.timeout:g} s), 429 above "
             f"{options.server_limit} in flight; client --max-concurrency {options.client_limit}; "
-            f"latency {options.latency:g} s; seed {options.seed}"
+            f"latency {options.latency:g} s; seed {options.seed}; malformed kinds: {', '.join(options.malformed_kinds)}"
         )
         print("| vendor | run | exit | ratings lost | ratings wrong | calls | calls vs clean | 429s | wall |")
         print("|---|---|---|---|---|---|---|---|---|")
+        notes = []
         for vendor in options.vendors:
             clean = measure(vendor, "clean", clean_model, None, options.client_limit, options, folder)
-            faulty = FaultyModel(options.malformed, options.errors, options.hangs, options.seed)
             scenarios = [
-                ("faults", faulty, options.client_limit),
-                (
-                    f"faults, client limit {options.server_limit}",
-                    FaultyModel(options.malformed, options.errors, options.hangs, options.seed),
-                    options.server_limit,
-                ),
+                (name, FaultyModel(options.malformed, options.errors, options.hangs, options.seed, kinds), limit)
+                for name, limit in (
+                    ("faults", options.client_limit),
+                    (f"faults, client limit {options.server_limit}", options.server_limit),
+                )
             ]
             for outcome in [clean] + [
                 measure(vendor, name, model, options.server_limit, limit, options, folder)
@@ -175,8 +188,9 @@ def main() -> None:
                     f"{outcome.wrong} | {outcome.requests} | {ratio:.2f}x | {outcome.rejected} | "
                     f"{outcome.seconds:.1f} s |"
                 )
-                for line in outcome.errors[:3]:
-                    print(f"    {line[:200]}", file=sys.stderr)
+                notes += [f"{vendor}, {outcome.scenario}: {line[:160]}" for line in outcome.errors[:3]]
+        for note in notes:
+            print(f"    {note}")
 
 
 if __name__ == "__main__":
