@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lusifer.simulation.simulator import NOT_STARTED
 from lusifer.store import RunStore
 
 if TYPE_CHECKING:
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
     from lusifer.run_info import RunSummary
 
 NOT_SIMULATED = "not simulated (run interrupted)"
-#: User status (and failure reason prefix) of users a budget stop left untouched or unfinished.
-NOT_STARTED = "not started"
 SUMMARY_FILE = "summary.json"
 
 

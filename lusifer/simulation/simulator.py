@@ -189,6 +189,9 @@ class Simulator:
         ``failures["profile"]`` and tried again with the next interactions.
         """
         result = await self.rate(user, item_ids)
+        stopped = [reason for reason in result.failures.values() if reason.startswith(NOT_STARTED)]
+        if stopped:  # online use stops at the budget as before
+            raise BudgetExceededError(stopped[0][len(NOT_STARTED) + 2 :])
         feedback = {item: result.ratings[item] for item in item_ids if item in result.ratings}
         try:
             result.profile_update = await self.observe(user, feedback)
