@@ -14,7 +14,16 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from lusifer.errors import ConfigError
 from lusifer.validation import PROFILE_MIN_WORDS
@@ -39,9 +48,19 @@ PROCESS_VARIABLES = {
 
 
 class Section(BaseModel):
-    """Base of every configuration section: unknown keys are errors."""
+    """Base of every configuration section: unknown keys are errors, and so is a boolean for a number."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads ``users = true`` as 1; a number setting given true/false is a mistake.
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = str(cls.model_fields[info.field_name].annotation)
+            if ("int" in annotation or "float" in annotation) and "bool" not in annotation:
+                raise ValueError(f"expected a number, got {str(value).lower()}")
+        return value
 
 
 class DataConfig(Section):
@@ -90,6 +109,9 @@ class CacheConfig(Section):
     enabled: bool = True
     refresh: bool = Field(False, description="Ignore cached answers but store the new ones.")
     path: Path | None = Field(None, description="SQLite file (default: <user dir>/cache.sqlite).")
+    share_across_endpoints: bool = Field(
+        False, description="Serve one server's cached answers for another (replicas of one model)."
+    )
 
 
 class RunConfig(Section):
@@ -100,7 +122,7 @@ class RunConfig(Section):
     user_ids: list[str] | None = None
     concurrency: int = Field(8, ge=1, description="Users simulated at once.")
     rating_batch: int = Field(20, ge=1, description="Items rated per call.")
-    validation_retries: int = Field(2, ge=0, description="Re-asks for items missing or invalid.")
+    validation_retries: int = Field(3, ge=0, description="Re-asks for items missing or invalid.")
     refresh_every: int = Field(10, ge=1, description="Online use: refresh the profile every m interactions.")
     budget_usd: float | None = Field(None, gt=0)
     calibrator: Path | None = None
@@ -201,6 +223,10 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file not found: {path}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte {error.start}: {error.reason}); save it as UTF-8"
+        ) from None
 
 
 def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
@@ -260,12 +286,14 @@ def load_config(
         config_file = Path(DEFAULT_CONFIG_FILE)
     if config_file is not None:
         layers = read_toml(Path(config_file))
-    layers = deep_merge(layers, env_overrides(environ))
-    layers = deep_merge(layers, _drop_none(overrides or {}))
+    from_env = env_overrides(environ)
+    layers = deep_merge(layers, from_env)
+    flags = _drop_none(overrides or {})
+    layers = deep_merge(layers, flags)
     try:
         config = LusiferConfig.model_validate(layers)
     except ValidationError as error:
-        raise ConfigError(_describe(error, config_file)) from None
+        raise ConfigError(_describe(error, config_file, from_env, flags)) from None
     return config.with_defaults()
 
 
@@ -281,10 +309,40 @@ def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def _describe(error: ValidationError, config_file: Path | None) -> str:
+def _describe(
+    error: ValidationError,
+    config_file: Path | None,
+    from_env: dict[str, Any] | None = None,
+    flags: dict[str, Any] | None = None,
+) -> str:
     problems = []
     for item in error.errors():
         location = ".".join(str(part) for part in item["loc"])
-        problems.append(f"{location}: {item['msg']}")
+        problem = f"{location}: {item['msg']}"
+        variable = _env_variable(item["loc"], from_env or {}, flags or {})
+        if variable is not None:
+            problem += f" (set by {variable}={_leaf(item['loc'], from_env or {})!r})"
+        problems.append(problem)
     source = f" (from {config_file}, LUSIFER_* variables or flags)" if config_file else ""
     return f"invalid configuration{source}: " + "; ".join(problems)
+
+
+def _leaf(location: tuple[Any, ...], layer: dict[str, Any]) -> Any:
+    value: Any = layer
+    for part in location:
+        if not isinstance(value, dict) or str(part) not in value:
+            return None
+        value = value[str(part)]
+    return value
+
+
+def _env_variable(location: tuple[Any, ...], from_env: dict[str, Any], flags: dict[str, Any]) -> str | None:
+    """The ``LUSIFER_*`` variable that set the value at ``location`` (unless a flag overrode it)."""
+    parts = [str(part) for part in location]
+    for length in range(len(parts), 0, -1):  # the value itself, or the section it belongs to (unknown keys)
+        prefix = tuple(parts[:length])
+        if _leaf(prefix, from_env) is not None and _leaf(prefix, flags) is None:
+            if isinstance(_leaf(prefix, from_env), dict):
+                return None
+            return ENV_PREFIX + "__".join(part.upper() for part in prefix)
+    return None

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
@@ -30,10 +33,27 @@ def keys_path() -> Path:
     return user_dir() / "keys.json"
 
 
+_warned_paths: set[Path] = set()
+
+
+def _warn_if_readable_by_others(path: Path) -> None:
+    """One warning per process when ``keys.json`` may be read by other users of the machine."""
+    if os.name != "posix" or path in _warned_paths:
+        return
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        _warned_paths.add(path)
+        print(
+            f"lusifer: warning: {path} is readable by other users (mode {mode:o}); run: chmod 600 {path}",
+            file=sys.stderr,
+        )
+
+
 def _read() -> dict[str, str]:
     path = keys_path()
     if not path.exists():
         return {}
+    _warn_if_readable_by_others(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except ValueError:
@@ -108,3 +128,45 @@ def key_source(name: str, key: SecretStr | None, env_variables: Sequence[str] = 
         if os.environ.get(variable) == value:
             return f"the environment variable {variable}"
     return "the --key option"
+
+
+#: Query parameters of a URL whose values are credentials.
+SECRET_QUERY_PARAMETERS = frozenset(
+    {"api_key", "api-key", "apikey", "key", "token", "access_token", "auth", "password", "secret", "sig", "signature"}
+)
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]*[^\s'\"<>.,;:)]")
+_BASIC_AUTH = re.compile(r"(?i)(basic\s+)[A-Za-z0-9+/=]{6,}")
+
+
+def redact_url(url: str) -> str:
+    """``url`` without credentials: ``user:password@`` and secret query values become ``***``.
+
+    ``http://user:pass@host:8000/v1?api_key=sk-1&x=2`` -> ``http://***@host:8000/v1?api_key=***&x=2``.
+    The endpoint identity (scheme, host, port, path, other parameters) is kept.
+    """
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+    except ValueError:
+        return url
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(name.lower() in SECRET_QUERY_PARAMETERS for name, _ in pairs):
+            query = urlencode(
+                [(name, "***" if name.lower() in SECRET_QUERY_PARAMETERS else value) for name, value in pairs],
+                safe="*",
+            )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def redact_credentials(text: str) -> str:
+    """``text`` with every URL passed through :func:`redact_url` and HTTP Basic credentials hidden.
+
+    The one helper for credentials that are not API keys (keys have their own redaction): used for
+    ``config.json``, the run store and error messages.
+    """
+    text = _URL.sub(lambda match: redact_url(match.group(0)), text)
+    return _BASIC_AUTH.sub(lambda match: match.group(1) + "***", text)

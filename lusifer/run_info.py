@@ -23,6 +23,8 @@ class RunSummary:
 
     users_done: int = 0
     users_failed: int = 0
+    #: Users a budget stop left untouched or unfinished (resumed by a rerun with a larger budget).
+    users_not_started: int = 0
     ratings: int = 0
     ratings_failed: int = 0
     calls: int = 0

@@ -16,6 +16,7 @@ from typing import Any
 
 from lusifer.errors import LusiferError
 from lusifer.exchange import Exchange
+from lusifer.keys import redact_credentials
 
 STORE_FILE = "run.sqlite"
 SCHEMA_VERSION = 1
@@ -69,6 +70,9 @@ class RunStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            # Feedback batches are numbered in the order they were stored; the next number is kept here
+            # (one query when the store opens, not one per batch: that grew with the run).
+            self._next_seq = self._db.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM feedback").fetchone()[0]
         except sqlite3.DatabaseError as error:
             raise LusiferError(f"{self.path} is not a Lusifer run store ({error})") from None
 
@@ -151,13 +155,14 @@ class RunStore:
         """Store rated items and failed items (with their reason) of one user in one transaction."""
         with self._db:
             self._db.execute("BEGIN")
-            sequence = self._db.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM feedback").fetchone()[0]
+            sequence = self._next_seq
             rows = []
             for item_id, value in results.items():
                 rows.append((user_id, item_id, value, truths.get(item_id), "ok", None, source, sequence))
             for item_id, reason in failures.items():
                 rows.append((user_id, item_id, None, truths.get(item_id), "failed", reason, source, sequence))
             self._db.executemany("INSERT OR REPLACE INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        self._next_seq = sequence + 1
 
     def feedback(self, source: str | None = "test") -> list[dict[str, Any]]:
         query = "SELECT user_id, item_id, simulated, truth, status, reason, source, seq FROM feedback"
@@ -205,6 +210,7 @@ class RunStore:
                     "user_id, task, cache_hit, error, prompt_tokens, completion_tokens, cost_usd, latency_s, record"
                 )
                 self._db.execute(f"INSERT INTO exchanges ({columns}) SELECT {columns} FROM shard.exchanges ORDER BY id")
+            self._next_seq = self._db.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM feedback").fetchone()[0]
         except sqlite3.IntegrityError as error:
             raise LusiferError(f"{run_dir} overlaps the runs merged before it ({error})") from None
         finally:
@@ -229,6 +235,9 @@ class RunStore:
 
     # exchanges --------------------------------------------------------------------------------------
     def add_exchange(self, exchange: Exchange) -> None:
+        """Store one exchange; credentials in its error text (URLs, Basic auth) are redacted first."""
+        if exchange.error:
+            exchange.error = redact_credentials(exchange.error)
         self._db.execute(
             "INSERT INTO exchanges (user_id, task, cache_hit, error, prompt_tokens, completion_tokens, cost_usd,"
             " latency_s, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -246,11 +255,14 @@ class RunStore:
         )
 
     def exchange_totals(self) -> dict[str, float]:
+        """Totals over every exchange of the run: ``calls`` counts requests sent (retries included)."""
         row = self._db.execute(
             "SELECT COUNT(*), COALESCE(SUM(cache_hit), 0), COALESCE(SUM(prompt_tokens), 0),"
-            " COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0) FROM exchanges"
+            " COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0),"
+            " COALESCE(SUM(json_extract(record, '$.attempts')), 0) FROM exchanges"
         ).fetchone()
-        return dict(zip(("exchanges", "cache_hits", "prompt_tokens", "completion_tokens", "cost_usd"), row))
+        names = ("exchanges", "cache_hits", "prompt_tokens", "completion_tokens", "cost_usd", "calls")
+        return dict(zip(names, row))
 
     def exchanges(self, user_id: str | None = None) -> list[dict[str, Any]]:
         query, parameters = "SELECT record FROM exchanges", ()

@@ -60,13 +60,36 @@ def template_environment(prompts_dir: Path | None = None) -> jinja2.Environment:
     return environment
 
 
-def render(environment: jinja2.Environment, folder: str, task: str, **context: object) -> str:
-    """Render ``<folder>/<task>.j2`` (or ``default/<task>.j2``) with ``context``."""
+#: The tasks a simulation renders prompts for.
+SIMULATION_TASKS = ("system", "profile", "profile_update", "feedback")
+
+
+def check_templates(environment: jinja2.Environment, folder: str, tasks: tuple[str, ...] = SIMULATION_TASKS) -> None:
+    """Load every template a run will render, so that a broken one fails before anything is written.
+
+    :raises ConfigError: a template is missing or has a syntax error (file and line named).
+    """
+    for task in tasks:
+        _template(environment, folder, task)
+
+
+def _template(environment: jinja2.Environment, folder: str, task: str) -> jinja2.Template:
     names = [f"{folder}/{task}.j2", f"default/{task}.j2"]
     try:
-        template = environment.select_template(names)
+        return environment.select_template(names)
     except jinja2.TemplatesNotFound:
         raise ConfigError(f"no prompt template for task '{task}': looked for {', '.join(names)}") from None
+    except jinja2.TemplateSyntaxError as error:
+        where = error.filename or error.name or names[0]
+        raise ConfigError(
+            f"prompt template {where}, line {error.lineno}: {error.message}; fix the template "
+            "(or remove it from --prompts-dir to use the built-in one)"
+        ) from None
+
+
+def render(environment: jinja2.Environment, folder: str, task: str, **context: object) -> str:
+    """Render ``<folder>/<task>.j2`` (or ``default/<task>.j2``) with ``context``."""
+    template = _template(environment, folder, task)
     try:
         return template.render(**context).strip()
     except jinja2.UndefinedError as error:

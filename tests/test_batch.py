@@ -81,9 +81,10 @@ def test_invalid_and_failed_answers_are_asked_again_in_follow_up_batches(
     failed = set(zip(failures["user_id"], failures["item_id"]))
     user_2 = set(zip(["2"] * 10, ratings.loc[ratings["user_id"] == 2, "item_id"]))
     assert result.exit_code == 1 and failed == user_2 | {("4", "50")}  # 400 is final; 50 never answered
-    assert [len(batch) for batch in batches] == [4, 3, 3, 3, 1]  # user 1 is a step behind after its 500
+    assert [len(batch) for batch in batches] == [4, 3, 3, 3, 1, 1]  # user 1 is a step behind after its 500
     assert sum("Your previous answer" in body for body in batches[3]) == 2  # malformed and missing_two
     assert sum("Your previous answer" in body for body in batches[4]) == 1  # item 50, asked a third time
+    assert sum("Your previous answer" in body for body in batches[5]) == 1  # and a fourth (validation_retries 3)
 
 
 @pytest.mark.parametrize("vendor", sorted(SERVERS))

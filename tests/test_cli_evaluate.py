@@ -76,7 +76,7 @@ def _run_dir(tmp_path: Path) -> Path:
     run = tmp_path / "run"
     run.mkdir()
     users = np.repeat(np.arange(1, 31), 6)
-    items = rng.integers(1, 40, users.size)
+    items = np.concatenate([rng.choice(np.arange(1, 40), 6, replace=False) for _ in range(30)])  # one row per pair
     truth = rng.integers(1, 6, users.size)
     simulated = pd.array(np.clip(truth + rng.integers(-1, 2, users.size), 1, 5), dtype="Int64")
     simulated[::9] = pd.NA  # failed items are empty cells

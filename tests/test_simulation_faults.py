@@ -78,7 +78,7 @@ def test_key_never_reaches_files_or_output(ml100k: Path, tmp_path: Path, isolate
     runner = CliRunner()
     assert runner.invoke(cli, ["keys", "set", "openai"], input=SECRET + "\n").exit_code == 0
     with FakeOpenAIServer(ScriptedModel(never_answer={"50"})) as server:
-        server.inject(*[FakeReply(status=401)] * 1)
+        server.inject(*[FakeReply(status=401)] * 2)  # the first try and the final re-ask pass
         failing = runner.invoke(cli, _run_args(ml100k, server, tmp_path / "failing", 1))
         result = runner.invoke(cli, _run_args(ml100k, server, tmp_path / "run", 3))
         sent = [{name.lower(): value for name, value in request.headers.items()} for request in server.requests]

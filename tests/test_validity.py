@@ -127,6 +127,9 @@ def test_plugins_register_validity_checks() -> None:
 # Live checks on a few real users with planted-defect backends ----------------------------------------
 
 
+PROFILE = "Likes films of every kind, whatever they are."
+
+
 class ItemMeanCopier(Backend):
     """Ignores the profile: every item gets its community mean (and profiles say nothing)."""
 
@@ -137,7 +140,7 @@ class ItemMeanCopier(Backend):
 
     async def acomplete(self, request: LLMRequest) -> LLMResponse:
         if request.task != "feedback":
-            return LLMResponse(json.dumps({"profile": "Likes films of every kind, whatever they are.", "explanation": "No change."}), self.model)
+            return LLMResponse(json.dumps({"profile": PROFILE, "explanation": "No change."}), self.model)
         ratings = {str(item["item_id"]): self.rating(item, request.context) for item in request.context["items"]}
         return LLMResponse(json.dumps({"ratings": ratings}), self.model)
 

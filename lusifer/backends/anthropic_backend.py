@@ -55,6 +55,15 @@ class AnthropicBackend(Backend):
             timeout=sdk_timeout(config),
         )
 
+    def cache_identity(self) -> dict[str, str]:
+        """The server answering (``base_url``, or ``ANTHROPIC_BASE_URL`` as the SDK reads it), without credentials."""
+        import os
+
+        from lusifer.keys import redact_url
+
+        base_url = self.config.base_url or os.environ.get("ANTHROPIC_BASE_URL")
+        return {"base_url": redact_url(base_url)} if base_url else {}
+
     def _arguments(self, request: LLMRequest) -> dict[str, Any]:
         system = "\n\n".join(message.content for message in request.messages if message.role == "system")
         arguments: dict[str, Any] = {

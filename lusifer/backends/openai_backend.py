@@ -60,6 +60,13 @@ class OpenAIBackend(Backend):
             api_key=key, base_url=base_url, max_retries=0, timeout=sdk_timeout(config)
         )
 
+    def cache_identity(self) -> dict[str, str]:
+        """The server answering (``base_url`` or ``OPENAI_BASE_URL``), without credentials."""
+        from lusifer.keys import redact_url
+
+        base_url = _base_url(self.config)
+        return {"base_url": redact_url(base_url)} if base_url else {}
+
     def _arguments(self, request: LLMRequest) -> dict[str, Any]:
         config = self.config
         arguments: dict[str, Any] = {

@@ -18,7 +18,7 @@
    the key came from, so that the run stops at the first refusal;
 5. parsing (:func:`lusifer.validation.parse_json`) and the validators whose ``tasks`` include the
    request's task, merged into one :class:`~lusifer.validation.ValidationResult`;
-6. storing answers that parsed in the cache;
+6. storing answers that passed validation in the cache (a rerun asks failed ones again);
 7. recording an :class:`~lusifer.exchange.Exchange` for ``on_exchange`` and the ``exchange_recorded``
    hook — also for cache hits and for calls that failed for good, which then raise
    :class:`~lusifer.errors.BackendError`.
@@ -122,6 +122,9 @@ class CallLayer:
             endpoint=endpoint_name(backend),
         )
         self._cache = ResponseCache(config.cache.path) if backend.cacheable and config.cache.enabled else None
+        self._endpoint = {} if config.cache.share_across_endpoints else backend.cache_identity()
+        #: Money the run spent before this call layer started (a resumed run's budget is for the whole run).
+        self.prior_cost_usd = 0.0
         self._stats = CallStats()
         self._prices = price_table(backend, config.prices)
         self._reserved_usd = 0.0
@@ -163,7 +166,7 @@ class CallLayer:
             raise self._refused
         started = time.monotonic()
         parameters = self._parameters()
-        key = cache_key(self.backend.name, self.backend.model, request, parameters)
+        key = cache_key(self.backend.name, self.backend.model, request, parameters, self._endpoint)
         exchange = Exchange(
             task=request.task,
             backend=self.backend.name,
@@ -203,7 +206,7 @@ class CallLayer:
         self._stats.completion_tokens += exchange.completion_tokens
         self._stats.cost_usd += exchange.cost_usd
         validation = self._finish(response, request, validators, exchange, started)
-        if self._cache is not None and exchange.parsed is not None:
+        if self._cache is not None and exchange.parsed is not None and validation.ok:
             self._cache.put(key, self.backend.name, response)
         return CallResult(response, exchange, validation, cached=False)
 
@@ -227,10 +230,11 @@ class CallLayer:
             / 1e6
             * self.price_factor
         )
-        committed = self._stats.cost_usd + self._reserved_usd
+        spent = self.prior_cost_usd + self._stats.cost_usd
+        committed = spent + self._reserved_usd
         if committed + estimate > budget:
             raise BudgetExceededError(
-                f"budget of ${budget:.4f} reached: ${self._stats.cost_usd:.4f} spent, "
+                f"budget of ${budget:.4f} reached: ${spent:.4f} spent, "
                 f"${self._reserved_usd:.4f} in flight, and the next call may cost up to ${estimate:.4f}; "
                 "raise --budget-usd to continue"
             )
@@ -331,7 +335,7 @@ class CallLayer:
         try:
             data, repairs = parse_json(response.text)
         except OutputError as error:
-            validation = ValidationResult(problems={"*": str(error)})
+            validation = ValidationResult(problems={"*": _cut_short(response) or str(error)})
         else:
             exchange.parsed = copy.deepcopy(data)
             validation = ValidationResult(repairs=list(repairs))
@@ -375,3 +379,13 @@ def _same_kind(error: BackendError | AuthError, message: str) -> BackendError | 
     if isinstance(error, RequestRejectedError):
         return RequestRejectedError(message, error.server_message, error.status)
     return BackendError(message)
+
+
+def _cut_short(response: LLMResponse) -> str | None:
+    """Why an answer without JSON ended, when it was cut at the token limit (else None)."""
+    if response.finish_reason not in ("length", "max_tokens"):
+        return None
+    return (
+        f"the answer was cut at max_tokens ({response.usage.completion_tokens} tokens) before its JSON ended: "
+        "raise backend.max_tokens (lusifer.toml [backend] max_tokens, or LUSIFER_BACKEND__MAX_TOKENS)"
+    )

@@ -7,7 +7,9 @@ surprise and gymnasium are imported inside the commands that need them.
 
 from __future__ import annotations
 
+import errno
 import os
+import sqlite3
 import sys
 from typing import Any
 
@@ -21,16 +23,55 @@ def debug_enabled() -> bool:
     return os.environ.get("LUSIFER_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+#: What to do about an operating-system error, by errno.
+_OS_ADVICE = {
+    errno.ENOSPC: "the disk is full: free space and rerun the same command (stored work is kept)",
+    errno.EROFS: "the file system is read-only: choose a writable folder (e.g. --out)",
+    errno.EACCES: "permission denied: choose a folder you can write (e.g. --out, or evaluate --out)",
+    errno.EPERM: "operation not permitted: choose a folder you can write (e.g. --out, or evaluate --out)",
+}
+
+
+def one_line(error: BaseException) -> str | None:
+    """The one-line message for an error the CLI reports instead of a traceback (None: a bug, re-raise)."""
+    from lusifer.keys import redact_credentials
+
+    if isinstance(error, LusiferError):
+        message = str(error)
+    elif isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        advice = _OS_ADVICE.get(error.errno or 0, "fix the file or folder named and rerun")
+        message = f"{where}{error.strerror or error} ({advice})"
+    elif isinstance(error, sqlite3.DatabaseError):
+        text = str(error)
+        if "full" in text:
+            advice = "the disk is full: free space and rerun (stored work is kept)"
+        elif "readonly" in text or "read-only" in text:
+            advice = "the folder is read-only: choose a writable one"
+        else:
+            advice = "a database file is damaged: use a new --out, or --no-cache for the response cache"
+        message = f"SQLite: {text} ({advice})"
+    else:
+        return None
+    return redact_credentials(message)
+
+
 class LusiferGroup(click.Group):
-    """A click group that turns a :class:`LusiferError` into one line on stderr and exit code 1."""
+    """A click group that turns expected errors into one line on stderr and exit code 1.
+
+    Expected are :class:`LusiferError` (bad input, configuration, data) and the environment's own
+    failures: a full disk, a read-only or unwritable folder, a damaged SQLite file. Messages pass
+    through :func:`lusifer.keys.redact_credentials`.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except LusiferError as error:
-            if debug_enabled():
+        except (LusiferError, OSError, sqlite3.DatabaseError) as error:
+            message = one_line(error)
+            if debug_enabled() or message is None:
                 raise
-            raise click.ClickException(f"{error} (LUSIFER_DEBUG=1 shows the traceback)") from None
+            raise click.ClickException(f"{message} (LUSIFER_DEBUG=1 shows the traceback)") from None
 
 
 @click.group(cls=LusiferGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -55,6 +55,7 @@ def evaluate_command(
     """
     from lusifer.evaluation.inputs import (
         EvaluationInput,
+        invalidate_out_of_scale,
         paper_protocol,
         read_history,
         read_predictions,
@@ -87,6 +88,9 @@ def evaluate_command(
     scale = data.scale or (
         (0.0, 1.0) if kind == "binary" else (float(truth_values.min()), float(truth_values.max()))
     )
+    data.frame, scale_notes = invalidate_out_of_scale(data.frame, data.columns, scale)
+    for note in scale_notes:
+        click.echo(f"lusifer: note: {note}", err=True)
     result = evaluate(
         data.frame,
         data.columns,

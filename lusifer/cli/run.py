@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,7 +115,11 @@ def simulation_config(options: dict[str, Any]) -> LusiferConfig:
         "base_url": options["base_url"],
         "max_concurrency": options.get("max_concurrency"),
     }
-    user_ids = [part.strip() for part in options["user_ids"].split(",")] if options["user_ids"] else None
+    user_ids = None
+    if options["user_ids"] is not None:
+        user_ids = [part.strip() for part in options["user_ids"].split(",") if part.strip()]
+        if not user_ids:
+            raise click.BadParameter("names no user id (give e.g. --user-ids 1,2,3)", param_hint="--user-ids")
     overrides["run"] = {
         "out": options.get("out"),
         "users": options["users"],
@@ -160,31 +165,64 @@ def run_command(**options: Any) -> None:
     Parquet twins, config.json and summary.json. Rerun the same command to resume.
     """
     from lusifer.simulation.progress import RunProgress
-    from lusifer.simulation.runner import run_simulation
+    from lusifer.simulation.runner import default_out, run_simulation
 
     config = simulation_config(options)
+    if config.run.out is None:  # fixed now, so that an interrupted run can say where it resumes
+        config.run.out = default_out()
     progress = RunProgress(enabled=options["progress"])
+    previous_handler = signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
     try:
         run, summary = run_simulation(config, progress, api_key=options["api_key"])
+    except KeyboardInterrupt:
+        progress.stop()
+        _report_interrupted(config.run.out)
+        sys.exit(130)
     finally:
         progress.stop()
-    payload = {key: value for key, value in vars(summary).items()}
-    (run.out / "summary.json").write_text(json.dumps(payload, indent=2, sort_keys=True), encoding="utf-8")
+        signal.signal(signal.SIGTERM, previous_handler)
     click.echo(
         f"{run.out}: users {summary.users_done} done / {summary.users_failed} failed; ratings {summary.ratings} "
         f"done / {summary.ratings_failed} failed; calls {summary.calls}, cache hits {summary.cache_hits}, "
         f"tokens {summary.prompt_tokens + summary.completion_tokens:,}, cost ${summary.cost_usd:.4f}"
     )
     if not summary.ok:
+        budget = summary.failures.pop("budget", None)
         for user, reason in list(summary.failures.items())[:5]:
             click.echo(f"  failed {user}: {reason}", err=True)
         from lusifer.backends.errors import REJECTED_ADVICE
 
-        if any(REJECTED_ADVICE in reason for reason in summary.failures.values()):
+        if budget is not None:
+            click.echo(
+                f"Stopped by the budget ({budget}); {summary.users_not_started} users not started. "
+                "Rerun the same command with a larger --budget-usd to continue (the budget is for the whole run).",
+                err=True,
+            )
+        elif any(REJECTED_ADVICE in reason for reason in summary.failures.values()):
             click.echo("The server rejected the requests: change what is sent (see above), then rerun.", err=True)
         else:
             click.echo("Some work failed; rerun the same command to retry it (completed work is kept).", err=True)
         sys.exit(1)
+
+
+def _terminate_like_ctrl_c(signum: int, frame: Any) -> None:
+    """SIGTERM stops a run as Ctrl-C does: answers stored so far are kept and exported."""
+    signal.raise_signal(signal.SIGINT)
+
+
+def _report_interrupted(out: Path) -> None:
+    from lusifer.simulation.exports import SUMMARY_FILE
+
+    kept = ""
+    try:
+        summary = json.loads((out / SUMMARY_FILE).read_text(encoding="utf-8"))
+        kept = (
+            f": kept {summary['ratings']} of {summary['ratings'] + summary['ratings_failed']} ratings and "
+            f"{summary['users_done']} of {summary['users']} users done (${summary['cost_usd']:.4f} spent)"
+        )
+    except (OSError, ValueError, KeyError):
+        pass
+    click.echo(f"Interrupted{kept}. Resume: rerun the same command with --out {out}", err=True)
 
 
 @click.command(name="estimate")
@@ -211,7 +249,7 @@ def merge_command(out: Path, shard_dirs: tuple[Path, ...]) -> None:
     """Merge the run directories of `lusifer run --shard i/n` (every shard once) into one run in OUT."""
     from lusifer.simulation.merge import merge_shards
 
-    store = merge_shards(out, shard_dirs)
+    store = merge_shards(out, shard_dirs)  # writes the exports and summary.json
     try:
         statuses = [status for status, _ in store.user_statuses().values()]
         rated = sum(1 for row in store.feedback("test") if row["status"] == "ok")

@@ -102,7 +102,41 @@ def read_predictions(path: Path, columns: Sequence[str], truth: str = "rating") 
     if result[truth].isna().any():
         line = int(result[truth].isna().to_numpy().argmax()) + 2
         raise DataError(f"{path}: truth column '{truth}' is empty on line {line}")
+    _check_unique_pairs(result, path)
     return result
+
+
+def _check_unique_pairs(frame: pd.DataFrame, path: Path) -> None:
+    """One row per (user, item): a repeated pair would be scored twice (or disagree with itself)."""
+    keys = frame["user_id"].astype(str) + "\x00" + frame["item_id"].astype(str)
+    repeated = keys.duplicated(keep="first")
+    if repeated.any():
+        line = int(repeated.to_numpy().argmax())
+        first = int((keys == keys.iloc[line]).to_numpy().argmax())
+        user, item = frame["user_id"].iloc[line], frame["item_id"].iloc[line]
+        raise DataError(
+            f"{path}: user {user}, item {item} appears more than once (lines {first + 2} and {line + 2}); "
+            "keep one row per (user, item)"
+        )
+
+
+def invalidate_out_of_scale(
+    frame: pd.DataFrame, columns: Sequence[str], scale: tuple[float, float]
+) -> tuple[pd.DataFrame, list[str]]:
+    """Predictions outside ``scale`` become missing (invalid: they lower ``valid_share``); one note per column."""
+    low, high = scale
+    notes = []
+    frame = frame.copy()
+    for column in columns:
+        outside = frame[column].notna() & ~frame[column].between(low, high)
+        if outside.any():
+            example = frame.loc[outside, column].iloc[0]
+            notes.append(
+                f"{column}: {int(outside.sum())} predictions outside {low:g}..{high:g} (e.g. {example:g}) "
+                "count as invalid"
+            )
+            frame.loc[outside, column] = float("nan")
+    return frame, notes
 
 
 def read_history(path: Path) -> pd.DataFrame:
@@ -146,6 +180,12 @@ def read_run_dir(run_dir: Path, columns: Sequence[str] = ()) -> EvaluationInput:
     if not columns:
         columns = [name for name in (SIMULATED, CALIBRATED) if name in header] or [SIMULATED]
     frame = read_predictions(ratings_path, columns, "rating")
+    stored = stored_target_count(run_dir)
+    if stored is not None and stored != len(frame):
+        raise DataError(
+            f"{ratings_path} has {len(frame)} rows but the run store holds {stored} test items: the export is "
+            "incomplete or from another run; rerun the same `lusifer run` command to rewrite it"
+        )
     data = EvaluationInput(frame=frame, columns=list(columns), source=str(run_dir))
     history_path = run_dir / "history.csv"
     if history_path.is_file():
@@ -164,6 +204,28 @@ def read_run_dir(run_dir: Path, columns: Sequence[str] = ()) -> EvaluationInput:
             data.kind, data.scale = domain.scale.kind, (float(domain.scale.low), float(domain.scale.high))
             data.headline = list(domain.evaluators)
     return data
+
+
+def stored_target_count(run_dir: Path) -> int | None:
+    """How many test items the run store of ``run_dir`` holds (None: no store).
+
+    Opened read-only, so a run directory on a read-only disk can be checked too.
+    """
+    import sqlite3
+
+    from lusifer.store import STORE_FILE
+
+    path = Path(run_dir) / STORE_FILE
+    if not path.is_file():
+        return None
+    last_error: Exception | None = None
+    for mode in ("ro", "ro&immutable=1"):  # immutable: no -shm file can be created next to it
+        try:
+            with sqlite3.connect(f"{path.resolve().as_uri()}?mode={mode}", uri=True) as db:
+                return int(db.execute("SELECT COUNT(*) FROM targets").fetchone()[0])
+        except sqlite3.Error as error:
+            last_error = error
+    raise DataError(f"{path}: the run store cannot be read ({last_error}); was the run started in this folder?")
 
 
 def paper_protocol(data_dir: Path | None, enrich_file: Path | None) -> tuple[pd.DataFrame, pd.DataFrame]:

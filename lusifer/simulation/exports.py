@@ -3,22 +3,62 @@
 ``ratings.csv`` (``user_id,item_id,rating,simulated_rating``; ``rating`` is the held-out truth,
 ``simulated_rating`` is empty for failed items), ``failures.csv``, ``profiles.jsonl`` (one line per
 profile state), ``history.csv`` (the training slice the simulator saw), ``ratings.parquet`` and
-``profiles.parquet``. Row order follows the stored targets, so exports do not depend on the order in
-which users finished.
+``profiles.parquet``, and ``summary.json`` (the whole run's counts). Row order follows the stored
+targets, so exports do not depend on the order in which users finished.
+
+Every file is written to a temporary file in the run directory and renamed over the old one, so a
+killed process leaves either the previous export or the new one, never a truncated file.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from lusifer.simulation.simulator import NOT_STARTED
 from lusifer.store import RunStore
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from lusifer.run_info import RunSummary
+
 NOT_SIMULATED = "not simulated (run interrupted)"
+SUMMARY_FILE = "summary.json"
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path next to ``path``; renamed to ``path`` when the block ends without error."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield temporary
+        with open(temporary, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def remove_stale_temporaries(out: Path) -> None:
+    """Delete temporary files a killed process left in ``out`` (call while holding the run lock)."""
+    for path in out.glob(".*.tmp"):
+        path.unlink(missing_ok=True)
+
+
+def write_atomically(path: Path, write: Callable[[Path], Any]) -> None:
+    """Call ``write(temporary_path)``, then move the result to ``path`` in one rename."""
+    with atomic_path(path) as temporary:
+        write(temporary)
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    write_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
 def write_exports(store: RunStore, out: Path, calibrator: Path | None = None) -> None:
@@ -47,9 +87,10 @@ def write_exports(store: RunStore, out: Path, calibrator: Path | None = None) ->
     history = pd.DataFrame(store.history(), columns=["user_id", "item_id", "rating", "timestamp"])
     if calibrator is not None:
         ratings_frame = _calibrated(ratings_frame, history, calibrator)
-    ratings_frame.to_csv(out / "ratings.csv", index=False)
-    ratings_frame.to_parquet(out / "ratings.parquet", index=False)
-    pd.DataFrame(failures, columns=["user_id", "item_id", "reason"]).to_csv(out / "failures.csv", index=False)
+    write_atomically(out / "ratings.csv", lambda path: ratings_frame.to_csv(path, index=False))
+    write_atomically(out / "ratings.parquet", lambda path: ratings_frame.to_parquet(path, index=False))
+    failures_frame = pd.DataFrame(failures, columns=["user_id", "item_id", "reason"])
+    write_atomically(out / "failures.csv", lambda path: failures_frame.to_csv(path, index=False))
 
     states = sorted(
         store.profiles(), key=lambda state: (order.get(state.user_id, len(order)), state.user_id, state.step)
@@ -65,13 +106,50 @@ def write_exports(store: RunStore, out: Path, calibrator: Path | None = None) ->
         }
         for state in states
     ]
-    with open(out / "profiles.jsonl", "w", encoding="utf-8") as handle:
-        for row in profile_rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    pd.DataFrame(profile_rows, columns=["user_id", "step", "profile", "explanation", "item_ids", "source"]).to_parquet(
-        out / "profiles.parquet", index=False
+    write_text_atomically(
+        out / "profiles.jsonl", "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in profile_rows)
     )
-    history.to_csv(out / "history.csv", index=False)
+    profiles_frame = pd.DataFrame(
+        profile_rows, columns=["user_id", "step", "profile", "explanation", "item_ids", "source"]
+    )
+    write_atomically(out / "profiles.parquet", lambda path: profiles_frame.to_parquet(path, index=False))
+    write_atomically(out / "history.csv", lambda path: history.to_csv(path, index=False))
+
+
+def run_totals(store: RunStore) -> dict[str, Any]:
+    """The whole run's counts, from the store (every invocation and merged shard included)."""
+    targets = store.targets()
+    users = list(dict.fromkeys(user for user, _, _ in targets))
+    statuses = store.user_statuses()
+    rated = sum(1 for row in store.feedback("test") if row["status"] == "ok")
+    status_of = [statuses.get(user, (NOT_STARTED, None))[0] for user in users]
+    totals = store.exchange_totals()
+    failures = {user: reason for user, (status, reason) in statuses.items() if status == "failed" and reason}
+    return {
+        "users": len(users),
+        "users_done": status_of.count("done"),
+        "users_failed": status_of.count("failed"),
+        "users_not_started": status_of.count(NOT_STARTED),
+        "ratings": rated,
+        "ratings_failed": len(targets) - rated,
+        "calls": int(totals["calls"]),
+        "cache_hits": int(totals["cache_hits"]),
+        "prompt_tokens": int(totals["prompt_tokens"]),
+        "completion_tokens": int(totals["completion_tokens"]),
+        "cost_usd": float(totals["cost_usd"]),
+        "failures": dict(list(failures.items())[:100]),
+    }
+
+
+def write_summary(store: RunStore, out: Path, last_invocation: RunSummary | None = None) -> dict[str, Any]:
+    """Write ``summary.json``: the whole run's counts, plus the last invocation's under ``last_invocation``."""
+    summary = run_totals(store)
+    if last_invocation is not None:
+        summary["last_invocation"] = {
+            key: value for key, value in vars(last_invocation).items() if key != "failures"
+        }
+    write_text_atomically(out / SUMMARY_FILE, json.dumps(summary, indent=2, sort_keys=True))
+    return summary
 
 
 def _calibrated(ratings: pd.DataFrame, history: pd.DataFrame, path: Path) -> pd.DataFrame:

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from lusifer.errors import ConfigError, NotFoundError
-from lusifer.simulation.exports import write_exports
-from lusifer.simulation.runner import config_differences
+from lusifer.simulation.exports import write_exports, write_summary, write_text_atomically
+from lusifer.simulation.lock import RunLock
+from lusifer.simulation.runner import check_run_dir, config_differences
 from lusifer.store import STORE_FILE, RunStore
 
 
@@ -55,16 +56,20 @@ def merge_shards(out: Path, shard_dirs: Sequence[Path]) -> RunStore:
     out = Path(out)
     if (out / STORE_FILE).exists():
         raise ConfigError(f"{out} already holds a run: merge into a new directory")
+    check_run_dir(out)
     merged = copy.deepcopy(configs[0])
     merged["run"].update(shard=None, out=str(out))
-    store = RunStore(out)
-    for folder in shard_dirs:
-        store.absorb(Path(folder))
-    store.set_meta("config", merged)
-    store.set_meta("merged_from", [str(folder) for folder in shard_dirs])
-    (out / "config.json").write_text(json.dumps(merged, indent=2, sort_keys=True), encoding="utf-8")
-    calibrator = merged["run"].get("calibrator")
-    write_exports(store, out, Path(calibrator) if calibrator else None)
+    out.mkdir(parents=True, exist_ok=True)
+    with RunLock(out):
+        store = RunStore(out)
+        for folder in shard_dirs:
+            store.absorb(Path(folder))
+        store.set_meta("config", merged)
+        store.set_meta("merged_from", [str(folder) for folder in shard_dirs])
+        write_text_atomically(out / "config.json", json.dumps(merged, indent=2, sort_keys=True))
+        calibrator = merged["run"].get("calibrator")
+        write_exports(store, out, Path(calibrator) if calibrator else None)
+        write_summary(store, out)
     return store
 
 

@@ -2,6 +2,10 @@
 
 Re-running with the same configuration and ``--out`` resumes: stored profile steps and feedback are
 not asked again, and the response cache answers any call that completed but was not yet stored.
+One process at a time works on a run directory (:class:`~lusifer.simulation.lock.RunLock`); a folder
+that holds other files than a run is refused. ``run.budget_usd`` is for the whole run: what earlier
+invocations spent counts, answers in flight when it is reached are kept, and users it left untouched
+are "not started". Users that still miss items after their retries get one final re-ask pass.
 
 ``run.batch`` sends the calls through the vendor's batch API (:mod:`lusifer.simulation.batch_runner`);
 ``run.shard = "i/n"`` simulates only the users of shard i (a stable hash of the user id), so that n
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +25,21 @@ from typing import TYPE_CHECKING, Any
 
 from lusifer import __version__
 from lusifer.backends.errors import AuthError
-from lusifer.errors import BudgetExceededError, ConfigError
+from lusifer.errors import BudgetExceededError, ConfigError, DataError, LusiferError
+from lusifer.keys import redact_credentials
 from lusifer.registry import emit_run_finished, emit_run_started, get_domain
 from lusifer.run_info import RunInfo, RunSummary
-from lusifer.simulation.exports import write_exports
+from lusifer.simulation.exports import (
+    remove_stale_temporaries,
+    write_exports,
+    write_summary,
+    write_text_atomically,
+)
 from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts, user_info_of
-from lusifer.simulation.simulator import ProfileError, SimulatedUser, Simulator
-from lusifer.store import RunStore
+from lusifer.simulation.lock import LOCK_FILE, RunLock
+from lusifer.simulation.simulator import NOT_STARTED, ProfileError, SimulatedUser, Simulator
+from lusifer.store import STORE_FILE, RunStore
+from lusifer.templates import check_templates, template_environment
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,8 +61,11 @@ RESUMABLE_KEYS = {
     ("backend", "max_retries"),
     ("backend", "requests_per_minute"),
     ("backend", "tokens_per_minute"),
+    ("run", "validation_retries"),  # how hard to retry, not what is asked
     ("cache",),
 }
+#: Passes over users still missing items after the main pass (each asks their missing items again).
+FINAL_PASSES = 1
 
 
 @dataclass
@@ -83,6 +99,8 @@ def plan_run(config: LusiferConfig) -> RunPlan:
         user_ids = [user for user in user_ids if user in wanted]
     if config.run.users is not None:
         user_ids = user_ids[: config.run.users]
+    if not user_ids:
+        raise DataError(_nothing_to_simulate(config))
     selected = set(user_ids)
     # The index is each target's place in the whole run; a shard keeps its targets' places.
     targets = targets[targets["user_id"].astype(str).isin(selected)].reset_index(drop=True)
@@ -90,7 +108,30 @@ def plan_run(config: LusiferConfig) -> RunPlan:
         index, count = (int(part) for part in config.run.shard.split("/"))
         user_ids = [user for user in user_ids if shard_of(user, count) == index]
         targets = targets[targets["user_id"].astype(str).isin(set(user_ids))]
+    _check_unique_targets(targets, config)
     return RunPlan(domain, data, history, targets, user_ids)
+
+
+def _nothing_to_simulate(config: LusiferConfig) -> str:
+    enrich = config.data.enrich_file
+    if config.data.require_text and enrich is not None:
+        return (
+            f"no test item has text to show: {enrich} is empty or its ids match no item of "
+            f"{config.dataset}; check the file (its id column must hold the dataset's item ids)"
+        )
+    return f"no user with test items was selected from {config.dataset} (check --users, --user-ids and the split)"
+
+
+def _check_unique_targets(targets: pd.DataFrame, config: LusiferConfig) -> None:
+    """Refuse test rows that name one (user, item) twice: they cannot be stored or scored once each."""
+    repeated = targets[targets.duplicated(subset=["user_id", "item_id"], keep="first")]
+    if len(repeated):
+        user, item = repeated.iloc[0]["user_id"], repeated.iloc[0]["item_id"]
+        source = config.data.path or config.dataset
+        raise DataError(
+            f"the test split of {source} holds user {user}, item {item} more than once "
+            f"({len(repeated)} repeated rows); keep one row per (user, item) in the test file"
+        )
 
 
 def shard_of(user_id: str, count: int) -> int:
@@ -103,8 +144,32 @@ def default_out() -> Path:
 
 
 def config_snapshot(config: LusiferConfig) -> dict[str, Any]:
-    """The configuration as stored in the run (JSON-safe; holds no keys)."""
-    return config.model_dump(mode="json")
+    """The configuration as stored in the run (JSON-safe; holds no keys, and URLs lose their credentials)."""
+    return _redacted(config.model_dump(mode="json"))
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    return redact_credentials(value) if isinstance(value, str) else value
+
+
+def check_run_dir(out: Path) -> None:
+    """Refuse an existing folder that is neither empty nor a run (its files would be overwritten)."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ConfigError(f"--out {out} is a file, not a folder")
+    if (out / STORE_FILE).is_file():
+        return
+    others = sorted(entry.name for entry in out.iterdir() if entry.name != LOCK_FILE)
+    if others:
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        raise ConfigError(
+            f"--out {out} holds other files ({shown}) and is not a Lusifer run: use an empty or new folder"
+        )
 
 
 def check_resumable(store: RunStore, snapshot: dict[str, Any]) -> None:
@@ -141,18 +206,36 @@ def run_simulation(
     from lusifer.backends.factory import create_backend
 
     out = Path(config.run.out or default_out())
+    check_run_dir(out)
     plan = plan_run(config)
     if config.run.calibrator is not None:
         from lusifer.evaluation.calibration import load_calibrator
 
         load_calibrator(config.run.calibrator)  # a bad file fails before anything is written
+    check_templates(template_environment(config.prompts_dir), plan.domain.templates)  # and a broken template
     backend = create_backend(config, api_key)  # so does an unknown backend or a missing key
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with RunLock(out):
+            return _run_locked(config, plan, out, backend, progress)
+    except sqlite3.DatabaseError as error:
+        raise LusiferError(
+            f"{out / STORE_FILE}: the run store cannot be read or written ({error}); "
+            "if the disk is full or read-only, free space or fix permissions and rerun; "
+            "if the file is damaged, start again in a new --out"
+        ) from None
+
+
+def _run_locked(
+    config: LusiferConfig, plan: RunPlan, out: Path, backend: Any, progress: RunProgress | None
+) -> tuple[RunInfo, RunSummary]:
+    remove_stale_temporaries(out)
     store = RunStore(out)
     snapshot = config_snapshot(config)
     check_resumable(store, snapshot)
     store.set_meta("config", snapshot)
     store.set_meta("versions", {"lusifer": __version__})
-    (out / "config.json").write_text(json.dumps(snapshot, indent=2, sort_keys=True), encoding="utf-8")
+    write_text_atomically(out / "config.json", json.dumps(snapshot, indent=2, sort_keys=True))
     if not store.targets():
         store.save_history(
             [
@@ -168,16 +251,24 @@ def run_simulation(
             positions=plan.targets.index.tolist(),
         )
     run = RunInfo(run_id=out.name, out=out, config=snapshot, seed=config.seed)
+    summary = RunSummary()
     try:
-        summary = asyncio.run(_simulate(config, plan, store, backend, run, progress))
-    finally:
+        summary = asyncio.run(_simulate(config, plan, store, backend, run, progress, summary))
+    finally:  # also when interrupted: what is stored is exported, and the summary says so
         write_exports(store, out, config.run.calibrator)
+        write_summary(store, out, summary)
         store.close()
     return run, summary
 
 
 async def _simulate(
-    config: LusiferConfig, plan: RunPlan, store: RunStore, backend: Any, run: RunInfo, progress: RunProgress | None
+    config: LusiferConfig,
+    plan: RunPlan,
+    store: RunStore,
+    backend: Any,
+    run: RunInfo,
+    progress: RunProgress | None,
+    summary: RunSummary,
 ) -> RunSummary:
     from lusifer.calls import CallLayer
 
@@ -193,6 +284,7 @@ async def _simulate(
         calls = batch_calls = BatchCallLayer(backend, config, store, record, poll_seconds=config.run.batch_poll)
     else:
         calls = CallLayer(backend, config, on_exchange=record)
+    calls.prior_cost_usd = float(store.exchange_totals()["cost_usd"])  # the budget is for the whole run
     simulator = Simulator(plan.domain, calls, config, item_texts(plan.data.items), community_stats(plan.history), store)
     users_info = plan.data.users.get("user_info")
     histories = histories_by_user(plan.history)
@@ -204,15 +296,22 @@ async def _simulate(
     if progress is not None:
         progress.start(total=len(plan.user_ids), done=len(plan.user_ids) - len(todo))
     emit_run_started(run)
-    summary = RunSummary()
     # Batch mode needs every user in flight: a batch holds one step of all of them.
     semaphore = asyncio.Semaphore(max(len(todo), 1) if config.run.batch else config.run.concurrency)
+    budget_stop: list[str] = []  # the budget message, once the budget stopped a call
 
-    async def simulate_user(user_id: str) -> None:
+    def stop_for_budget(user_id: str, message: str) -> None:
+        budget_stop[:1] = [message]
+        store.set_user_status(user_id, NOT_STARTED, f"{NOT_STARTED}: {message}")
+
+    async def simulate_user(user_id: str, final_pass: bool = False) -> None:
         async with semaphore:
-            info = user_info_of(users_info, user_id)
-            user = SimulatedUser(user_id, info, list(histories.get(user_id, [])))
             try:
+                if budget_stop:  # no new user starts once the budget is reached
+                    stop_for_budget(user_id, budget_stop[0])
+                    return
+                info = user_info_of(users_info, user_id)
+                user = SimulatedUser(user_id, info, list(histories.get(user_id, [])))
                 await simulator.build_profiles(user)
                 done = store.rated_items(user_id)
                 todo_items = [item for item, _ in targets.get(user_id, []) if item not in done]
@@ -220,14 +319,20 @@ async def _simulate(
                     feedback = await simulator.rate(user, todo_items)
                     truths = dict(targets.get(user_id, []))
                     store.add_feedback(user_id, feedback.ratings, feedback.failures, truths)
+                    unasked = [reason for reason in feedback.failures.values() if reason.startswith(NOT_STARTED)]
+                    if unasked:
+                        stop_for_budget(user_id, unasked[0][len(NOT_STARTED) + 2 :])
+                        return
                     if feedback.failures:
                         store.set_user_status(user_id, "failed", f"{len(feedback.failures)} items failed")
                         return
                 store.set_user_status(user_id, "done")
             except ProfileError as error:
                 store.set_user_status(user_id, "failed", str(error))
+            except BudgetExceededError as error:
+                stop_for_budget(user_id, str(error))
             finally:
-                if progress is not None:
+                if progress is not None and not final_pass:
                     progress.user_finished()
 
     tasks = [asyncio.create_task(simulate_user(user_id)) for user_id in todo]
@@ -237,11 +342,12 @@ async def _simulate(
 
             await run_in_batches(batch_calls, tasks)
         await asyncio.gather(*tasks)
-    except BudgetExceededError as error:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        summary.failures["budget"] = str(error)
+        for _ in range(FINAL_PASSES):  # failed users get their missing items asked once more
+            statuses = store.user_statuses()
+            again = [user for user in todo if statuses.get(user, ("",))[0] == "failed"]
+            if budget_stop or not again or batch_calls is not None:
+                break
+            await asyncio.gather(*(simulate_user(user, final_pass=True) for user in again))
     except AuthError:  # every further call would be refused too: stop now, keep what is stored
         for task in tasks:
             task.cancel()
@@ -249,6 +355,8 @@ async def _simulate(
         raise
     finally:
         await calls.aclose()
+    if budget_stop:
+        summary.failures["budget"] = budget_stop[0]
     _fill_summary(summary, store, plan.user_ids, calls)
     emit_run_finished(run, summary)
     return summary
@@ -257,7 +365,8 @@ async def _simulate(
 def _fill_summary(summary: RunSummary, store: RunStore, user_ids: list[str], calls: Any) -> None:
     statuses = store.user_statuses()
     summary.users_done = sum(1 for user in user_ids if statuses.get(user, ("",))[0] == "done")
-    summary.users_failed = len(user_ids) - summary.users_done
+    summary.users_not_started = sum(1 for user in user_ids if statuses.get(user, ("",))[0] == NOT_STARTED)
+    summary.users_failed = len(user_ids) - summary.users_done - summary.users_not_started
     feedback = store.feedback("test")
     summary.ratings = sum(1 for row in feedback if row["status"] == "ok")
     summary.ratings_failed = len(store.targets()) - summary.ratings

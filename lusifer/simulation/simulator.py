@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lusifer.errors import BackendError, LusiferError
+from lusifer.errors import BackendError, BudgetExceededError, LusiferError
 from lusifer.registry import get_validator
 from lusifer.simulation.requests import Interaction, ItemText, RequestBuilder
 from lusifer.store import ProfileState, RunStore
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 #: Profile text of a user with no history yet (cold start).
 NO_PROFILE = "Nothing is known about this person's taste yet."
+#: Start of the failure reason of items a budget stop left unasked.
+NOT_STARTED = "not started"
 
 
 class ProfileError(LusiferError):
@@ -159,6 +161,9 @@ class Simulator:
             except BackendError as error:
                 result.failures.update({item_id: f"call failed: {error}" for item_id in remaining})
                 return
+            except BudgetExceededError as error:  # keep what earlier attempts and chunks answered
+                result.failures.update({item_id: f"{NOT_STARTED}: {error}" for item_id in remaining})
+                return
             validation = answer.validation
             accepted = validation.value if validation is not None else {}
             general = validation.problems.get("*") if validation is not None else "no answer"
@@ -185,6 +190,9 @@ class Simulator:
         ``failures["profile"]`` and tried again with the next interactions.
         """
         result = await self.rate(user, item_ids)
+        stopped = [reason for reason in result.failures.values() if reason.startswith(NOT_STARTED)]
+        if stopped:  # online use stops at the budget as before
+            raise BudgetExceededError(stopped[0][len(NOT_STARTED) + 2 :])
         feedback = {item: result.ratings[item] for item in item_ids if item in result.ratings}
         try:
             result.profile_update = await self.observe(user, feedback)

@@ -37,6 +37,8 @@ import email.parser
 import json
 import random
 import re
+import select
+import socket
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -66,6 +68,8 @@ class FakeReply:
     :param headers: extra response headers such as ``Retry-After``.
     :param delay: seconds to wait before answering (on top of the server's latency).
     :param drop: close the connection without answering.
+    :param hang: never answer; hold the request (and its place in flight) until the client disconnects,
+        as a server that aborts abandoned requests does.
     """
 
     status: int = 200
@@ -75,6 +79,7 @@ class FakeReply:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drop: bool = False
+    hang: bool = False
 
 
 @dataclass(frozen=True)
@@ -333,6 +338,10 @@ class _Handler(BaseHTTPRequestHandler):
                 reply = reply or self.fake._respond(payload)
             except Exception as error:
                 reply = FakeReply(status=500, json={"error": {"message": f"responder failed: {error!r}"}})
+            if reply.hang:
+                self._wait_for_disconnect()
+                self.close_connection = True
+                return
             time.sleep(wait + reply.delay)
             body = b"" if reply.drop else self.fake._body(reply, payload, number)
         finally:
@@ -341,6 +350,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self._send(reply.status, body, reply.headers)
+
+    def _wait_for_disconnect(self, limit: float = 600.0) -> None:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            readable, _, _ = select.select([self.connection], [], [], 0.05)
+            try:
+                if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                    return  # the client closed the connection
+            except OSError:
+                return
 
     def _route(self, method: str, data: bytes) -> None:
         answer = self.fake.route(method, self.path.split("?")[0], dict(self.headers.items()), data)
