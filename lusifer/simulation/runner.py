@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lusifer import __version__
-from lusifer.backends.errors import AuthError
+from lusifer.backends.errors import REJECTED_ADVICE, AuthError
 from lusifer.errors import BudgetExceededError, ConfigError, DataError, LusiferError
 from lusifer.keys import redact_credentials
 from lusifer.registry import emit_run_finished, emit_run_started, get_domain
@@ -344,7 +344,7 @@ async def _simulate(
         await asyncio.gather(*tasks)
         for _ in range(FINAL_PASSES):  # failed users get their missing items asked once more
             statuses = store.user_statuses()
-            again = [user for user in todo if statuses.get(user, ("",))[0] == "failed"]
+            again = [user for user in todo if _worth_asking_again(statuses.get(user))]
             if budget_stop or not again or batch_calls is not None:
                 break
             await asyncio.gather(*(simulate_user(user, final_pass=True) for user in again))
@@ -360,6 +360,11 @@ async def _simulate(
     _fill_summary(summary, store, plan.user_ids, calls)
     emit_run_finished(run, summary)
     return summary
+
+
+def _worth_asking_again(status: tuple[str, str | None] | None) -> bool:
+    """A failed user whose failure another try may fix (a request the server rejected would fail again)."""
+    return status is not None and status[0] == "failed" and REJECTED_ADVICE not in (status[1] or "")
 
 
 def _fill_summary(summary: RunSummary, store: RunStore, user_ids: list[str], calls: Any) -> None:

@@ -149,18 +149,21 @@ class CountingBackend(Backend):
     default_model = "estimate"
     cacheable = False
 
-    def __init__(self, config: LusiferConfig, backend_name: str, model: str, cacheable: bool) -> None:
+    def __init__(self, config: LusiferConfig, real_class: type[Backend], model: str) -> None:
         from lusifer.backends.offline import OfflineBackend
         from lusifer.calls.cache import ResponseCache
         from lusifer.calls.layer import CallLayer
 
         super().__init__(config.backend)
         self.offline = OfflineBackend(config.backend)
-        self.real = (backend_name, model)
-        reads_cache = cacheable and config.cache.enabled and not config.cache.refresh
+        self.real = (real_class.name, model)
+        reads_cache = real_class.cacheable and config.cache.enabled and not config.cache.refresh
         self.cache = ResponseCache(config.cache.path) if reads_cache else None
         # the answer-shaping settings, exactly as the real call layer puts them into its cache keys
         self.parameters = CallLayer._parameters(SimpleNamespace(config=config, backend=SimpleNamespace(model=model)))
+        # and the endpoint identity the real backend adds to them (its cache_identity reads only settings)
+        identity = real_class.cache_identity(SimpleNamespace(config=config.backend))  # type: ignore[arg-type]
+        self.endpoint = {} if config.cache.share_across_endpoints else identity
         self.calls = self.cached = self.prompt_tokens = self.completion_tokens = 0
 
     async def acomplete(self, request: LLMRequest) -> LLMResponse:
@@ -168,7 +171,7 @@ class CountingBackend(Backend):
         from lusifer.calls.layer import estimate_tokens
         from lusifer.simulation.estimate import PROFILE_COMPLETION_TOKENS, TOKENS_PER_RATING
 
-        if self.cache is not None and self.cache.get(cache_key(*self.real, request, self.parameters)):
+        if self.cache is not None and self.cache.get(cache_key(*self.real, request, self.parameters, self.endpoint)):
             self.cached += 1
         else:
             self.calls += 1
@@ -192,7 +195,7 @@ def estimate_live(config: LusiferConfig | None, run_dir: Path | None, run: Any) 
     assert config is not None
     backend_class = get_backend(config.backend.name)
     model = config.backend.model or backend_class.default_model
-    counting = CountingBackend(config, backend_class.name, model, backend_class.cacheable)
+    counting = CountingBackend(config, backend_class, model)
     data = live_data(config, run_dir, backend=counting, reps=0, permutations=0)
     assert data.live is not None
     try:
