@@ -108,9 +108,8 @@ class CallLayer:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         settings = config.backend
-        self._limiter = Limiter(
-            settings.max_concurrency, settings.requests_per_minute, settings.tokens_per_minute
-        )
+        concurrency = min(settings.max_concurrency, backend.concurrency_limit or settings.max_concurrency)
+        self._limiter = Limiter(concurrency, settings.requests_per_minute, settings.tokens_per_minute)
         self._cache = ResponseCache(config.cache.path) if backend.cacheable and config.cache.enabled else None
         self._stats = CallStats()
         self._prices = price_table(backend, config.prices)
