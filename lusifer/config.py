@@ -34,6 +34,8 @@ PROCESS_VARIABLES = {
     "DEBUG",
     "HOME",
     "DATA_DIR",
+    "TEST_GGUF",  # the real-model tests' GGUF file (lusifer.testing.local_model)
+    "REQUIRE_LOCAL_MODEL",
 }
 
 

@@ -117,6 +117,7 @@ class LlamaCppBackend(Backend):
                 temperature=config.temperature,
                 max_tokens=config.max_tokens,
                 seed=config.seed,
+                repeat_penalty=self.settings.repeat_penalty,
                 grammar=self._grammar(request),
             )
         except ValueError as error:

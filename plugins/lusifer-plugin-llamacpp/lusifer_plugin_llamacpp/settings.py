@@ -23,6 +23,9 @@ class LlamaCppSettings(BaseModel):
     instances: int = Field(
         1, ge=1, le=16, description="Model instances answering at once; each holds its own context (memory)."
     )
+    repeat_penalty: float = Field(
+        1.1, ge=0.0, description="Penalty on repeated tokens (1.1, as llama-cpp-python's server; 1.0: none)."
+    )
     chat_format: str | None = Field(
         None, description="llama-cpp-python chat format (default: the chat template stored in the GGUF)."
     )
