@@ -42,6 +42,7 @@ def run_path(name: str, backend: list[str], args: argparse.Namespace, folder: Pa
     command += ["--concurrency", "1", "--out", str(run_dir), *backend]
     environment = run_environment(folder / f"home-{name}")
     environment["LUSIFER_BACKEND__MAX_TOKENS"] = str(args.max_tokens)
+    environment["LUSIFER_BACKEND__TIMEOUT"] = "600"
     started = time.monotonic()
     finished = subprocess.run(command, capture_output=True, text=True, env=environment)
     wall = time.monotonic() - started
@@ -83,27 +84,27 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--enrich-file", type=Path, required=True)
     parser.add_argument("--users", type=int, default=10)
-    parser.add_argument("--max-tokens", type=int, default=400, help="Answer limit (backend.max_tokens).")
+    parser.add_argument("--max-tokens", type=int, default=1024, help="Answer limit (backend.max_tokens).")
     parser.add_argument("--paths", nargs="+", default=["server", "in-process"], choices=["server", "in-process"])
     args = parser.parse_args()
-    results = []
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         for name in args.paths:
             if name == "server":
                 with llama_cpp_server(args.gguf) as base_url:
                     backend = ["--backend", "openai", "--model", args.gguf.stem, "--base-url", base_url]
-                    results.append(run_path(name, backend, args, folder))
+                    report(run_path(name, backend, args, folder))
             else:
-                results.append(run_path(name, ["--backend", "llamacpp", "--model", str(args.gguf)], args, folder))
-    for result in results:
-        print(
-            f"{result['path']}: wall {result['wall_s']:.0f} s, {result['calls']} calls, "
-            f"{result['s_per_call']:.2f} s/call, valid first answers {result['valid_first']:.0%}, "
-            f"{result['reasks']} re-asks, ratings {result['ratings']}/{result['rows']}"
-        )
-        print(result["metrics"].to_string(index=False))
+                report(run_path(name, ["--backend", "llamacpp", "--model", str(args.gguf)], args, folder))
 
+
+def report(result: dict[str, Any]) -> None:
+    print(
+        f"{result['path']}: wall {result['wall_s']:.0f} s, {result['calls']} calls, "
+        f"{result['s_per_call']:.2f} s/call, valid first answers {result['valid_first']:.0%}, "
+        f"{result['reasks']} re-asks, ratings {result['ratings']}/{result['rows']}"
+    )
+    print(result["metrics"].to_string(index=False), flush=True)
 
 if __name__ == "__main__":
     main()
