@@ -135,7 +135,7 @@ class LlamaCppBackend(Backend):
             return None
         if mode == ANY_JSON or request.schema is None:
             return _any_json_grammar()
-        return _schema_grammar(json.dumps(dict(request.schema), sort_keys=True))
+        return _schema_grammar(json.dumps(dict(request.schema)))
 
     def __repr__(self) -> str:
         return f"<LlamaCppBackend model={self.model!r} instances={self.settings.instances}>"
@@ -143,7 +143,7 @@ class LlamaCppBackend(Backend):
 
 @functools.lru_cache(maxsize=64)
 def _schema_grammar(schema: str) -> Any:
-    """The grammar of JSON documents following ``schema`` (cached: profile requests share one)."""
+    """The grammar of JSON documents following ``schema``, keys in its order (cached: profile requests share one)."""
     from llama_cpp import LlamaGrammar
 
     return LlamaGrammar.from_json_schema(schema, verbose=False)
