@@ -44,6 +44,8 @@ PROCESS_VARIABLES = {
     "DEBUG",
     "HOME",
     "DATA_DIR",
+    "TEST_GGUF",  # the real-model tests' GGUF file (lusifer.testing.local_model)
+    "REQUIRE_LOCAL_MODEL",
 }
 
 
@@ -100,7 +102,9 @@ class BackendConfig(Section):
     max_concurrency: int = Field(8, ge=1, description="Requests in flight at once.")
     requests_per_minute: float | None = Field(None, gt=0)
     tokens_per_minute: float | None = Field(None, gt=0)
-    structured_output: Literal["json_schema", "json_object", "none"] = "json_schema"
+    structured_output: Literal["auto", "json_schema", "json_object_schema", "json_object", "tools", "none"] = Field(
+        "auto", description="'auto' negotiates the richest mode the server accepts; any other forces that mode."
+    )
 
 
 class CacheConfig(Section):

@@ -73,7 +73,7 @@ def test_success_sends_a_strict_json_schema(server: FakeOpenAIServer, tmp_path: 
         "seed": 42,
         "max_tokens": 300,
         "logprobs": False,
-        "structured_output": "json_schema",
+        "structured_output": "auto",  # the default: negotiated, json_schema first
     }
     assert exchange.cost_usd > 0
 

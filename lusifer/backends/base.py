@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from lusifer.config import BackendConfig, Price
+    from lusifer.config import BackendConfig, LusiferConfig, Price
 
 
 @dataclass(frozen=True)
@@ -98,11 +98,19 @@ class Backend(ABC):
     prices: ClassVar[Mapping[str, Price]] = {}
     #: False for backends that compute answers locally: the call layer then skips the cache.
     cacheable: ClassVar[bool] = True
+    #: Most requests the backend works on at once (None: no limit of its own). The call layer never has
+    #: more in flight, so a local model's queue does not eat into ``backend.timeout``.
+    concurrency_limit: int | None = None
 
     @classmethod
     def key_required(cls, config: BackendConfig) -> bool:
         """Whether a run with ``config`` needs a key (a self-hosted server may not)."""
         return cls.key_name is not None
+
+    @classmethod
+    def from_config(cls, config: LusiferConfig, api_key: SecretStr | None = None) -> Backend:
+        """The backend for a whole run configuration; plugins override it to read their ``[plugins.*]`` section."""
+        return cls(config.backend, api_key)
 
     def __init__(self, config: BackendConfig, api_key: SecretStr | None = None) -> None:
         self.config = config

@@ -28,4 +28,4 @@ def create_backend(config: LusiferConfig, api_key: str | SecretStr | None = None
         key = find_key(backend_class.key_name, api_key, variables)
         if key is None and backend_class.key_required(config.backend):
             require_key(backend_class.key_name, None, variables)  # raises, saying how to provide one
-    return backend_class(config.backend, key)
+    return backend_class.from_config(config, key)

@@ -7,6 +7,11 @@ the same way.
 Batch mode (:mod:`lusifer.calls.batch`) uses the Batch API: the requests go up as one JSONL file
 (``files.create(purpose="batch")``), ``batches.create`` starts them, ``batches.retrieve`` polls, and the
 answers come back in the output file, failures in the error file.
+
+Structured output (``backend.structured_output``): ``auto`` (the default) negotiates the richest mode
+the endpoint accepts (:mod:`lusifer.backends.negotiation`); any other value forces that mode
+(:mod:`lusifer.backends.structured_output`), and a server that rejects it is a one-line error naming
+``auto``.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage, sdk_timeout
-from lusifer.backends.errors import RETRYABLE_STATUSES, translate_sdk_error
+from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Message, Usage, sdk_timeout
+from lusifer.backends.errors import RETRYABLE_STATUSES, redact, translate_sdk_error
+from lusifer.backends.negotiation import AUTO, ModeStore, Negotiator, is_rejection, one_line
+from lusifer.backends.structured_output import answer_text, chat_messages, structured_arguments
 from lusifer.errors import BackendError, RetryableError
 
 if TYPE_CHECKING:
@@ -29,6 +36,20 @@ if TYPE_CHECKING:
 #: Sent as the key to an OpenAI-compatible server when no key is configured (the SDK insists on one).
 KEYLESS_PLACEHOLDER = "not-needed"
 CHAT_ENDPOINT = "/v1/chat/completions"
+#: The endpoint remembered for OpenAI itself (no ``base_url``).
+OPENAI_API_URL = "https://api.openai.com/v1"
+#: The tiny request ``lusifer backends --probe`` negotiates with.
+PROBE_REQUEST = LLMRequest(
+    "probe",
+    (Message("system", "Answer in JSON."), Message("user", 'Reply with {"ok": true}.')),
+    schema={
+        "type": "object",
+        "properties": {"ok": {"type": "boolean"}},
+        "required": ["ok"],
+        "additionalProperties": False,
+    },
+    schema_name="probe",
+)
 #: Batch statuses after which nothing more will be answered.
 BATCH_ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
 
@@ -38,7 +59,7 @@ def _base_url(config: BackendConfig) -> str | None:
 
 
 class OpenAIBackend(Backend):
-    """Chat Completions with structured output (``json_schema`` or ``json_object``)."""
+    """Chat Completions with structured output negotiated per endpoint, or forced to one mode."""
 
     name = "openai"
     description = "OpenAI Chat Completions API, or an OpenAI-compatible server with --base-url."
@@ -59,6 +80,16 @@ class OpenAIBackend(Backend):
         self._client = openai.AsyncOpenAI(
             api_key=key, base_url=base_url, max_retries=0, timeout=sdk_timeout(config)
         )
+        #: The endpoint's base URL, the key of its remembered structured-output mode.
+        self.endpoint = (base_url or OPENAI_API_URL).rstrip("/")
+        self.negotiator: Negotiator | None = None
+        if config.structured_output == AUTO:
+            self.negotiator = Negotiator(self.endpoint, ModeStore.default())
+
+    @property
+    def structured_output(self) -> str:
+        """The mode requests are sent in now: the forced one, or the negotiated one so far."""
+        return self.negotiator.mode if self.negotiator is not None else self.config.structured_output
 
     def cache_identity(self) -> dict[str, str]:
         """The server answering (``base_url`` or ``OPENAI_BASE_URL``), without credentials."""
@@ -67,11 +98,12 @@ class OpenAIBackend(Backend):
         base_url = _base_url(self.config)
         return {"base_url": redact_url(base_url)} if base_url else {}
 
-    def _arguments(self, request: LLMRequest) -> dict[str, Any]:
+    def _arguments(self, request: LLMRequest, mode: str | None = None) -> dict[str, Any]:
         config = self.config
+        mode = mode or self.structured_output
         arguments: dict[str, Any] = {
             "model": self.model,
-            "messages": [{"role": message.role, "content": message.content} for message in request.messages],
+            "messages": chat_messages(mode, request),
             "temperature": config.temperature,
             "max_tokens": config.max_tokens,
         }
@@ -79,28 +111,47 @@ class OpenAIBackend(Backend):
             arguments["seed"] = config.seed
         if config.logprobs:
             arguments["logprobs"] = True
-        if config.structured_output == "json_schema" and request.schema is not None:
-            arguments["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": request.schema_name, "schema": dict(request.schema), "strict": True},
-            }
-        elif config.structured_output == "json_object":
-            arguments["response_format"] = {"type": "json_object"}
+        arguments.update(structured_arguments(mode, request))
         return arguments
 
     async def acomplete(self, request: LLMRequest) -> LLMResponse:
         import openai
 
-        try:
-            completion = await self._client.chat.completions.create(**self._arguments(request))
-        except openai.OpenAIError as error:
-            raise translate_sdk_error(error, "openai", self._api_key) from None
-        except json.JSONDecodeError:
-            raise RetryableError("openai: the response body is not JSON") from None
-        try:
-            return self._response(completion)
-        except (AttributeError, IndexError, TypeError) as error:
-            raise RetryableError(f"openai: malformed response ({type(error).__name__}: {error})") from None
+        while True:
+            mode = self.structured_output
+            try:
+                completion = await self._client.chat.completions.create(**self._arguments(request, mode))
+            except openai.APIStatusError as error:
+                next_mode = self._rejected(error, mode, request)
+                if next_mode is None:
+                    raise translate_sdk_error(error, "openai", self._api_key) from None
+                continue
+            except openai.OpenAIError as error:
+                raise translate_sdk_error(error, "openai", self._api_key) from None
+            except json.JSONDecodeError:
+                raise RetryableError("openai: the response body is not JSON") from None
+            if self.negotiator is not None:
+                self.negotiator.accept(mode)
+            try:
+                return self._response(completion)
+            except (AttributeError, IndexError, TypeError) as error:
+                raise RetryableError(f"openai: malformed response ({type(error).__name__}: {error})") from None
+
+    def _rejected(self, error: Any, mode: str, request: LLMRequest) -> str | None:
+        """The mode to send ``request`` in after ``error``, or None when the error is not a rejection.
+
+        :raises BackendError: a forced mode was rejected (the message names ``auto``).
+        """
+        message = redact(str(getattr(error, "message", "") or error), self._api_key)
+        if mode == "none" or request.schema is None or not is_rejection(error.status_code, message):
+            return None
+        if self.negotiator is None:
+            raise BackendError(
+                f"openai: {self.endpoint} rejected structured_output = '{mode}' "
+                f'({error.status_code}: {one_line(message)}); set backend.structured_output = "auto" '
+                "(LUSIFER_BACKEND__STRUCTURED_OUTPUT=auto) to use a mode it accepts"
+            )
+        return self.negotiator.reject(mode, message)
 
     def _response(self, completion: Any) -> LLMResponse:
         choice = completion.choices[0]
@@ -109,7 +160,7 @@ class OpenAIBackend(Backend):
         if choice.logprobs is not None and choice.logprobs.content is not None:
             logprobs = [{"token": entry.token, "logprob": entry.logprob} for entry in choice.logprobs.content]
         return LLMResponse(
-            text=choice.message.content or "",
+            text=answer_text(choice.message),
             model=completion.model or self.model,
             usage=Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage(),
             finish_reason=choice.finish_reason,
@@ -180,3 +231,18 @@ class OpenAIBackend(Backend):
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+async def probe_structured_output(config: BackendConfig, api_key: SecretStr | None = None) -> Negotiator:
+    """Negotiate afresh with the endpoint of ``config`` (one tiny request per mode tried) and remember it.
+
+    :raises BackendError: the endpoint failed for another reason (unreachable, unknown model, ...).
+    """
+    settings = config.model_copy(update={"structured_output": AUTO, "max_tokens": 16})
+    backend = OpenAIBackend(settings, api_key)
+    negotiator = backend.negotiator = Negotiator(backend.endpoint, ModeStore.default(), fresh=True)
+    try:
+        await backend.acomplete(PROBE_REQUEST)
+    finally:
+        await backend.aclose()
+    return negotiator

@@ -115,8 +115,9 @@ class CallLayer:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         settings = config.backend
+        concurrency = min(settings.max_concurrency, backend.concurrency_limit or settings.max_concurrency)
         self._limiter = Limiter(
-            settings.max_concurrency,
+            concurrency,
             settings.requests_per_minute,
             settings.tokens_per_minute,
             endpoint=endpoint_name(backend),

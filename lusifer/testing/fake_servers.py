@@ -23,6 +23,14 @@ closes the connection without answering.
 Recorded requests keep their path, headers and JSON, with ``Authorization``, ``x-api-key`` and
 ``api-key`` values redacted.
 
+``FakeOpenAIServer(structured_output=...)`` plays how a server treats structured-output fields
+(:data:`STRUCTURED_OUTPUT_BEHAVIOURS`): ``"openai"`` accepts them all (forced tools answer with a
+tool call); ``"llama_cpp"`` rejects ``response_format`` of type ``json_schema`` with the HTTP 500 that
+llama-cpp-python's server gives and honours ``{"type": "json_object", "schema": ...}``;
+``"ignores_response_format"`` accepts and ignores them, answering like an unconstrained chatty model
+(the JSON in a code fence after a sentence); ``"tools_only"`` rejects any ``response_format`` with a
+400 and answers forced tools with a tool call. Rejections come before the responder is asked.
+
 Both servers also speak their vendor's batch API (OpenAI: ``POST /v1/files``, ``POST /v1/batches``,
 ``GET /v1/batches/{id}``, ``GET /v1/files/{id}/content``; Anthropic: ``POST /v1/messages/batches``,
 ``GET /v1/messages/batches/{id}`` and its ``results_url``). A batch reports ``in_progress`` for its
@@ -405,13 +413,78 @@ def _iso(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
+# structured-output behaviours of OpenAI-compatible servers -------------------------------------------
+
+STRUCTURED_OUTPUT_BEHAVIOURS = ("openai", "llama_cpp", "ignores_response_format", "tools_only")
+LLAMA_CPP_REJECTION_MESSAGE = (
+    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
+    "'ctx': {'expected': \"'text' or 'json_object'\"}}\n\n  File \"site-packages/llama_cpp/server/app.py\", "
+    "line 376, in create_chat_completion\n    POST /v1/chat/completions"
+)
+#: The body llama-cpp-python's server (0.3.36) answers, with HTTP 500, to a ``json_schema`` response_format.
+LLAMA_CPP_JSON_SCHEMA_REJECTION = {
+    "error": {
+        "message": LLAMA_CPP_REJECTION_MESSAGE,
+        "type": "internal_server_error",
+        "param": None,
+        "code": None,
+    }
+}
+TOOLS_ONLY_REJECTION = {
+    "error": {
+        "message": "response_format is not supported by this server",
+        "type": "invalid_request_error",
+        "param": "response_format",
+        "code": "unsupported_parameter",
+    }
+}
+
+
+def _structured_output_rejection(behaviour: str, request: Any) -> FakeReply | None:
+    """The error a server with ``behaviour`` answers to ``request``'s structured-output fields, if any."""
+    kind = ((request or {}).get("response_format") or {}).get("type")
+    if behaviour == "llama_cpp" and kind not in (None, "text", "json_object"):
+        return FakeReply(status=500, json=LLAMA_CPP_JSON_SCHEMA_REJECTION)
+    if behaviour == "tools_only" and kind is not None:
+        return FakeReply(status=400, json=TOOLS_ONLY_REJECTION)
+    return None
+
+
+def _requested_schema(request: Any) -> Mapping[str, Any] | None:
+    """The schema in ``response_format`` (``json_schema``, or llama.cpp's ``json_object`` + ``schema``) or a tool."""
+    request = request or {}
+    response_format = request.get("response_format") or {}
+    if response_format.get("type") == "json_schema":
+        return (response_format.get("json_schema") or {}).get("schema")
+    if response_format.get("schema") is not None:
+        return response_format["schema"]
+    tools = request.get("tools") or []
+    return (tools[0].get("function") or {}).get("parameters") if tools else None
+
+
+def _tool_call_message(request: Any, content: str, number: int) -> dict[str, Any]:
+    """An assistant message calling the request's first tool with ``content`` as its arguments."""
+    name = request["tools"][0]["function"]["name"]
+    call = {"id": f"call_fake_{number}", "type": "function", "function": {"name": name, "arguments": content}}
+    return {"role": "assistant", "content": None, "refusal": None, "tool_calls": [call]}
+
+
 class FakeOpenAIServer(FakeServer):
-    """Speaks ``POST /v1/chat/completions`` (with ``response_format`` and ``logprobs``)."""
+    """Speaks ``POST /v1/chat/completions`` (``response_format``, tools and ``logprobs``).
+
+    :param structured_output: one of :data:`STRUCTURED_OUTPUT_BEHAVIOURS` (see the module's docstring).
+    """
 
     path = "/v1/chat/completions"
 
-    def __init__(self, responder: Responder | None = None, **options: Any) -> None:
+    def __init__(
+        self, responder: Responder | None = None, *, structured_output: str = "openai", **options: Any
+    ) -> None:
+        if structured_output not in STRUCTURED_OUTPUT_BEHAVIOURS:
+            raise ValueError(f"structured_output must be one of {STRUCTURED_OUTPUT_BEHAVIOURS}")
         super().__init__(responder, **options)
+        self.structured_output = structured_output
         self.files: dict[str, bytes] = {}
         self._inputs: dict[str, str] = {}
         self._outputs: dict[str, tuple[str | None, str | None]] = {}
@@ -422,11 +495,22 @@ class FakeOpenAIServer(FakeServer):
         return f"{self.url}/v1"
 
     def schema_of(self, request: Any) -> Mapping[str, Any] | None:
-        response_format = (request or {}).get("response_format") or {}
-        return (response_format.get("json_schema") or {}).get("schema")
+        return _requested_schema(request)
+
+    def _respond(self, payload: Any) -> FakeReply:
+        rejection = _structured_output_rejection(self.structured_output, payload)
+        if rejection is not None:
+            return rejection
+        if self.structured_output == "ignores_response_format" and self.responder is None:
+            example = json.dumps(example_for_schema(self.schema_of(payload)))
+            return FakeReply(content=f"Sure! Here is my answer:\n```json\n{example}\n```")
+        return super()._respond(payload)
 
     def envelope(self, request: Any, content: str, number: int) -> dict[str, Any]:
         request = request or {}
+        message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+        if request.get("tools") and self.structured_output != "ignores_response_format":
+            message = _tool_call_message(request, content, number)
         prompt, completion = _estimate_tokens(request.get("messages")), max(len(content) // 4, 1)
         logprobs = None
         if request.get("logprobs"):
@@ -447,9 +531,9 @@ class FakeOpenAIServer(FakeServer):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": content, "refusal": None},
+                    "message": message,
                     "logprobs": logprobs,
-                    "finish_reason": "stop",
+                    "finish_reason": "tool_calls" if "tool_calls" in message else "stop",
                 }
             ],
             "usage": {

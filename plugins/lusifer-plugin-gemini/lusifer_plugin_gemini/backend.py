@@ -3,8 +3,8 @@
 - Messages: system messages become the ``system_instruction``; user and assistant messages become
   ``user`` and ``model`` contents.
 - Structured output: ``response_mime_type="application/json"`` plus ``response_json_schema`` (the
-  request's JSON schema) for ``structured_output = "json_schema"``; the MIME type alone for
-  ``"json_object"``; neither for ``"none"``.
+  request's JSON schema) for ``structured_output = "auto"`` (the default), ``"json_schema"`` and the
+  other schema modes; the MIME type alone for ``"json_object"``; neither for ``"none"``.
 - The SDK's own retries are off (one attempt): the call layer retries, rate-limits, times out, caches
   and prices every backend the same way. SDK errors become :class:`~lusifer.errors.RetryableError`
   (429 — as :class:`~lusifer.backends.errors.RateLimitedError` —, 408, 409, 5xx, timeouts, dropped
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 #: Environment variables holding a Gemini key, in lookup order (after a stored ``gemini`` key).
 KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 API_VERSION = "v1beta"
+#: ``structured_output`` values that send the schema (Gemini accepts it, so ``auto`` does too).
+SCHEMA_MODES = frozenset({"auto", "json_schema", "json_object_schema", "tools"})
 
 
 class GeminiBackend(Backend):
@@ -83,7 +85,7 @@ class GeminiBackend(Backend):
         }
         if config.structured_output != "none":
             settings["response_mime_type"] = "application/json"
-        if config.structured_output == "json_schema" and request.schema is not None:
+        if config.structured_output in SCHEMA_MODES and request.schema is not None:
             settings["response_json_schema"] = dict(request.schema)
         if config.logprobs:
             settings["response_logprobs"] = True
