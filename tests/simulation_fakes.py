@@ -19,7 +19,8 @@ def intended_rating(item_id: str) -> int:
 def requested_schema(request: dict[str, Any]) -> dict[str, Any]:
     """The JSON schema of an OpenAI (response_format) or Anthropic (forced tool) request."""
     if request.get("response_format"):
-        return (request["response_format"].get("json_schema") or {}).get("schema") or {}
+        response_format = request["response_format"]  # json_schema, or llama.cpp's json_object + schema
+        return (response_format.get("json_schema") or {}).get("schema") or response_format.get("schema") or {}
     tools = request.get("tools") or [{}]
     return tools[0].get("input_schema") or {}
 

@@ -74,9 +74,10 @@ def test_a_rejected_request_shape_is_sent_once_and_the_error_says_what_to_change
 
 
 def test_a_run_against_a_server_rejecting_the_request_shape_makes_one_call_per_user(
-    ml100k: Path, tmp_path: Path
+    ml100k: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     load_plugin_commands()
+    monkeypatch.setenv("LUSIFER_BACKEND__STRUCTURED_OUTPUT", "json_schema")  # forced: no negotiation
     with FakeOpenAIServer(RejectsResponseFormat(ScriptedModel())) as server:
         result = CliRunner().invoke(cli, [*_run_args(ml100k, server, tmp_path / "run", users=3), "--key", SECRET])
         calls = len(server.requests)
@@ -84,6 +85,14 @@ def test_a_run_against_a_server_rejecting_the_request_shape_makes_one_call_per_u
     assert calls == 3  # today 18: every user's first profile call sent 6 times
     assert result.exit_code == 1 and "structured_output" in result.output
     assert "rerun the same command to retry it" not in result.output  # it cannot help: the request must change
+
+
+def test_auto_structured_output_completes_against_the_same_server(ml100k: Path, tmp_path: Path) -> None:
+    load_plugin_commands()
+    with FakeOpenAIServer(RejectsResponseFormat(ScriptedModel())) as server:
+        result = CliRunner().invoke(cli, [*_run_args(ml100k, server, tmp_path / "run", users=3), "--key", SECRET])
+    assert result.exit_code == 0, result.output
+    assert "users 3 done / 0 failed" in result.output
 
 
 def test_a_refused_key_stops_the_run_at_once_naming_where_the_key_came_from(

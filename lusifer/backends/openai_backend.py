@@ -22,7 +22,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Message, Usage, sdk_timeout
-from lusifer.backends.errors import RETRYABLE_STATUSES, redact, translate_sdk_error
+from lusifer.backends.errors import (
+    REJECTED_ADVICE,
+    RETRYABLE_STATUSES,
+    RequestRejectedError,
+    redact,
+    translate_sdk_error,
+)
 from lusifer.backends.negotiation import AUTO, ModeStore, Negotiator, is_rejection, one_line
 from lusifer.backends.structured_output import answer_text, chat_messages, structured_arguments
 from lusifer.errors import BackendError, RetryableError
@@ -146,10 +152,13 @@ class OpenAIBackend(Backend):
         if mode == "none" or request.schema is None or not is_rejection(error.status_code, message):
             return None
         if self.negotiator is None:
-            raise BackendError(
+            raise RequestRejectedError(
                 f"openai: {self.endpoint} rejected structured_output = '{mode}' "
-                f'({error.status_code}: {one_line(message)}); set backend.structured_output = "auto" '
-                "(LUSIFER_BACKEND__STRUCTURED_OUTPUT=auto) to use a mode it accepts"
+                f"({error.status_code}: {one_line(message)}; {REJECTED_ADVICE}): "
+                'set backend.structured_output = "auto" (LUSIFER_BACKEND__STRUCTURED_OUTPUT=auto) '
+                "to use a mode it accepts",
+                message,
+                error.status_code,
             )
         return self.negotiator.reject(mode, message)
 
