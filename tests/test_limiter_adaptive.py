@@ -128,3 +128,23 @@ def test_a_hang_on_a_parallel_server_times_out_without_lowering_the_limit(tmp_pa
         sent = len(server.requests)
     assert timeouts == 1 and sent == 9  # the hung request was abandoned once and sent again
     assert limit == 4  # its neighbours answered at once: the server is not queueing
+
+
+
+def test_an_in_process_backend_is_never_judged_serial(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The offline backend shares this process's CPU, so its latency grows with the requests in flight;
+    that says nothing about a server, and a 459-user run must keep its concurrency (it once warned)."""
+    from click.testing import CliRunner
+
+    from conftest import ML_100K
+    from lusifer.cli import cli, load_plugin_commands
+
+    if not (ML_100K / "u.data").exists():
+        pytest.skip(f"shared MovieLens 100K not found at {ML_100K}")
+    load_plugin_commands()
+    arguments = ["run", "--no-progress", "--data-dir", str(ML_100K), "--users", "459", "--out", str(tmp_path / "r")]
+    with caplog.at_level(logging.WARNING, logger="lusifer.calls"):
+        result = CliRunner().invoke(cli, arguments)
+    assert result.exit_code == 0, result.output
+    messages = [record.getMessage() for record in caplog.records] + [result.output]
+    assert not any("one request at a time" in message for message in messages)

@@ -101,6 +101,9 @@ class Backend(ABC):
     #: Most requests the backend works on at once (None: no limit of its own). The call layer never has
     #: more in flight, so a local model's queue does not eat into ``backend.timeout``.
     concurrency_limit: int | None = None
+    #: False for backends that answer inside this process: their latency says nothing about a server's
+    #: capacity, so the call layer does not test them for a serial endpoint.
+    remote: ClassVar[bool] = True
 
     @classmethod
     def key_required(cls, config: BackendConfig) -> bool:

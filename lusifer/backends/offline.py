@@ -365,6 +365,7 @@ class OfflineBackend(Backend):
     key_name = None
     default_model = "offline-content-bias-v1"
     cacheable = False
+    remote = False
 
     async def acomplete(self, request: LLMRequest) -> LLMResponse:
         context = request.context

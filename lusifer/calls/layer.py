@@ -121,6 +121,7 @@ class CallLayer:
             settings.requests_per_minute,
             settings.tokens_per_minute,
             endpoint=endpoint_name(backend),
+            detect_serial=backend.remote,
         )
         self._cache = ResponseCache(config.cache.path) if backend.cacheable and config.cache.enabled else None
         self._endpoint = {} if config.cache.share_across_endpoints else backend.cache_identity()

@@ -93,11 +93,14 @@ class AdaptiveLimit:
 
     :param ceiling: the configured ``max_concurrency``; the limit never goes above it, nor below 1.
     :param endpoint: named in the serial-endpoint warning.
+    :param detect_serial: run the serial test (off for backends that answer in this process, whose
+        latency grows with the requests in flight only because they share its CPU).
     """
 
-    def __init__(self, ceiling: int, endpoint: str = "the endpoint") -> None:
+    def __init__(self, ceiling: int, endpoint: str = "the endpoint", detect_serial: bool = True) -> None:
         self.ceiling = ceiling
         self.endpoint = endpoint
+        self.detect_serial = detect_serial
         self.limit = float(ceiling)
         self.serial = False
         self._answers_while_serial = 0
@@ -202,7 +205,8 @@ class AdaptiveLimit:
         latency = now - ticket.started
         mean_in_flight = (self._area - ticket.area) / latency if latency > 0 else 1.0
         fastest = self._fastest.get(ticket.task, latency if answered else 0.0)
-        if mean_in_flight >= SERIAL_MIN_IN_FLIGHT and fastest > 0 and (answered or ticket.ahead):
+        testable = self.detect_serial and mean_in_flight >= SERIAL_MIN_IN_FLIGHT and fastest > 0
+        if testable and (answered or ticket.ahead):
             self._ratios.append(latency / (mean_in_flight * min(fastest, latency)))
             if len(self._ratios) >= SERIAL_MIN_SAMPLES and statistics.median(self._ratios) >= SERIAL_RATIO:
                 self._become_serial()
@@ -232,8 +236,9 @@ class Limiter:
         requests_per_minute: float | None = None,
         tokens_per_minute: float | None = None,
         endpoint: str = "the endpoint",
+        detect_serial: bool = True,
     ) -> None:
-        self.concurrency = AdaptiveLimit(max_concurrency, endpoint)
+        self.concurrency = AdaptiveLimit(max_concurrency, endpoint, detect_serial)
         self._requests = TokenBucket(requests_per_minute) if requests_per_minute else None
         self._tokens = TokenBucket(tokens_per_minute) if tokens_per_minute else None
 

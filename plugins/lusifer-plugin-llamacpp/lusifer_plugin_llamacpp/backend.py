@@ -48,6 +48,7 @@ class LlamaCppBackend(Backend):
     description = "A local GGUF model run in-process by llama-cpp-python (--model PATH.gguf or NAME)."
     key_name = None
     default_model = ""
+    remote = False  # in this process: concurrency_limit, not the serial test, keeps its queue short
 
     @classmethod
     def from_config(cls, config: LusiferConfig, api_key: SecretStr | None = None) -> Backend:
