@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lusifer.simulation.typed_ids import run_id_type, typed, typed_value, write_typed_views
 from lusifer.store import RunStore
 
 if TYPE_CHECKING:
@@ -47,20 +48,23 @@ def write_exports(store: RunStore, out: Path, calibrator: Path | None = None) ->
     history = pd.DataFrame(store.history(), columns=["user_id", "item_id", "rating", "timestamp"])
     if calibrator is not None:
         ratings_frame = _calibrated(ratings_frame, history, calibrator)
+    id_type = run_id_type(store)
+    ratings_frame, history = typed(ratings_frame, id_type), typed(history, id_type)
     ratings_frame.to_csv(out / "ratings.csv", index=False)
     ratings_frame.to_parquet(out / "ratings.parquet", index=False)
-    pd.DataFrame(failures, columns=["user_id", "item_id", "reason"]).to_csv(out / "failures.csv", index=False)
+    failures_frame = typed(pd.DataFrame(failures, columns=["user_id", "item_id", "reason"]), id_type)
+    failures_frame.to_csv(out / "failures.csv", index=False)
 
     states = sorted(
         store.profiles(), key=lambda state: (order.get(state.user_id, len(order)), state.user_id, state.step)
     )
     profile_rows = [
         {
-            "user_id": state.user_id,
+            "user_id": typed_value(state.user_id, id_type),
             "step": state.step,
             "profile": state.profile,
             "explanation": state.explanation,
-            "item_ids": state.item_ids,
+            "item_ids": [typed_value(item, id_type) for item in state.item_ids],
             "source": state.source,
         }
         for state in states
@@ -72,6 +76,7 @@ def write_exports(store: RunStore, out: Path, calibrator: Path | None = None) ->
         out / "profiles.parquet", index=False
     )
     history.to_csv(out / "history.csv", index=False)
+    write_typed_views(store, id_type)
 
 
 def _calibrated(ratings: pd.DataFrame, history: pd.DataFrame, path: Path) -> pd.DataFrame:
