@@ -15,6 +15,7 @@ def register_commands(cli: click.Group) -> None:
     from lusifer.cli.keys import keys_group
     from lusifer.cli.plugins import plugin_group, plugins_group
     from lusifer.cli.run import estimate_command, merge_command, run_command, show_group
+    from lusifer.cli.templates import templates_group
     from lusifer.cli.validate import validate_command
 
     commands = (
@@ -30,6 +31,7 @@ def register_commands(cli: click.Group) -> None:
         keys_group,
         data_group,
         validate_command,
+        templates_group,
     )
     for command in commands:
         cli.add_command(command)
