@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ from lusifer.errors import BudgetExceededError, ConfigError
 from lusifer.registry import emit_run_finished, emit_run_started, get_domain
 from lusifer.run_info import RunInfo, RunSummary
 from lusifer.simulation.exports import write_exports
+from lusifer.simulation.run_dir import default_run_dir
 from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts, user_info_of
 from lusifer.simulation.simulator import ProfileError, SimulatedUser, Simulator
 from lusifer.store import RunStore
@@ -98,10 +98,6 @@ def shard_of(user_id: str, count: int) -> int:
     return int(hashlib.sha256(user_id.encode()).hexdigest(), 16) % count + 1
 
 
-def default_out() -> Path:
-    return Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-
-
 def config_snapshot(config: LusiferConfig) -> dict[str, Any]:
     """The configuration as stored in the run (JSON-safe; holds no keys)."""
     return config.model_dump(mode="json")
@@ -140,7 +136,7 @@ def run_simulation(
     """Run (or resume) a simulation as configured; returns the run and its summary."""
     from lusifer.backends.factory import create_backend
 
-    out = Path(config.run.out or default_out())
+    out = Path(config.run.out or default_run_dir(config))
     plan = plan_run(config)
     if config.run.calibrator is not None:
         from lusifer.evaluation.calibration import load_calibrator
