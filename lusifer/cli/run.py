@@ -202,6 +202,12 @@ def estimate_command(**options: Any) -> None:
         f"${estimate.cost_usd:.2f} with {config.backend.name}/{estimate.model} "
         f"{' at batch prices' if config.run.batch else ''} (first tries only; cached answers are free, retries extra)"
     )
+    if config.run.users is not None and estimate.users < config.run.users:
+        click.echo(
+            f"Note: --users {config.run.users} asked for more users than the {estimate.users} who have test items "
+            "in the chosen train/test split (--fold, after --test-items and text requirements); only they can be "
+            "simulated and scored."
+        )
 
 
 @click.command(name="merge")
