@@ -35,6 +35,7 @@ PROCESS_VARIABLES = {
     "DEBUG",
     "HOME",
     "DATA_DIR",
+    "PROGRESS_INTERVAL",  # seconds between progress lines in logs (lusifer.simulation.progress_lines)
 }
 
 
