@@ -17,3 +17,17 @@ def test_estimate_says_why_it_plans_fewer_users(ml100k: Path) -> None:
     assert "--users 500 asked for more users than the 459 who have test items" in result.output
     exact = CliRunner().invoke(cli, ["estimate", "--data-dir", str(ml100k), "--users", "5"])
     assert "Note:" not in exact.output
+
+
+def test_logs_prints_the_recent_exchanges_of_a_run(ml100k: Path, tmp_path: Path) -> None:
+    load_plugin_commands()
+    out = tmp_path / "run"
+    run = CliRunner().invoke(cli, ["run", "--no-progress", "--data-dir", str(ml100k), "--users", "1", "--out", str(out)])
+    assert run.exit_code == 0, run.output
+    logs = CliRunner().invoke(cli, ["logs", str(out), "-n", "1"])
+    assert logs.exit_code == 0, logs.output
+    assert logs.output.startswith("## feedback user 1 (offline/") and logs.output.count("## ") == 1
+    assert "tokens, $0.000000" in logs.output and '< {"ratings": {' in logs.output
+    assert "Rate each movie below" in logs.output
+    missing = CliRunner().invoke(cli, ["logs", str(tmp_path)])
+    assert missing.exit_code == 1 and "is not a run directory" in missing.output
