@@ -31,3 +31,16 @@ def test_logs_prints_the_recent_exchanges_of_a_run(ml100k: Path, tmp_path: Path)
     assert "Rate each movie below" in logs.output
     missing = CliRunner().invoke(cli, ["logs", str(tmp_path)])
     assert missing.exit_code == 1 and "is not a run directory" in missing.output
+
+
+def test_keys_get_and_remove() -> None:
+    load_plugin_commands()
+    runner = CliRunner()
+    assert runner.invoke(cli, ["keys", "set", "openai", "--value", "sk-test-123"]).exit_code == 0
+    got = runner.invoke(cli, ["keys", "get", "openai"])
+    assert got.exit_code == 0 and got.output == "sk-test-123\n"
+    removed = runner.invoke(cli, ["keys", "remove", "openai"])
+    assert removed.exit_code == 0 and "sk-test" not in removed.output
+    assert runner.invoke(cli, ["keys", "list"]).output == ""
+    again = runner.invoke(cli, ["keys", "get", "openai"])
+    assert again.exit_code == 1 and "no stored key 'openai'" in again.output and "sk-test" not in again.output
