@@ -44,3 +44,22 @@ def test_keys_get_and_remove() -> None:
     assert runner.invoke(cli, ["keys", "list"]).output == ""
     again = runner.invoke(cli, ["keys", "get", "openai"])
     assert again.exit_code == 1 and "no stored key 'openai'" in again.output and "sk-test" not in again.output
+
+
+def test_models_lists_backend_defaults_and_prices() -> None:
+    load_plugin_commands()
+    result = CliRunner().invoke(cli, ["models"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(line.split()[:2] == ["openai", "gpt-4o-mini"] and "$0.15 in / $0.6 out" in line for line in lines)
+    assert any(line.split()[:2] == ["anthropic", "claude-haiku-4-5"] for line in lines)
+    assert any(line.split()[:1] == ["claude-opus-4-1"] and "$15 in / $75 out" in line for line in lines)
+
+
+def test_short_model_flag(ml100k: Path) -> None:
+    load_plugin_commands()
+    result = CliRunner().invoke(
+        cli, ["estimate", "--data-dir", str(ml100k), "--users", "2", "--backend", "openai", "-m", "gpt-4.1-nano"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "with openai/gpt-4.1-nano" in result.output

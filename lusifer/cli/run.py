@@ -74,7 +74,7 @@ def simulation_options(function: Any) -> Any:
             "first 10 test items with an overview; needs --enrich-file).",
         ),
         click.option("--backend", help="LLM backend (default: offline; see `lusifer backends`)."),
-        click.option("--model", help="Model name for the backend."),
+        click.option("-m", "--model", help="Model name for the backend."),
         click.option("--base-url", help="Base URL of an OpenAI-compatible or Anthropic server."),
         click.option("--users", type=int, help="Simulate the first N users."),
         click.option("--user-ids", help="Comma-separated user ids to simulate."),

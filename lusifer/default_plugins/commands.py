@@ -16,6 +16,7 @@ def register_commands(cli: click.Group) -> None:
     from lusifer.cli.plugins import plugin_group, plugins_group
     from lusifer.cli.run import estimate_command, merge_command, run_command, show_group
     from lusifer.cli.logs import logs_command
+    from lusifer.cli.models import models_command
     from lusifer.cli.templates import templates_group
     from lusifer.cli.validate import validate_command
 
@@ -34,6 +35,7 @@ def register_commands(cli: click.Group) -> None:
         validate_command,
         templates_group,
         logs_command,
+        models_command,
     )
     for command in commands:
         cli.add_command(command)
