@@ -22,7 +22,9 @@ def test_estimate_says_why_it_plans_fewer_users(ml100k: Path) -> None:
 def test_logs_prints_the_recent_exchanges_of_a_run(ml100k: Path, tmp_path: Path) -> None:
     load_plugin_commands()
     out = tmp_path / "run"
-    run = CliRunner().invoke(cli, ["run", "--no-progress", "--data-dir", str(ml100k), "--users", "1", "--out", str(out)])
+    run = CliRunner().invoke(
+        cli, ["run", "--no-progress", "--data-dir", str(ml100k), "--users", "1", "--out", str(out)]
+    )
     assert run.exit_code == 0, run.output
     logs = CliRunner().invoke(cli, ["logs", str(out), "-n", "1"])
     assert logs.exit_code == 0, logs.output

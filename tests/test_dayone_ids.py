@@ -22,7 +22,9 @@ def test_exports_and_store_views_join_with_movielens(ml100k: Path, tmp_path: Pat
     load_plugin_commands()
     out = tmp_path / "run"
     result = CliRunner().invoke(
-        cli, ["run", "--no-progress", "--data-dir", str(ml100k), "--users", "2", "--out", str(out)], catch_exceptions=False
+        cli,
+        ["run", "--no-progress", "--data-dir", str(ml100k), "--users", "2", "--out", str(out)],
+        catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
     u_item = _u_item(ml100k)
