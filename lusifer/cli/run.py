@@ -140,7 +140,11 @@ def simulation_config(options: dict[str, Any]) -> LusiferConfig:
 @click.command(name="run")
 @simulation_options
 @click.option("--key", "api_key", help="API key for this run only (prefer `lusifer keys set`).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory (default: runs/<domain>-<dataset>-<backend>-<model>-<config hash>).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run directory (default: runs/<domain>-<dataset>-<backend>-<model>-<config hash>, so a rerun resumes).",
+)
 @click.option("--concurrency", type=int, help="Users simulated at once (default 8).")
 @click.option("--max-concurrency", type=int, help="Requests in flight at once (default 8).")
 @click.option("--budget-usd", type=float, help="Stop cleanly before spending more than this.")

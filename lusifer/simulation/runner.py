@@ -23,8 +23,8 @@ from lusifer.errors import BudgetExceededError, ConfigError
 from lusifer.registry import emit_run_finished, emit_run_started, get_domain
 from lusifer.run_info import RunInfo, RunSummary
 from lusifer.simulation.exports import write_exports
-from lusifer.simulation.run_dir import default_run_dir
 from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts, user_info_of
+from lusifer.simulation.run_dir import default_run_dir
 from lusifer.simulation.simulator import ProfileError, SimulatedUser, Simulator
 from lusifer.store import RunStore
 
