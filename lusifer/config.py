@@ -46,6 +46,7 @@ PROCESS_VARIABLES = {
     "DATA_DIR",
     "TEST_GGUF",  # the real-model tests' GGUF file (lusifer.testing.local_model)
     "REQUIRE_LOCAL_MODEL",
+    "PROGRESS_INTERVAL",  # seconds between progress lines in logs (lusifer.simulation.progress_lines)
 }
 
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
-from lusifer.errors import KeyMissingError, LusiferError
+from lusifer.errors import KeyMissingError, LusiferError, NotFoundError
 from lusifer.paths import user_dir
 
 #: Environment variable consulted for each well-known key name.
@@ -69,12 +69,33 @@ def set_key(name: str, value: str) -> None:
         raise LusiferError("refusing to store an empty key")
     keys = _read()
     keys[name] = value.strip()
+    _write(keys)
+
+
+def _write(keys: dict[str, str]) -> None:
+    """Replace the stored keys with ``keys`` (file mode 0600)."""
     path = keys_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         json.dump(keys, handle, indent=2, sort_keys=True)
     os.chmod(path, 0o600)
+
+
+def stored_key(name: str) -> str:
+    """The stored key ``name``; :class:`NotFoundError` naming the stored ones when absent."""
+    keys = _read()
+    if name not in keys:
+        raise NotFoundError(f"no stored key '{name}' (stored: {', '.join(sorted(keys)) or 'none'})")
+    return keys[name]
+
+
+def remove_key(name: str) -> None:
+    """Forget the stored key ``name`` (:class:`NotFoundError` when absent)."""
+    keys = _read()
+    stored_key(name)
+    del keys[name]
+    _write(keys)
 
 
 def stored_key_names() -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from lusifer.testing.isolation import isolated_lusifer
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("LUSIFER_SHARED_DIR") or REPO.parent / "shared")
 ML_100K = SHARED / "data" / "ml-100k"
 TMDB_100K = SHARED / "data" / "tmdb" / "ml-100k-tmdb.csv"
 RECORDED_100K = SHARED / "data" / "lusifer-paper" / "recorded-ml-100k.csv"

@@ -50,7 +50,7 @@ def test_run_writes_store_and_exports(offline_run: Path) -> None:
     sizes = tested.groupby("user_id").size()
     assert sizes.max() == 40
     assert len(states) == sum(-(-size // 10) for size in sizes)  # one state per batch of 10
-    full_user = str(sizes.idxmax())
+    full_user = int(sizes.idxmax())  # profiles.jsonl keeps MovieLens int ids
     steps = [state for state in states if state["user_id"] == full_user]
     assert [state["step"] for state in steps] == [0, 1, 2, 3]
     assert all(state["explanation"] and len(state["item_ids"]) == 10 for state in steps)
@@ -63,8 +63,8 @@ def test_profile_steps_follow_the_history_batches(offline_run: Path) -> None:
     states = [json.loads(line) for line in (offline_run / "profiles.jsonl").read_text().splitlines()]
     simulated = {int(state["user_id"]) for state in states}
     user = history[history["user_id"].isin(simulated)]["user_id"].value_counts().idxmax()
-    items = [str(item) for item in history[history["user_id"] == user]["item_id"]]
-    assert [state["item_ids"] for state in states if state["user_id"] == str(user)] == [
+    items = [int(item) for item in history[history["user_id"] == user]["item_id"]]
+    assert [state["item_ids"] for state in states if state["user_id"] == user] == [
         items[0:10],
         items[10:20],
         items[20:30],

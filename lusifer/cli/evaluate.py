@@ -10,6 +10,9 @@ import click
 @click.command(name="evaluate")
 @click.argument("run_dir", required=False, type=click.Path(path_type=Path))
 @click.option("--predictions", type=click.Path(path_type=Path), help="A CSV of predictions instead of a run.")
+@click.option("--user-col", help="User id column of --predictions (default: recognised from the header).")
+@click.option("--item-col", help="Item id column of --predictions (default: recognised from the header).")
+@click.option("--truth-col", help="True feedback column of --predictions (renamed to --truth's column).")
 @click.option("--column", "columns", multiple=True, help="Prediction column to score (repeatable).")
 @click.option("--truth", default="rating", show_default=True, help="Column holding the true feedback.")
 @click.option("--history", type=click.Path(path_type=Path), help="Training slice CSV for baselines.")
@@ -33,6 +36,9 @@ import click
 def evaluate_command(
     run_dir: Path | None,
     predictions: Path | None,
+    user_col: str | None,
+    item_col: str | None,
+    truth_col: str | None,
     columns: tuple[str, ...],
     truth: str,
     history: Path | None,
@@ -57,7 +63,6 @@ def evaluate_command(
         EvaluationInput,
         invalidate_out_of_scale,
         paper_protocol,
-        read_history,
         read_predictions,
         read_run_dir,
     )
@@ -67,10 +72,17 @@ def evaluate_command(
     if (run_dir is None) == (predictions is None):
         raise click.UsageError("give either RUN_DIR or --predictions FILE.csv (not both)")
     if predictions is not None:
+        from lusifer.evaluation.foreign import read_foreign_predictions
+
+        table, default_column = read_foreign_predictions(
+            predictions, user_col, item_col, truth_col or (truth if truth != "rating" else None)
+        )
+        truth = "rating"
+        columns = columns or ((default_column,) if default_column else ())
         if not columns:
             raise click.UsageError("--predictions needs at least one --column NAME")
         data = EvaluationInput(
-            read_predictions(predictions, columns, truth), list(columns), truth, source=str(predictions)
+            read_predictions(predictions, columns, truth, table), list(columns), truth, source=str(predictions)
         )
         out = out or Path("evaluation")
     else:
@@ -79,7 +91,9 @@ def evaluate_command(
         out = out or run_dir / "evaluation"
     _require_valid_values(data.frame, data.columns, data.source)
     if history is not None:
-        data.history = read_history(history)
+        from lusifer.evaluation.foreign import read_any_history
+
+        data.history = read_any_history(history)
     elif protocol == "paper":
         data.history, _ = paper_protocol(data_dir, enrich_file)
         data.kind, data.scale = data.kind or "rating", data.scale or (1.0, 5.0)

@@ -38,3 +38,22 @@ def keys_path_command() -> None:
     from lusifer.keys import keys_path
 
     click.echo(str(keys_path()))
+
+
+@keys_group.command(name="get")
+@click.argument("name")
+def keys_get(name: str) -> None:
+    """Print the stored key NAME (for `export OPENAI_API_KEY=$(lusifer keys get openai)`)."""
+    from lusifer.keys import stored_key
+
+    click.echo(stored_key(name))
+
+
+@keys_group.command(name="remove")
+@click.argument("name")
+def keys_remove(name: str) -> None:
+    """Forget the stored key NAME."""
+    from lusifer.keys import remove_key
+
+    remove_key(name)
+    click.echo(f"Removed key '{name}'.")

@@ -75,7 +75,7 @@ def simulation_options(function: Any) -> Any:
             "first 10 test items with an overview; needs --enrich-file).",
         ),
         click.option("--backend", help="LLM backend (default: offline; see `lusifer backends`)."),
-        click.option("--model", help="Model name for the backend."),
+        click.option("-m", "--model", help="Model name for the backend."),
         click.option("--base-url", help="Base URL of an OpenAI-compatible or Anthropic server."),
         click.option("--users", type=int, help="Simulate the first N users."),
         click.option("--user-ids", help="Comma-separated user ids to simulate."),
@@ -145,7 +145,11 @@ def simulation_config(options: dict[str, Any]) -> LusiferConfig:
 @click.command(name="run")
 @simulation_options
 @click.option("--key", "api_key", help="API key for this run only (prefer `lusifer keys set`).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory (default: runs/<time>).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run directory (default: runs/<domain>-<dataset>-<backend>-<model>-<config hash>, so a rerun resumes).",
+)
 @click.option("--concurrency", type=int, help="Users simulated at once (default 8).")
 @click.option("--max-concurrency", type=int, help="Requests in flight at once (default 8).")
 @click.option("--budget-usd", type=float, help="Stop cleanly before spending more than this.")
@@ -240,6 +244,12 @@ def estimate_command(**options: Any) -> None:
         f"${estimate.cost_usd:.2f} with {config.backend.name}/{estimate.model} "
         f"{' at batch prices' if config.run.batch else ''} (first tries only; cached answers are free, retries extra)"
     )
+    if config.run.users is not None and estimate.users < config.run.users:
+        click.echo(
+            f"Note: --users {config.run.users} asked for more users than the {estimate.users} who have test items "
+            "in the chosen train/test split (--fold, after --test-items and text requirements); only they can be "
+            "simulated and scored."
+        )
 
 
 @click.command(name="merge")

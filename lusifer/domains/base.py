@@ -98,6 +98,9 @@ class Domain(ABC):
     #: Gymnasium id ``lusifer/<env_name>-v0`` (default: the titled name, ``books`` -> ``Books``);
     #: two domains with one ``env_name`` leave the second without an id, with a warning.
     env_name: ClassVar[str | None] = None
+    #: Type of the dataset's user and item ids (``"int"`` or ``"str"``): exports keep it, so they join
+    #: with the dataset's own files.
+    id_type: ClassVar[Literal["int", "str"]] = "str"
 
     @property
     def templates(self) -> str:

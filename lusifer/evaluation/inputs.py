@@ -83,12 +83,17 @@ def _with_item_id(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     raise DataError(f"{path}: missing column item_id (or {', '.join(ITEM_COLUMNS[1:])})")
 
 
-def read_predictions(path: Path, columns: Sequence[str], truth: str = "rating") -> pd.DataFrame:
-    """``user_id, item_id`` (or ``movie_id``), ``truth`` and ``columns`` of a predictions CSV, as floats."""
+def read_predictions(
+    path: Path, columns: Sequence[str], truth: str = "rating", frame: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """``user_id, item_id`` (or ``movie_id``), ``truth`` and ``columns`` of a predictions CSV, as floats.
+
+    ``frame``: the file's table already read (e.g. renamed by :mod:`lusifer.evaluation.foreign`).
+    """
     from lusifer.registry import unknown_name_message
 
     path = Path(path)
-    frame = _with_item_id(read_csv(path), path)
+    frame = _with_item_id(read_csv(path) if frame is None else frame, path)
     _require(frame, ("user_id",), path)
     if truth not in frame.columns:
         raise DataError(f"{path}: missing truth column '{truth}' (set it with --truth)")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lusifer.simulation.simulator import NOT_STARTED
+from lusifer.simulation.typed_ids import run_id_type, typed, typed_value, write_typed_views
 from lusifer.store import RunStore
 
 if TYPE_CHECKING:
@@ -87,9 +88,11 @@ def write_exports(store: RunStore, out: Path, calibrator: Path | None = None) ->
     history = pd.DataFrame(store.history(), columns=["user_id", "item_id", "rating", "timestamp"])
     if calibrator is not None:
         ratings_frame = _calibrated(ratings_frame, history, calibrator)
+    id_type = run_id_type(store)
+    ratings_frame, history = typed(ratings_frame, id_type), typed(history, id_type)
     write_atomically(out / "ratings.csv", lambda path: ratings_frame.to_csv(path, index=False))
     write_atomically(out / "ratings.parquet", lambda path: ratings_frame.to_parquet(path, index=False))
-    failures_frame = pd.DataFrame(failures, columns=["user_id", "item_id", "reason"])
+    failures_frame = typed(pd.DataFrame(failures, columns=["user_id", "item_id", "reason"]), id_type)
     write_atomically(out / "failures.csv", lambda path: failures_frame.to_csv(path, index=False))
 
     states = sorted(
@@ -97,11 +100,11 @@ def write_exports(store: RunStore, out: Path, calibrator: Path | None = None) ->
     )
     profile_rows = [
         {
-            "user_id": state.user_id,
+            "user_id": typed_value(state.user_id, id_type),
             "step": state.step,
             "profile": state.profile,
             "explanation": state.explanation,
-            "item_ids": state.item_ids,
+            "item_ids": [typed_value(item, id_type) for item in state.item_ids],
             "source": state.source,
         }
         for state in states
@@ -114,6 +117,7 @@ def write_exports(store: RunStore, out: Path, calibrator: Path | None = None) ->
     )
     write_atomically(out / "profiles.parquet", lambda path: profiles_frame.to_parquet(path, index=False))
     write_atomically(out / "history.csv", lambda path: history.to_csv(path, index=False))
+    write_typed_views(store, id_type)
 
 
 def run_totals(store: RunStore) -> dict[str, Any]:

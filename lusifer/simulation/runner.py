@@ -18,7 +18,6 @@ import asyncio
 import hashlib
 import json
 import sqlite3
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +36,7 @@ from lusifer.simulation.exports import (
 )
 from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts, user_info_of
 from lusifer.simulation.lock import LOCK_FILE, RunLock
+from lusifer.simulation.run_dir import default_run_dir
 from lusifer.simulation.simulator import NOT_STARTED, ProfileError, SimulatedUser, Simulator
 from lusifer.store import STORE_FILE, RunStore
 from lusifer.templates import check_templates, template_environment
@@ -139,10 +139,6 @@ def shard_of(user_id: str, count: int) -> int:
     return int(hashlib.sha256(user_id.encode()).hexdigest(), 16) % count + 1
 
 
-def default_out() -> Path:
-    return Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-
-
 def config_snapshot(config: LusiferConfig) -> dict[str, Any]:
     """The configuration as stored in the run (JSON-safe; holds no keys, and URLs lose their credentials)."""
     return _redacted(config.model_dump(mode="json"))
@@ -205,7 +201,7 @@ def run_simulation(
     """Run (or resume) a simulation as configured; returns the run and its summary."""
     from lusifer.backends.factory import create_backend
 
-    out = Path(config.run.out or default_out())
+    out = Path(config.run.out or default_run_dir(config))
     check_run_dir(out)
     plan = plan_run(config)
     if config.run.calibrator is not None:

@@ -33,6 +33,7 @@ class MoviesDomain(Domain):
     scale = STAR_RATING
     datasets = tuple(SPECS)
     item_noun = "movie"
+    id_type = "int"
 
     def load(self, dataset: str, config: DataConfig) -> Dataset:
         """Load ``dataset`` from ``config.path`` or the download cache, plus optional enrichment."""

@@ -63,9 +63,17 @@ def _download(spec: DatasetSpec, archive: Path, show_progress: bool) -> None:
             )
         partial.replace(archive)
     except DownloadError as error:
-        raise DataError(f"downloading {spec.url} failed: {error.reason}") from None
+        raise DataError(f"downloading {spec.url} failed: {error.reason}; {offline_advice(spec, archive)}") from None
     finally:
         partial.unlink(missing_ok=True)
+
+
+def offline_advice(spec: DatasetSpec, archive: Path) -> str:
+    """How to run without the download: an unpacked copy, another cache folder, or the zip in place."""
+    return (
+        f"without network, pass an unpacked copy with --data-dir DIR, point LUSIFER_DATA_DIR at a folder "
+        f"holding '{spec.folder}/', or put the official zip at {archive}"
+    )
 
 
 def _unpack(spec: DatasetSpec, archive: Path, target: Path) -> None:
