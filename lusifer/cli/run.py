@@ -169,11 +169,12 @@ def run_command(**options: Any) -> None:
     Parquet twins, config.json and summary.json. Rerun the same command to resume.
     """
     from lusifer.simulation.progress import RunProgress
-    from lusifer.simulation.runner import default_out, run_simulation
+    from lusifer.simulation.run_dir import default_run_dir
+    from lusifer.simulation.runner import run_simulation
 
     config = simulation_config(options)
     if config.run.out is None:  # fixed now, so that an interrupted run can say where it resumes
-        config.run.out = default_out()
+        config.run.out = default_run_dir(config)
     progress = RunProgress(enabled=options["progress"])
     previous_handler = signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
     try:
