@@ -98,6 +98,9 @@ class Backend(ABC):
     prices: ClassVar[Mapping[str, Price]] = {}
     #: False for backends that compute answers locally: the call layer then skips the cache.
     cacheable: ClassVar[bool] = True
+    #: How distribution mode gets a rating distribution (see :mod:`lusifer.distributions`):
+    #: ``"model"``, ``"logprobs"`` or ``"verbalised"``.
+    distribution_method: ClassVar[str] = "verbalised"
 
     @classmethod
     def key_required(cls, config: BackendConfig) -> bool:

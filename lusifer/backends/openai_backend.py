@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage, sdk_timeout
 from lusifer.backends.errors import RETRYABLE_STATUSES, translate_sdk_error
+from lusifer.distributions import TOP_LOGPROBS
 from lusifer.errors import BackendError, RetryableError
 
 if TYPE_CHECKING:
@@ -37,6 +38,12 @@ def _base_url(config: BackendConfig) -> str | None:
     return config.base_url or os.environ.get("OPENAI_BASE_URL") or None
 
 
+def _alternatives(entry: Any) -> dict[str, Any]:
+    """A token's ``top_logprobs`` as ``{"top": [{"token", "logprob"}, ...]}`` (nothing when absent)."""
+    top = getattr(entry, "top_logprobs", None)
+    return {"top": [{"token": alt.token, "logprob": alt.logprob} for alt in top]} if top else {}
+
+
 class OpenAIBackend(Backend):
     """Chat Completions with structured output (``json_schema`` or ``json_object``)."""
 
@@ -44,6 +51,7 @@ class OpenAIBackend(Backend):
     description = "OpenAI Chat Completions API, or an OpenAI-compatible server with --base-url."
     key_name = "openai"
     default_model = "gpt-4o-mini"
+    distribution_method = "logprobs"
 
     @classmethod
     def key_required(cls, config: BackendConfig) -> bool:
@@ -72,6 +80,8 @@ class OpenAIBackend(Backend):
             arguments["seed"] = config.seed
         if config.logprobs:
             arguments["logprobs"] = True
+        if request.context.get("feedback_output") == "distribution":
+            arguments.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
         if config.structured_output == "json_schema" and request.schema is not None:
             arguments["response_format"] = {
                 "type": "json_schema",
@@ -100,7 +110,10 @@ class OpenAIBackend(Backend):
         usage = completion.usage
         logprobs = None
         if choice.logprobs is not None and choice.logprobs.content is not None:
-            logprobs = [{"token": entry.token, "logprob": entry.logprob} for entry in choice.logprobs.content]
+            logprobs = [
+                {"token": entry.token, "logprob": entry.logprob, **_alternatives(entry)}
+                for entry in choice.logprobs.content
+            ]
         return LLMResponse(
             text=choice.message.content or "",
             model=completion.model or self.model,

@@ -220,6 +220,7 @@ async def _simulate(
                     feedback = await simulator.rate(user, todo_items)
                     truths = dict(targets.get(user_id, []))
                     store.add_feedback(user_id, feedback.ratings, feedback.failures, truths)
+                    store.add_distributions(user_id, feedback.distributions)
                     if feedback.failures:
                         store.set_user_status(user_id, "failed", f"{len(feedback.failures)} items failed")
                         return
