@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
 
+from lusifer.backends.anthropic_backend import AnthropicBackend
 from lusifer.backends.openai_backend import OpenAIBackend
 from lusifer.cli import cli, load_plugin_commands
 from lusifer.distributions import (
@@ -27,7 +28,7 @@ from lusifer.distributions import (
 )
 from lusifer.evaluation.scoring import scores
 from lusifer.store import RunStore
-from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
+from lusifer.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer, FakeReply
 from tests.calls_helpers import feedback_request, layer, make_config
 
 SERVED = {"10": {1: 0.05, 2: 0.10, 3: 0.20, 4: 0.40, 5: 0.25}, "20": {1: 0.30, 2: 0.50, 3: 0.20, 4: 0.0, 5: 0.0}}
@@ -164,3 +165,27 @@ def test_offline_run_in_distribution_mode_exports_distributions(ml100k: Path, tm
     assert "expected_rating" not in plain.columns
     assert plain["simulated_rating"].tolist() == ratings["simulated_rating"].tolist()
     assert json.dumps(sorted(plain.columns)) == json.dumps(sorted(["user_id", "item_id", "rating", "simulated_rating"]))
+
+
+def test_anthropic_verbalised_distribution_through_the_sdk(tmp_path: Path) -> None:
+    served = {"10": {"1": 0.1, "2": 0.1, "3": 0.2, "4": 0.3, "5": 0.3}, "20": {"1": 0.6, "2": 0.3, "3": 0.1}}
+    answer = json.dumps({"ratings": {"10": 4, "20": 1}, "distributions": served})
+    request = distribution_request(feedback_request(), AnthropicBackend.distribution_method)
+    reader = DistributionReader(AnthropicBackend.distribution_method)
+    with FakeAnthropicServer(lambda request: FakeReply(content=answer)) as server:
+        config = make_config(tmp_path, name="anthropic", base_url=server.base_url)
+
+        async def go():
+            calls = layer(AnthropicBackend(config.backend, SecretStr("sk-ant-test")), config)
+            try:
+                return await calls.call(request)
+            finally:
+                await calls.aclose()
+
+        result = asyncio.run(go())
+        sent = server.requests[-1].json
+    schema = sent["tools"][0]["input_schema"]
+    assert "distributions" in schema["required"] and "probability of each possible value" in json.dumps(sent)
+    distributions = reader.read(request, result.response, ["10", "20"])
+    assert distributions["10"] == pytest.approx({1: 0.1, 2: 0.1, 3: 0.2, 4: 0.3, 5: 0.3}, abs=1e-9)
+    assert distributions["20"] == pytest.approx({1: 0.6, 2: 0.3, 3: 0.1, 4: 0.0, 5: 0.0}, abs=1e-9)
