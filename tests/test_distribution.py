@@ -26,6 +26,8 @@ from lusifer.distributions import (
     from_logprobs,
     from_verbalised,
 )
+from lusifer.envs.dynamics import DistributionSampler
+from lusifer.envs.recommender import RecommenderEnv
 from lusifer.evaluation.scoring import scores
 from lusifer.store import RunStore
 from lusifer.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer, FakeReply
@@ -189,3 +191,32 @@ def test_anthropic_verbalised_distribution_through_the_sdk(tmp_path: Path) -> No
     distributions = reader.read(request, result.response, ["10", "20"])
     assert distributions["10"] == pytest.approx({1: 0.1, 2: 0.1, 3: 0.2, 4: 0.3, 5: 0.3}, abs=1e-9)
     assert distributions["20"] == pytest.approx({1: 0.6, 2: 0.3, 3: 0.1, 4: 0.0, 5: 0.0}, abs=1e-9)
+
+
+def test_distribution_sampler_draws_from_the_distribution() -> None:
+    sampler = DistributionSampler(fallback=None)
+    sampler.offer({"7": {1: 0.0, 2: 0.0, 3: 0.25, 4: 0.75, 5: 0.0}})
+    draws = [sampler.sample("7", 1, np.random.default_rng(seed)) for seed in range(400)]
+    assert set(draws) == {3, 4} and 0.65 < draws.count(4) / len(draws) < 0.85
+    assert sampler.sample("8", 2, np.random.default_rng(0)) == 2  # no distribution: the rating as given
+
+
+def test_env_samples_ratings_from_the_offline_distribution(ml100k: Path) -> None:
+    def ratings(env: RecommenderEnv, seed: int) -> list[int]:
+        env.reset(seed=seed, options={"user_id": "3"})
+        consumed = {entry.item_id for entry in env.user.history}
+        slate = [index for index, item in enumerate(env.catalogue.candidate_ids) if item not in consumed][:20]
+        values = []
+        for start in range(0, 20, 5):
+            values += list(env.step(np.array(slate[start : start + 5]))[4]["feedback"].values())
+        return values
+
+    settings = {"backend": "offline", "data_dir": ml100k, "candidates": 60, "seed": 7}
+    envs = [RecommenderEnv(**settings, sample_distribution=flag) for flag in (False, True, True)]
+    try:
+        base, first, again, other = ratings(envs[0], 0), ratings(envs[1], 0), ratings(envs[2], 0), ratings(envs[2], 1)
+    finally:
+        for env in envs:
+            env.close()
+    assert first == again and first != other and first != base
+    assert all(1 <= value <= 5 for value in first)
