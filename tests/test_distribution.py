@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from lusifer.backends.anthropic_backend import AnthropicBackend
 from lusifer.backends.openai_backend import OpenAIBackend
 from lusifer.cli import cli, load_plugin_commands
+from lusifer.config import LusiferConfig
 from lusifer.distributions import (
     DistributionReader,
     discretised_normal,
@@ -220,3 +221,27 @@ def test_env_samples_ratings_from_the_offline_distribution(ml100k: Path) -> None
             env.close()
     assert first == again and first != other and first != base
     assert all(1 <= value <= 5 for value in first)
+
+
+def test_cache_keys_include_the_mode_and_cached_answers_keep_the_distribution(tmp_path: Path) -> None:
+    with FakeOpenAIServer(lambda request: FakeReply(json=_completion(request, SERVED))) as server:
+        base = make_config(tmp_path, name="openai", base_url=server.base_url).model_dump()
+
+        async def call(mode: str):
+            config = LusiferConfig.model_validate({**base, "run": {"feedback_output": mode}})
+            request = feedback_request()
+            if mode == "distribution":
+                request = distribution_request(request, "logprobs")
+            calls = layer(OpenAIBackend(config.backend, SecretStr("sk-test")), config)
+            try:
+                return request, await calls.call(request)
+            finally:
+                await calls.aclose()
+
+        asyncio.run(call("value"))
+        request, first = asyncio.run(call("distribution"))
+        _, again = asyncio.run(call("distribution"))
+        served_requests = len(server.requests)
+    assert served_requests == 2 and not first.cached and again.cached
+    distributions = DistributionReader("logprobs").read(request, again.response, ["10", "20"])
+    assert distributions["10"] == pytest.approx(SERVED["10"], abs=1e-6)
