@@ -131,6 +131,9 @@ class RunConfig(Section):
     refresh_every: int = Field(10, ge=1, description="Online use: refresh the profile every m interactions.")
     budget_usd: float | None = Field(None, gt=0)
     calibrator: Path | None = None
+    feedback_output: Literal["value", "distribution"] = Field(
+        "value", description="'distribution': also keep a probability per scale point of each rating."
+    )
     batch: bool = Field(False, description="Send requests through the vendor's batch API (half price, slower).")
     batch_poll: float = Field(30.0, gt=0, description="Seconds between two status requests of a batch.")
     shard: str | None = Field(

@@ -29,6 +29,9 @@ CREATE TABLE IF NOT EXISTS profiles (
 CREATE TABLE IF NOT EXISTS feedback (
     user_id TEXT NOT NULL, item_id TEXT NOT NULL, simulated INTEGER, truth REAL, status TEXT NOT NULL,
     reason TEXT, source TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (user_id, item_id, source));
+CREATE TABLE IF NOT EXISTS distributions (
+    user_id TEXT NOT NULL, item_id TEXT NOT NULL, source TEXT NOT NULL, probabilities TEXT NOT NULL,
+    PRIMARY KEY (user_id, item_id, source));
 CREATE TABLE IF NOT EXISTS history (
     user_id TEXT NOT NULL, item_id TEXT NOT NULL, rating REAL NOT NULL, timestamp INTEGER NOT NULL,
     position INTEGER NOT NULL, PRIMARY KEY (user_id, position));
@@ -173,6 +176,28 @@ class RunStore:
         columns = ("user_id", "item_id", "simulated", "truth", "status", "reason", "source", "seq")
         return [dict(zip(columns, row)) for row in self._db.execute(query + " ORDER BY seq", parameters)]
 
+    def add_distributions(
+        self, user_id: str, distributions: dict[str, dict[int, float]], source: str = "test"
+    ) -> None:
+        """Store the rating distribution (``{scale point: probability}``) of rated items of one user."""
+        rows = [
+            (user_id, item_id, source, json.dumps({str(point): p for point, p in distribution.items()}))
+            for item_id, distribution in distributions.items()
+        ]
+        if rows:
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO distributions VALUES (?, ?, ?, ?)", rows)
+
+    def distributions(self, source: str = "test") -> dict[tuple[str, str], dict[int, float]]:
+        """Stored rating distributions by ``(user_id, item_id)``."""
+        rows = self._db.execute(
+            "SELECT user_id, item_id, probabilities FROM distributions WHERE source = ?", (source,)
+        )
+        return {
+            (user_id, item_id): {int(point): p for point, p in json.loads(text).items()}
+            for user_id, item_id, text in rows
+        }
+
     def rated_items(self, user_id: str, source: str = "test") -> set[str]:
         rows = self._db.execute(
             "SELECT item_id FROM feedback WHERE user_id = ? AND source = ? AND status = 'ok'", (user_id, source)
@@ -204,6 +229,7 @@ class RunStore:
                     (offset,),
                 )
                 self._db.execute("INSERT INTO targets SELECT * FROM shard.targets")
+                self._db.execute("INSERT INTO distributions SELECT * FROM shard.distributions")
                 self._db.execute("INSERT INTO users SELECT * FROM shard.users")
                 self._db.execute("INSERT OR IGNORE INTO history SELECT * FROM shard.history")
                 columns = (

@@ -104,6 +104,9 @@ class Backend(ABC):
     #: False for backends that answer inside this process: their latency says nothing about a server's
     #: capacity, so the call layer does not test them for a serial endpoint.
     remote: ClassVar[bool] = True
+    #: How distribution mode gets a rating distribution (see :mod:`lusifer.distributions`):
+    #: ``"model"``, ``"logprobs"`` or ``"verbalised"``.
+    distribution_method: ClassVar[str] = "verbalised"
 
     @classmethod
     def key_required(cls, config: BackendConfig) -> bool:

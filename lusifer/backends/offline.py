@@ -51,6 +51,12 @@ KEYWORD_GAIN = 0.25
 RECENT_GAIN = 0.2
 #: A genre or keyword is a like (dislike) when its shrunk deviation from the user's level exceeds this.
 TASTE_THRESHOLD = 0.15
+#: Distribution mode: the normal around a prediction has the user's rating spread times this share
+#: (the model explains part of the spread), never less than the floor (in rating units per scale step).
+RESIDUAL_SHARE = 0.9
+MIN_RESIDUAL_SD = 0.5
+#: Spread assumed for a user whose profile records none (in scale steps; about ML-100K's spread).
+DEFAULT_SPREAD = 1.1
 #: Keywords kept in a profile's record (most frequent, then strongest); genres are all kept.
 MAX_KEYWORDS = 80
 #: Shown in the readable Likes/Dislikes lines.
@@ -321,6 +327,26 @@ def rate(context: Mapping[str, Any], seed: int = 0) -> dict[str, int]:
     return ratings
 
 
+def rate_distributions(context: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """Per id in ``context["item_ids"]``, a discretised normal around the unrounded prediction with the
+    user's spread (on a binary scale: the chance of each side of the midpoint)."""
+    from lusifer.distributions import discretised_normal, scale_points
+
+    scale = context["scale"]
+    points = scale_points(scale)
+    rater = Rater.from_context(context)
+    steps = (int(scale["high"]) - int(scale["low"])) or 1
+    spread = rater.taste.spread if rater.taste.count >= 2 else DEFAULT_SPREAD * steps / 4
+    sd = max(RESIDUAL_SHARE * spread, MIN_RESIDUAL_SD * steps / 4)
+    items = {str(item["item_id"]): item for item in context["items"]}
+    answer = {}
+    for item_id in (str(item_id) for item_id in context["item_ids"]):
+        item = items.get(item_id, {})
+        value = rater.predict(item.get("title", ""), item.get("item_info", ""), item.get("community"))
+        answer[item_id] = {str(point): p for point, p in discretised_normal(value, sd, points).items()}
+    return answer
+
+
 def build_profile(context: Mapping[str, Any]) -> dict[str, str]:
     """The ``{"profile", "explanation"}`` answer of a profile or profile-update step."""
     previous = parse_profile(context.get("previous_profile"))
@@ -366,6 +392,7 @@ class OfflineBackend(Backend):
     default_model = "offline-content-bias-v1"
     cacheable = False
     remote = False
+    distribution_method = "model"
 
     async def acomplete(self, request: LLMRequest) -> LLMResponse:
         context = request.context
@@ -374,6 +401,8 @@ class OfflineBackend(Backend):
                 answer: dict[str, Any] = build_profile(context)
             elif request.task == "feedback":
                 answer = {"ratings": rate(context, self.config.seed or 0)}
+                if context.get("feedback_output") == "distribution":
+                    answer["distributions"] = rate_distributions(context)
             else:
                 raise BackendError(f"the offline backend cannot answer task '{request.task}'")
         except (KeyError, TypeError, ValueError) as error:

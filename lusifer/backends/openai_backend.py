@@ -31,6 +31,7 @@ from lusifer.backends.errors import (
 )
 from lusifer.backends.negotiation import AUTO, ModeStore, Negotiator, is_rejection, one_line
 from lusifer.backends.structured_output import answer_text, chat_messages, structured_arguments
+from lusifer.distributions import TOP_LOGPROBS
 from lusifer.errors import BackendError, RetryableError
 
 if TYPE_CHECKING:
@@ -64,6 +65,12 @@ def _base_url(config: BackendConfig) -> str | None:
     return config.base_url or os.environ.get("OPENAI_BASE_URL") or None
 
 
+def _alternatives(entry: Any) -> dict[str, Any]:
+    """A token's ``top_logprobs`` as ``{"top": [{"token", "logprob"}, ...]}`` (nothing when absent)."""
+    top = getattr(entry, "top_logprobs", None)
+    return {"top": [{"token": alt.token, "logprob": alt.logprob} for alt in top]} if top else {}
+
+
 class OpenAIBackend(Backend):
     """Chat Completions with structured output negotiated per endpoint, or forced to one mode."""
 
@@ -71,6 +78,7 @@ class OpenAIBackend(Backend):
     description = "OpenAI Chat Completions API, or an OpenAI-compatible server with --base-url."
     key_name = "openai"
     default_model = "gpt-4o-mini"
+    distribution_method = "logprobs"
 
     @classmethod
     def key_required(cls, config: BackendConfig) -> bool:
@@ -117,6 +125,8 @@ class OpenAIBackend(Backend):
             arguments["seed"] = config.seed
         if config.logprobs:
             arguments["logprobs"] = True
+        if request.context.get("feedback_output") == "distribution":
+            arguments.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
         arguments.update(structured_arguments(mode, request))
         return arguments
 
@@ -167,7 +177,10 @@ class OpenAIBackend(Backend):
         usage = completion.usage
         logprobs = None
         if choice.logprobs is not None and choice.logprobs.content is not None:
-            logprobs = [{"token": entry.token, "logprob": entry.logprob} for entry in choice.logprobs.content]
+            logprobs = [
+                {"token": entry.token, "logprob": entry.logprob, **_alternatives(entry)}
+                for entry in choice.logprobs.content
+            ]
         return LLMResponse(
             text=answer_text(choice.message),
             model=completion.model or self.model,

@@ -85,6 +85,9 @@ def simulation_options(function: Any) -> Any:
         click.option("--test-items", type=int, help="First k test items per user (default 10)."),
         click.option("--rating-batch", type=int, help="Items rated per call (default 20)."),
         click.option("--batch", is_flag=True, help="Use the vendor's batch API: half price, answers within 24 h."),
+        click.option(
+            "--distribution", is_flag=True, help="Keep a probability per scale point of each rating (and its mean)."
+        ),
         click.option("--shard", help="'i/n': simulate only shard i of n of the users (merge with `lusifer merge`)."),
         click.option(
             "--prompts-dir", type=click.Path(file_okay=False, path_type=Path), help="Folder overriding templates."
@@ -131,6 +134,7 @@ def simulation_config(options: dict[str, Any]) -> LusiferConfig:
         "batch": True if options.get("batch") else None,
         "batch_poll": options.get("batch_poll"),
         "shard": options["shard"],
+        "feedback_output": "distribution" if options.get("distribution") else None,
     }
     overrides["cache"] = {
         "enabled": False if options.get("no_cache") else None,

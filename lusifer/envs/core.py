@@ -22,7 +22,7 @@ from gymnasium import spaces
 from lusifer.backends.factory import create_backend
 from lusifer.calls import CallLayer
 from lusifer.config import LusiferConfig, deep_merge, load_config
-from lusifer.envs.dynamics import NormalNoise, RatingSampler, Retention, population
+from lusifer.envs.dynamics import DistributionSampler, NormalNoise, RatingSampler, Retention, population
 from lusifer.envs.encoders import EmbeddingCache, TextEncoder, make_encoder
 from lusifer.envs.rewards import check_baseline, check_reward, choose, default_threshold, slate_reward
 from lusifer.errors import ConfigError, NotFoundError
@@ -198,6 +198,7 @@ class RecommenderCore:
         user_split: tuple[str, float, int] | None = None,
         max_concurrency: int | None = None,
         overlap_refresh: bool = False,
+        sample_distribution: bool = False,
     ) -> None:
         if slate_size < 1 or recent < 1 or (max_steps is not None and max_steps < 1):
             raise ConfigError("slate_size, recent and max_steps must be positive")
@@ -226,7 +227,10 @@ class RecommenderCore:
                 "dataset": dataset,
                 "data": {"path": data_dir, "enrich_file": enrich_file, "fold": fold, "history": history},
                 "backend": {"name": backend, "model": model, "base_url": base_url, "max_concurrency": max_concurrency},
-                "run": {"refresh_every": refresh_every},
+                "run": {
+                    "refresh_every": refresh_every,
+                    "feedback_output": "distribution" if sample_distribution else "value",
+                },
             },
         )
         plan = plan_run(self.config)
@@ -242,6 +246,8 @@ class RecommenderCore:
         self.sampler: RatingSampler | None = (
             NormalNoise(rating_noise, int(self.scale.low), int(self.scale.high)) if rating_noise else None
         )
+        if sample_distribution:  # draw each rating from the backend's distribution of the item
+            self.sampler = DistributionSampler(self.sampler)
         llm = create_backend(self.config, api_key)
 
         self.store: TimelineStore | None = None
@@ -384,6 +390,8 @@ class RecommenderCore:
         user = session.user
         rater = user if session.rating_profiles is None else replace(user, profiles=session.rating_profiles)
         result = await self.simulator.rate(rater, new) if new else FeedbackResult()
+        if isinstance(self.sampler, DistributionSampler):
+            self.sampler.offer(result.distributions)
         rated = [
             (item_id, self._sample(session, item_id, result.ratings[item_id]))
             for item_id in new

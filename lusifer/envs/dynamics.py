@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -69,6 +69,29 @@ class NormalNoise:
 
     def sample(self, item_id: str, rating: int, rng: np.random.Generator) -> int:
         return int(np.clip(np.rint(rng.normal(rating, self.std)), self.low, self.high))
+
+
+@dataclass
+class DistributionSampler:
+    """Draws the user's rating from the backend's distribution of the item (distribution mode); items
+    without one go to ``fallback`` (None: the backend's rating as given).
+
+    The environment :meth:`offer` s each step's distributions before sampling.
+    """
+
+    fallback: RatingSampler | None = None
+    distributions: dict[str, dict[int, float]] = field(default_factory=dict)
+
+    def offer(self, distributions: dict[str, dict[int, float]]) -> None:
+        self.distributions = dict(distributions)
+
+    def sample(self, item_id: str, rating: int, rng: np.random.Generator) -> int:
+        distribution = self.distributions.get(item_id)
+        if not distribution:
+            return rating if self.fallback is None else self.fallback.sample(item_id, rating, rng)
+        points = sorted(distribution)
+        probabilities = np.array([distribution[point] for point in points], dtype=float)
+        return int(rng.choice(points, p=probabilities / probabilities.sum()))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Exports derived from the run store: CSV/JSON-lines files plus Parquet twins.
 
 ``ratings.csv`` (``user_id,item_id,rating,simulated_rating``; ``rating`` is the held-out truth,
-``simulated_rating`` is empty for failed items), ``failures.csv``, ``profiles.jsonl`` (one line per
+``simulated_rating`` is empty for failed items; distribution mode adds ``expected_rating``,
+``rating_sd`` and ``p_1..p_K`` or ``p_click``), ``failures.csv``, ``profiles.jsonl`` (one line per
 profile state), ``history.csv`` (the training slice the simulator saw), ``ratings.parquet`` and
 ``profiles.parquet``, and ``summary.json`` (the whole run's counts). Row order follows the stored
 targets, so exports do not depend on the order in which users finished.
@@ -86,6 +87,7 @@ def write_exports(store: RunStore, out: Path, calibrator: Path | None = None) ->
     ratings_frame = pd.DataFrame(ratings, columns=["user_id", "item_id", "rating", "simulated_rating"])
     ratings_frame["simulated_rating"] = ratings_frame["simulated_rating"].astype("Int64")
     history = pd.DataFrame(store.history(), columns=["user_id", "item_id", "rating", "timestamp"])
+    ratings_frame = distribution_columns(ratings_frame, store.distributions())
     if calibrator is not None:
         ratings_frame = _calibrated(ratings_frame, history, calibrator)
     id_type = run_id_type(store)
@@ -154,6 +156,31 @@ def write_summary(store: RunStore, out: Path, last_invocation: RunSummary | None
         }
     write_text_atomically(out / SUMMARY_FILE, json.dumps(summary, indent=2, sort_keys=True))
     return summary
+
+
+def distribution_columns(
+    ratings: pd.DataFrame, distributions: dict[tuple[str, str], dict[int, float]]
+) -> pd.DataFrame:
+    """``ratings`` with ``expected_rating``, ``rating_sd`` and ``p_<point>`` columns (a two-point scale:
+    ``p_click``, the chance of the higher point) when the run kept distributions; unchanged otherwise."""
+    import pandas as pd
+
+    from lusifer.distributions import expected, spread
+
+    if not distributions:
+        return ratings
+    points = sorted({point for distribution in distributions.values() for point in distribution})
+    keys = list(zip(ratings["user_id"], ratings["item_id"]))
+    found = [distributions.get(key) for key in keys]
+    columns = {
+        "expected_rating": [expected(d) if d else None for d in found],
+        "rating_sd": [spread(d) if d else None for d in found],
+    }
+    if len(points) == 2:
+        columns["p_click"] = [d.get(points[1], 0.0) if d else None for d in found]
+    else:
+        columns.update({f"p_{point}": [d.get(point, 0.0) if d else None for d in found] for point in points})
+    return ratings.assign(**{name: pd.array(values, dtype="Float64") for name, values in columns.items()})
 
 
 def _calibrated(ratings: pd.DataFrame, history: pd.DataFrame, path: Path) -> pd.DataFrame:

@@ -315,6 +315,7 @@ async def _simulate(
                     feedback = await simulator.rate(user, todo_items)
                     truths = dict(targets.get(user_id, []))
                     store.add_feedback(user_id, feedback.ratings, feedback.failures, truths)
+                    store.add_distributions(user_id, feedback.distributions)
                     unasked = [reason for reason in feedback.failures.values() if reason.startswith(NOT_STARTED)]
                     if unasked:
                         stop_for_budget(user_id, unasked[0][len(NOT_STARTED) + 2 :])

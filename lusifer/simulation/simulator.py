@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from lusifer.distributions import DistributionReader, distribution_request
 from lusifer.errors import BackendError, BudgetExceededError, LusiferError
 from lusifer.registry import get_validator
 from lusifer.simulation.requests import Interaction, ItemText, RequestBuilder
@@ -75,6 +76,8 @@ class FeedbackResult:
     ratings: dict[str, int] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     profile_update: ProfileState | None = None
+    #: Distribution mode: a probability per scale point of each rated item that has one.
+    distributions: dict[str, dict[int, float]] = field(default_factory=dict)
 
 
 class Simulator:
@@ -103,6 +106,9 @@ class Simulator:
         min_words = max(config.validation.profile_min_words, domain.profile_min_words)
         self.requests = RequestBuilder(domain, template_environment(config.prompts_dir), items, min_words)
         self.validators = [get_validator(name) for name in domain.validator_names()]
+        self.distributions: DistributionReader | None = None
+        if config.run.feedback_output == "distribution":
+            self.distributions = DistributionReader(type(calls.backend).distribution_method)
 
     # phase 1 ------------------------------------------------------------------------------------
     async def build_profiles(self, user: SimulatedUser) -> None:
@@ -156,6 +162,8 @@ class Simulator:
             request = self.requests.feedback(
                 user.user_id, user.user_info, user.profile or NO_PROFILE, recent, remaining, stats, self.community, note
             )
+            if self.distributions is not None:
+                request = distribution_request(request, self.distributions.method)
             try:
                 answer = await self.calls.call(request, self.validators, user_id=user.user_id)
             except BackendError as error:
@@ -168,6 +176,9 @@ class Simulator:
             accepted = validation.value if validation is not None else {}
             general = validation.problems.get("*") if validation is not None else "no answer"
             result.ratings.update({item_id: accepted[item_id] for item_id in remaining if item_id in accepted})
+            if self.distributions is not None:
+                taken = [item_id for item_id in remaining if item_id in accepted]
+                result.distributions.update(self.distributions.read(request, answer.response, taken))
             problems = {
                 item_id: (validation.problems.get(item_id) if validation else None) or general or "missing"
                 for item_id in remaining
