@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage, sdk_timeout
 from lusifer.backends.errors import translate_sdk_error
+from lusifer.backends.http_pool import http_client
 from lusifer.errors import BackendError, KeyMissingError, RetryableError
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class AnthropicBackend(Backend):
             base_url=config.base_url,
             max_retries=0,
             timeout=sdk_timeout(config),
+            http_client=http_client(config.max_concurrency, sdk_timeout(config)),
         )
 
     def cache_identity(self) -> dict[str, str]:

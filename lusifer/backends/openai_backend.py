@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage, sdk_timeout
 from lusifer.backends.errors import RETRYABLE_STATUSES, translate_sdk_error
+from lusifer.backends.http_pool import http_client
 from lusifer.errors import BackendError, RetryableError
 
 if TYPE_CHECKING:
@@ -57,7 +58,11 @@ class OpenAIBackend(Backend):
         base_url = _base_url(config)
         key = self._api_key.get_secret_value() if self._api_key is not None else KEYLESS_PLACEHOLDER
         self._client = openai.AsyncOpenAI(
-            api_key=key, base_url=base_url, max_retries=0, timeout=sdk_timeout(config)
+            api_key=key,
+            base_url=base_url,
+            max_retries=0,
+            timeout=sdk_timeout(config),
+            http_client=http_client(config.max_concurrency, sdk_timeout(config)),
         )
 
     def cache_identity(self) -> dict[str, str]:
