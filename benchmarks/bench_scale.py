@@ -12,7 +12,13 @@ through the real ``openai`` SDK, for each C of ``--caps`` and each client:
 Share of C/L is calls/s divided by the ideal C / latency. CPU per call is the client process's CPU time
 (user + system) over the calls.
 
+``--estimate`` instead compares ``lusifer estimate`` with an actual paper-protocol run (ML-100K + TMDB,
+459 users) against the fake server answering as ``bench_throughput.fake_model`` does: uncalibrated,
+and calibrated on a pilot run of ``--pilot`` users (``--calibrate-from``). No response cache, so the
+actual run pays for every call as the estimate assumes.
+
     python benchmarks/bench_scale.py [--caps 16 64 256] [--latency 0.3] [--seconds 3]
+    python benchmarks/bench_scale.py --estimate [--pilot 20]
 """
 
 from __future__ import annotations
@@ -107,16 +113,64 @@ def measure(cap: int, latency: float, seconds: float, lean: bool, folder: Path) 
     )
 
 
+def compare_estimate(pilot_users: int) -> None:
+    """Print estimate vs actual for the paper protocol, uncalibrated and calibrated on a pilot run."""
+    from bench_throughput import fake_model, paper_config
+
+    from lusifer.simulation.estimate import estimate_run
+    from lusifer.simulation.estimate_calibration import calibration_from_store
+    from lusifer.simulation.runner import plan_run, run_simulation
+    from lusifer.store import RunStore
+    from lusifer.testing.fake_servers import FakeOpenAIServer
+
+    with tempfile.TemporaryDirectory() as folder, FakeOpenAIServer(fake_model([]), latency=0.02) as server:
+        root = Path(folder)
+
+        def configured(out: str, users: int | None) -> LusiferConfig:
+            config = paper_config(server.base_url, 64, root / out, root / "cache.sqlite", users or 10**6)
+            return config.model_copy(update={"cache": config.cache.model_copy(update={"enabled": False})})
+
+        run_simulation(configured("pilot", pilot_users))
+        full = configured("full", None)
+        run_simulation(full)
+        actual = RunStore(root / "full").exchange_totals()
+        plan = plan_run(full)
+        estimates = {
+            "uncalibrated": estimate_run(full, plan),
+            f"calibrated on {pilot_users} users": estimate_run(full, plan, calibration_from_store(root / "pilot")),
+        }
+    print("| estimate | calls | prompt tokens | completion tokens | completion 95 % interval |")
+    print("|---|---|---|---|---|")
+    print(f"| actual | {actual['exchanges']:,} | {actual['prompt_tokens']:,} | {actual['completion_tokens']:,} | |")
+    for name, estimate in estimates.items():
+        low, high = estimate.completion_tokens_range
+        print(
+            f"| {name} | {estimate.calls:,} ({_off(estimate.calls, actual['exchanges'])}) | "
+            f"{estimate.prompt_tokens:,} ({_off(estimate.prompt_tokens, actual['prompt_tokens'])}) | "
+            f"{estimate.completion_tokens:,} ({_off(estimate.completion_tokens, actual['completion_tokens'])}) | "
+            f"{low:,}-{high:,} |"
+        )
+
+
+def _off(estimated: float, actual: float) -> str:
+    return f"{100 * (estimated / actual - 1):+.1f} %"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--caps", type=int, nargs="+", default=[16, 64, 256])
     parser.add_argument("--latency", type=float, default=0.3)
     parser.add_argument("--seconds", type=float, default=3.0, help="ideal duration of each measurement")
     parser.add_argument("--clients", nargs="+", default=["sdk", "lean"], choices=["sdk", "lean"])
+    parser.add_argument("--estimate", action="store_true", help="compare lusifer estimate with a real run")
+    parser.add_argument("--pilot", type=int, default=20, help="users of the calibrating pilot run")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.serve:
         serve(arguments.serve, arguments.latency)
+        return
+    if arguments.estimate:
+        compare_estimate(arguments.pilot)
         return
     print("| C | client | calls | calls/s | share of C/L | client CPU per call | 429s |")
     print("|---|---|---|---|---|---|---|")
