@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage, sdk_timeout
 from lusifer.backends.errors import RETRYABLE_STATUSES, translate_sdk_error
 from lusifer.backends.http_pool import http_client
+from lusifer.calls.batch_limits import OPENAI_BATCH_LIMITS
 from lusifer.errors import BackendError, RetryableError
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ class OpenAIBackend(Backend):
     description = "OpenAI Chat Completions API, or an OpenAI-compatible server with --base-url."
     key_name = "openai"
     default_model = "gpt-4o-mini"
+    #: What one batch may hold (:mod:`lusifer.calls.batch_limits`).
+    batch_limits = OPENAI_BATCH_LIMITS
 
     @classmethod
     def key_required(cls, config: BackendConfig) -> bool:
@@ -125,13 +128,18 @@ class OpenAIBackend(Backend):
 
     async def submit_batch(self, requests: Mapping[str, LLMRequest]) -> str:
         """Upload ``requests`` as JSONL (custom id = key) and start a 24 h batch on it."""
-        lines = [
-            json.dumps({"custom_id": key, "method": "POST", "url": CHAT_ENDPOINT, "body": self._arguments(request)})
-            for key, request in requests.items()
-        ]
-        upload = ("lusifer-batch.jsonl", "\n".join(lines).encode(), "application/jsonl")
+        lines = [self._batch_line(key, request) for key, request in requests.items()]
+        upload = ("lusifer-batch.jsonl", b"\n".join(lines), "application/jsonl")
         batch = await self._sdk(self._batch_create(upload))
         return batch.id
+
+    def _batch_line(self, key: str, request: LLMRequest) -> bytes:
+        body = {"custom_id": key, "method": "POST", "url": CHAT_ENDPOINT, "body": self._arguments(request)}
+        return json.dumps(body).encode()
+
+    def batch_request_size(self, key: str, request: LLMRequest) -> int:
+        """Bytes ``request`` adds to a batch's input file (its line and newline)."""
+        return len(self._batch_line(key, request)) + 1
 
     async def _batch_create(self, upload: tuple[str, bytes, str]) -> Any:
         uploaded = await self._client.files.create(file=upload, purpose="batch")
