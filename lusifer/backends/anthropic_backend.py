@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage, sdk_timeout
 from lusifer.backends.errors import translate_sdk_error
+from lusifer.backends.http_pool import http_client
+from lusifer.calls.batch_limits import ANTHROPIC_BATCH_LIMITS
 from lusifer.errors import BackendError, KeyMissingError, RetryableError
 
 if TYPE_CHECKING:
@@ -41,6 +43,8 @@ class AnthropicBackend(Backend):
     description = "Anthropic Messages API (Claude); JSON through a forced tool call."
     key_name = "anthropic"
     default_model = "claude-haiku-4-5"
+    #: What one batch may hold (:mod:`lusifer.calls.batch_limits`).
+    batch_limits = ANTHROPIC_BATCH_LIMITS
 
     def __init__(self, config: BackendConfig, api_key: SecretStr | None = None) -> None:
         super().__init__(config, api_key)
@@ -53,6 +57,7 @@ class AnthropicBackend(Backend):
             base_url=config.base_url,
             max_retries=0,
             timeout=sdk_timeout(config),
+            http_client=http_client(config.max_concurrency, sdk_timeout(config)),
         )
 
     def cache_identity(self) -> dict[str, str]:
@@ -125,6 +130,10 @@ class AnthropicBackend(Backend):
         entries = [{"custom_id": key, "params": self._arguments(request)} for key, request in requests.items()]
         batch = await self._sdk(self._client.messages.batches.create(requests=entries))
         return batch.id
+
+    def batch_request_size(self, key: str, request: LLMRequest) -> int:
+        """Bytes ``request`` adds to a batch's request body (its entry and a separator)."""
+        return len(json.dumps({"custom_id": key, "params": self._arguments(request)}).encode()) + 1
 
     async def poll_batch(self, batch_id: str) -> BatchState:
         from lusifer.calls.batch import BatchState

@@ -29,8 +29,10 @@ from lusifer.backends.errors import (
     redact,
     translate_sdk_error,
 )
+from lusifer.backends.http_pool import http_client
 from lusifer.backends.negotiation import AUTO, ModeStore, Negotiator, is_rejection, one_line
 from lusifer.backends.structured_output import answer_text, chat_messages, structured_arguments
+from lusifer.calls.batch_limits import OPENAI_BATCH_LIMITS
 from lusifer.distributions import TOP_LOGPROBS
 from lusifer.errors import BackendError, RetryableError
 
@@ -79,6 +81,8 @@ class OpenAIBackend(Backend):
     key_name = "openai"
     default_model = "gpt-4o-mini"
     distribution_method = "logprobs"
+    #: What one batch may hold (:mod:`lusifer.calls.batch_limits`).
+    batch_limits = OPENAI_BATCH_LIMITS
 
     @classmethod
     def key_required(cls, config: BackendConfig) -> bool:
@@ -92,7 +96,11 @@ class OpenAIBackend(Backend):
         base_url = _base_url(config)
         key = self._api_key.get_secret_value() if self._api_key is not None else KEYLESS_PLACEHOLDER
         self._client = openai.AsyncOpenAI(
-            api_key=key, base_url=base_url, max_retries=0, timeout=sdk_timeout(config)
+            api_key=key,
+            base_url=base_url,
+            max_retries=0,
+            timeout=sdk_timeout(config),
+            http_client=http_client(config.max_concurrency, sdk_timeout(config)),
         )
         #: The endpoint's base URL, the key of its remembered structured-output mode.
         self.endpoint = (base_url or OPENAI_API_URL).rstrip("/")
@@ -193,13 +201,18 @@ class OpenAIBackend(Backend):
 
     async def submit_batch(self, requests: Mapping[str, LLMRequest]) -> str:
         """Upload ``requests`` as JSONL (custom id = key) and start a 24 h batch on it."""
-        lines = [
-            json.dumps({"custom_id": key, "method": "POST", "url": CHAT_ENDPOINT, "body": self._arguments(request)})
-            for key, request in requests.items()
-        ]
-        upload = ("lusifer-batch.jsonl", "\n".join(lines).encode(), "application/jsonl")
+        lines = [self._batch_line(key, request) for key, request in requests.items()]
+        upload = ("lusifer-batch.jsonl", b"\n".join(lines), "application/jsonl")
         batch = await self._sdk(self._batch_create(upload))
         return batch.id
+
+    def _batch_line(self, key: str, request: LLMRequest) -> bytes:
+        body = {"custom_id": key, "method": "POST", "url": CHAT_ENDPOINT, "body": self._arguments(request)}
+        return json.dumps(body).encode()
+
+    def batch_request_size(self, key: str, request: LLMRequest) -> int:
+        """Bytes ``request`` adds to a batch's input file (its line and newline)."""
+        return len(self._batch_line(key, request)) + 1
 
     async def _batch_create(self, upload: tuple[str, bytes, str]) -> Any:
         uploaded = await self._client.files.create(file=upload, purpose="batch")

@@ -10,6 +10,9 @@ batch id in the exchange. An invalid answer is re-asked by the simulator as usua
 next batch; a request the batch failed to answer is retried in the next batch, up to
 ``backend.max_retries`` times.
 
+A queue larger than the vendor's limits on one batch goes out as several batches, submitted and
+polled concurrently (:mod:`lusifer.calls.batch_limits`).
+
 Batches survive restarts: a submitted batch's id and the request keys it answers are stored in the
 run store before polling starts, so a rerun that queues the same requests polls the stored batch
 instead of submitting a new one.
@@ -22,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from lusifer.calls.batch_limits import split_batches
 from lusifer.calls.layer import CallLayer
 from lusifer.errors import BackendError, ConfigError, RetryableError
 
@@ -121,16 +125,36 @@ class BatchCallLayer(CallLayer):
         taken = {key for held in batches.values() for key in held}
         new = [key for key in queue if key not in taken]
         if new:
-            try:
-                batch_id = await self.vendor.submit_batch({key: queue[key][0] for key in new})
-            except BackendError as error:
-                _settle({key: queue[key][1] for key in new}, {}, error, "")
-            else:
-                self.store.add_batch(batch_id, self.backend.name, new)
-                batches[batch_id] = new
+            chunks, too_large = self._split(new, queue)
+            if too_large:
+                limit = self.vendor.batch_limits.max_bytes  # type: ignore[attr-defined]
+                error = BackendError(
+                    f"{self.backend.name}: the request is larger than one batch may be ({limit:,} bytes)"
+                )
+                _settle({key: queue[key][1] for key in too_large}, {}, error, "")
+            submitted = await asyncio.gather(*(self._submit(chunk, queue) for chunk in chunks))
+            batches.update((batch_id, chunk) for batch_id, chunk in submitted if batch_id is not None)
         await asyncio.gather(
             *(self._collect(batch_id, {key: queue[key][1] for key in keys}) for batch_id, keys in batches.items())
         )
+
+    def _split(self, keys: list[str], queue: dict[str, tuple[LLMRequest, list]]) -> tuple[list[list[str]], list[str]]:
+        """``keys`` in batches within the vendor's limits (one batch when the backend states none)."""
+        limits = getattr(self.vendor, "batch_limits", None)
+        size_of = getattr(self.vendor, "batch_request_size", None)
+        if limits is None or size_of is None:
+            return [keys], []
+        return split_batches({key: size_of(key, queue[key][0]) for key in keys}, limits)
+
+    async def _submit(self, keys: list[str], queue: dict[str, tuple[LLMRequest, list]]) -> tuple[str | None, list[str]]:
+        """Submit one batch and store it (so a rerun polls it); a refused batch fails its requests."""
+        try:
+            batch_id = await self.vendor.submit_batch({key: queue[key][0] for key in keys})
+        except BackendError as error:
+            _settle({key: queue[key][1] for key in keys}, {}, error, "")
+            return None, keys
+        self.store.add_batch(batch_id, self.backend.name, keys)
+        return batch_id, keys
 
     async def _collect(self, batch_id: str, waiting: dict[str, list[asyncio.Future[tuple[LLMResponse, str]]]]) -> None:
         """Poll ``batch_id`` until it ends and resolve the waiting attempts with its outcomes.

@@ -234,15 +234,37 @@ def _report_interrupted(out: Path) -> None:
     click.echo(f"Interrupted{kept}. Resume: rerun the same command with --out {out}", err=True)
 
 
+def estimate_interval_line(estimate: Any) -> str:
+    """The estimate's interval, and what it was calibrated on."""
+    (prompt_low, prompt_high), (completion_low, completion_high) = (
+        estimate.prompt_tokens_range,
+        estimate.completion_tokens_range,
+    )
+    basis = (
+        f"95 % interval calibrated on the exchanges stored in {estimate.calibrated_from}"
+        if estimate.calibrated_from
+        else "uncalibrated range; run a few users with --out DIR, then estimate with --calibrate-from DIR"
+    )
+    return (
+        f"  prompt {prompt_low:,}-{prompt_high:,}, completion {completion_low:,}-{completion_high:,} tokens, "
+        f"${estimate.cost_range_usd[0]:.2f}-${estimate.cost_range_usd[1]:.2f} ({basis})"
+    )
+
+
 @click.command(name="estimate")
 @simulation_options
-def estimate_command(**options: Any) -> None:
+@click.option(
+    "--calibrate-from",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A run directory (a pilot run) whose stored answers calibrate token counts and the interval.",
+)
+def estimate_command(calibrate_from: Path | None, **options: Any) -> None:
     """Predict the calls, tokens and cost of a run (same options as `run`) without calling anything."""
     from lusifer.simulation.estimate import estimate_run
     from lusifer.simulation.runner import plan_run
 
     config = simulation_config(options)
-    estimate = estimate_run(config, plan_run(config))
+    estimate = estimate_run(config, plan_run(config), _calibration(config, calibrate_from))
     click.echo(
         f"{estimate.users} users, {estimate.ratings} ratings: about {estimate.calls:,} calls, "
         f"{estimate.prompt_tokens:,} prompt + {estimate.completion_tokens:,} completion tokens, "
@@ -255,6 +277,21 @@ def estimate_command(**options: Any) -> None:
             "in the chosen train/test split (--fold, after --test-items and text requirements); only they can be "
             "simulated and scored."
         )
+    click.echo(estimate_interval_line(estimate))
+
+
+def _calibration(config: Any, run_dir: Path | None) -> Any:
+    """The calibration from the exchanges stored in ``run_dir`` (an error if it holds none)."""
+    from lusifer.simulation.estimate_calibration import calibration_from_store
+
+    if run_dir is None:
+        return None
+    calibration = calibration_from_store(run_dir, config.backend.model)
+    if calibration is None:
+        from lusifer.errors import ConfigError
+
+        raise ConfigError(f"--calibrate-from {run_dir}: no answered exchanges stored there to calibrate on")
+    return calibration
 
 
 @click.command(name="merge")

@@ -18,6 +18,8 @@ import asyncio
 import hashlib
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -199,6 +201,38 @@ def run_simulation(
     config: LusiferConfig, progress: RunProgress | None = None, api_key: str | None = None
 ) -> tuple[RunInfo, RunSummary]:
     """Run (or resume) a simulation as configured; returns the run and its summary."""
+    out, plan, backend = prepare_run(config, api_key)
+    with _run_directory(out):
+        store, run = _open_run(config, plan, out)
+        summary = RunSummary()
+        try:
+            summary = asyncio.run(_simulate(config, plan, store, backend, run, progress, summary))
+        finally:  # also when interrupted: what is stored is exported, and the summary says so
+            _close_run(store, out, config, summary)
+        return run, summary
+
+
+async def simulate(
+    config: LusiferConfig, progress: RunProgress | None = None, api_key: str | None = None
+) -> tuple[RunInfo, RunSummary]:
+    """:func:`run_simulation` for a running event loop (Jupyter, Ray async actors, a web service).
+
+    Loading and checking the inputs runs in a worker thread, so the loop stays responsive; every check
+    happens before the run directory is created.
+    """
+    out, plan, backend = await asyncio.to_thread(prepare_run, config, api_key)
+    with _run_directory(out):
+        store, run = _open_run(config, plan, out)
+        summary = RunSummary()
+        try:
+            summary = await _simulate(config, plan, store, backend, run, progress, summary)
+        finally:
+            _close_run(store, out, config, summary)
+        return run, summary
+
+
+def prepare_run(config: LusiferConfig, api_key: str | None = None) -> tuple[Path, RunPlan, Any]:
+    """Check everything a run needs, creating nothing: its folder, plan, calibrator, templates, backend."""
     from lusifer.backends.factory import create_backend
 
     out = Path(config.run.out or default_run_dir(config))
@@ -210,10 +244,16 @@ def run_simulation(
         load_calibrator(config.run.calibrator)  # a bad file fails before anything is written
     check_templates(template_environment(config.prompts_dir), plan.domain.templates)  # and a broken template
     backend = create_backend(config, api_key)  # so does an unknown backend or a missing key
+    return out, plan, backend
+
+
+@contextmanager
+def _run_directory(out: Path) -> Iterator[None]:
+    """Create and lock ``out`` for the run; a store that cannot be read or written is one clear error."""
     try:
         out.mkdir(parents=True, exist_ok=True)
         with RunLock(out):
-            return _run_locked(config, plan, out, backend, progress)
+            yield
     except sqlite3.DatabaseError as error:
         raise LusiferError(
             f"{out / STORE_FILE}: the run store cannot be read or written ({error}); "
@@ -222,9 +262,7 @@ def run_simulation(
         ) from None
 
 
-def _run_locked(
-    config: LusiferConfig, plan: RunPlan, out: Path, backend: Any, progress: RunProgress | None
-) -> tuple[RunInfo, RunSummary]:
+def _open_run(config: LusiferConfig, plan: RunPlan, out: Path) -> tuple[RunStore, RunInfo]:
     remove_stale_temporaries(out)
     store = RunStore(out)
     snapshot = config_snapshot(config)
@@ -246,15 +284,15 @@ def _run_locked(
             ],
             positions=plan.targets.index.tolist(),
         )
-    run = RunInfo(run_id=out.name, out=out, config=snapshot, seed=config.seed)
-    summary = RunSummary()
+    return store, RunInfo(run_id=out.name, out=out, config=snapshot, seed=config.seed)
+
+
+def _close_run(store: RunStore, out: Path, config: LusiferConfig, summary: RunSummary) -> None:
     try:
-        summary = asyncio.run(_simulate(config, plan, store, backend, run, progress, summary))
-    finally:  # also when interrupted: what is stored is exported, and the summary says so
         write_exports(store, out, config.run.calibrator)
         write_summary(store, out, summary)
+    finally:
         store.close()
-    return run, summary
 
 
 async def _simulate(
