@@ -131,18 +131,17 @@ def test_a_hang_on_a_parallel_server_times_out_without_lowering_the_limit(tmp_pa
 
 
 
-def test_an_in_process_backend_is_never_judged_serial(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_an_in_process_backend_is_never_judged_serial(
+    ml100k: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """The offline backend shares this process's CPU, so its latency grows with the requests in flight;
     that says nothing about a server, and a 459-user run must keep its concurrency (it once warned)."""
     from click.testing import CliRunner
 
-    from conftest import ML_100K
     from lusifer.cli import cli, load_plugin_commands
 
-    if not (ML_100K / "u.data").exists():
-        pytest.skip(f"shared MovieLens 100K not found at {ML_100K}")
     load_plugin_commands()
-    arguments = ["run", "--no-progress", "--data-dir", str(ML_100K), "--users", "459", "--out", str(tmp_path / "r")]
+    arguments = ["run", "--no-progress", "--data-dir", str(ml100k), "--users", "459", "--out", str(tmp_path / "r")]
     with caplog.at_level(logging.WARNING, logger="lusifer.calls"):
         result = CliRunner().invoke(cli, arguments)
     assert result.exit_code == 0, result.output

@@ -123,7 +123,11 @@ class KilledAndResumed:
 
     def repeated_completed_calls(self) -> list[dict[str, Any]]:
         """Model calls after the resume for requests already answered before the kill (should be none)."""
-        completed = {e["cache_key"] for e in self.before_kill if e["parsed"] is not None and not e["cache_hit"]}
+        completed = {  # answered and valid: an answer the validator refused is rightly asked again
+            e["cache_key"]
+            for e in self.before_kill
+            if e["parsed"] is not None and not e.get("problems") and not e["cache_hit"]
+        }
         later = self.after_resume[len(self.before_kill) :]
         return [e for e in later if not e["cache_hit"] and e["cache_key"] in completed]
 
@@ -168,3 +172,22 @@ def stored_outcome(run_dir: Path) -> tuple[list[float], list[str]]:
     lines = (run_dir / "profiles.jsonl").read_text(encoding="utf-8").splitlines()
     profiles = [json.loads(line).get("profile", "") for line in lines if line.strip()]
     return ratings, profiles
+
+
+def check_tiny_run(outcome: KilledAndResumed, run_dir: Path, targets: int = 4) -> None:
+    """What a killed-and-resumed tiny-model run must show; raises AssertionError otherwise.
+
+    The resumed run asked nothing it had answered before; every target is in ``ratings.csv`` (rated on
+    the 1-5 scale, or failed with its reason in ``failures.csv``: never dropped); every stored profile
+    is text, not markup or a template placeholder. A 135M model writes such junk now and then; it is
+    re-asked and, if it persists, that user fails with the reason (exit 1) instead of being stored.
+    """
+    resumed = outcome.resumed
+    assert resumed.returncode in (0, 1), resumed.stderr[-2000:]
+    if resumed.returncode == 1:
+        assert "profile" in resumed.stdout + resumed.stderr, resumed.stderr[-2000:]
+    assert outcome.before_kill and outcome.repeated_completed_calls() == []
+    ratings, profiles = stored_outcome(run_dir)
+    assert len(ratings) == targets
+    assert all(rating in {1, 2, 3, 4, 5} for rating in ratings if rating == rating)  # NaN: failed, reason kept
+    assert all(profile.strip() and not profile.lstrip().startswith("<") for profile in profiles)

@@ -12,7 +12,7 @@ from lusifer.backends.base import LLMRequest, Message
 from lusifer.calls import CallLayer
 from lusifer.config import BackendConfig, LusiferConfig
 from lusifer.errors import BackendError
-from lusifer.testing.local_model import local_gguf, run_environment, run_kill_resume, stored_outcome, tiny_run
+from lusifer.testing.local_model import check_tiny_run, local_gguf, run_environment, run_kill_resume, tiny_run
 from lusifer.validation import FeedbackValidator, feedback_schema
 from lusifer_plugin_llamacpp.backend import LlamaCppBackend
 from lusifer_plugin_llamacpp.settings import LlamaCppSettings
@@ -81,9 +81,5 @@ def test_in_process_run_completes_and_resumes(tmp_path: Path) -> None:
         pytest.skip(f"shared MovieLens 100K and TMDB overviews not found under {SHARED}")
     arguments = [*tiny_run(ML_100K, TMDB_100K), "--backend", "llamacpp", "--model", str(gguf)]
     outcome = run_kill_resume(arguments, tmp_path / "run", run_environment(tmp_path / "home"), kill_after=2)
-    assert outcome.resumed.returncode == 0, outcome.resumed.stderr[-2000:]
-    assert outcome.before_kill and outcome.repeated_completed_calls() == []
-    ratings, profiles = stored_outcome(tmp_path / "run")
-    assert len(ratings) == 4 and all(rating in {1, 2, 3, 4, 5} for rating in ratings)
-    assert len(profiles) == 4 and all(profile.strip() for profile in profiles)
+    check_tiny_run(outcome, tmp_path / "run")
     assert {exchange["model"] for exchange in outcome.after_resume} == {gguf.name}
