@@ -27,7 +27,8 @@ from lusifer.envs.encoders import EmbeddingCache, TextEncoder, make_encoder
 from lusifer.envs.rewards import check_baseline, check_reward, choose, default_threshold, slate_reward
 from lusifer.errors import ConfigError, NotFoundError
 from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts, user_info_of
-from lusifer.simulation.runner import check_resumable, config_snapshot, plan_run
+from lusifer.simulation.run_dir import config_snapshot
+from lusifer.simulation.runner import check_resumable, plan_run
 from lusifer.simulation.simulator import NO_PROFILE, FeedbackResult, ProfileError, SimulatedUser, Simulator
 from lusifer.store import ProfileState, RunStore
 

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from lusifer import __version__
 from lusifer.backends.errors import REJECTED_ADVICE, AuthError
 from lusifer.errors import BudgetExceededError, ConfigError, DataError, LusiferError
-from lusifer.keys import redact_credentials
 from lusifer.registry import emit_run_finished, emit_run_started, get_domain
 from lusifer.run_info import RunInfo, RunSummary
 from lusifer.simulation.exports import (
@@ -38,7 +37,7 @@ from lusifer.simulation.exports import (
 )
 from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts, user_info_of
 from lusifer.simulation.lock import LOCK_FILE, RunLock
-from lusifer.simulation.run_dir import default_run_dir
+from lusifer.simulation.run_dir import RESUMABLE_KEYS, config_snapshot, default_run_dir
 from lusifer.simulation.simulator import NOT_STARTED, ProfileError, SimulatedUser, Simulator
 from lusifer.store import STORE_FILE, RunStore
 from lusifer.templates import check_templates, template_environment
@@ -50,22 +49,6 @@ if TYPE_CHECKING:
     from lusifer.domains.base import Dataset, Domain
     from lusifer.simulation.progress import RunProgress
 
-#: Configuration keys that may differ between a run and its resumption.
-RESUMABLE_KEYS = {
-    ("run", "out"),
-    ("run", "concurrency"),
-    ("run", "budget_usd"),
-    ("run", "batch"),
-    ("run", "batch_poll"),
-    ("backend", "base_url"),  # where the model answers, not what it answers (shards may use replicas)
-    ("backend", "max_concurrency"),
-    ("backend", "timeout"),
-    ("backend", "max_retries"),
-    ("backend", "requests_per_minute"),
-    ("backend", "tokens_per_minute"),
-    ("run", "validation_retries"),  # how hard to retry, not what is asked
-    ("cache",),
-}
 #: Passes over users still missing items after the main pass (each asks their missing items again).
 FINAL_PASSES = 1
 
@@ -139,19 +122,6 @@ def _check_unique_targets(targets: pd.DataFrame, config: LusiferConfig) -> None:
 def shard_of(user_id: str, count: int) -> int:
     """The shard (1..count) of ``user_id``: a stable hash, the same on every machine and Python version."""
     return int(hashlib.sha256(user_id.encode()).hexdigest(), 16) % count + 1
-
-
-def config_snapshot(config: LusiferConfig) -> dict[str, Any]:
-    """The configuration as stored in the run (JSON-safe; holds no keys, and URLs lose their credentials)."""
-    return _redacted(config.model_dump(mode="json"))
-
-
-def _redacted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _redacted(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_redacted(item) for item in value]
-    return redact_credentials(value) if isinstance(value, str) else value
 
 
 def check_run_dir(out: Path) -> None:
