@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lusifer.evaluation.intervals import interval
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -86,15 +88,6 @@ def _chunks(total: int, size: int) -> Iterator[slice]:
         yield slice(start, min(start + size, total))
 
 
-def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return float("nan"), float("nan")
-    tail = (1.0 - confidence) / 2.0 * 100.0
-    low, high = np.percentile(finite, [tail, 100.0 - tail])
-    return float(low), float(high)
-
-
 def per_user_metrics(
     frame: pd.DataFrame, method: str, truth: str, evaluators: Sequence[Evaluator]
 ) -> pd.DataFrame:
@@ -163,7 +156,7 @@ def metric_table(
                 with np.errstate(all="ignore"):
                     value = evaluator(y, p)
                 boot = np.concatenate(replicates[evaluator.name]) if reps else np.empty(0)
-                low, high = _interval(boot, confidence)
+                low, high = interval(boot, confidence)
                 records.append((method, subset, evaluator.name, value, low, high))
             if subset in per_user:
                 users_table = per_user_metrics(part, method, truth, evaluators)
@@ -173,7 +166,7 @@ def metric_table(
                     with np.errstate(all="ignore"):
                         boot = (counts @ np.where(finite, values, 0.0)) / (counts @ finite)
                     value = float(values[finite].mean()) if finite.any() else float("nan")
-                    low, high = _interval(boot, confidence)
+                    low, high = interval(boot, confidence)
                     records.append((method, subset, PER_USER_PREFIX + evaluator.name, value, low, high))
     return pd.DataFrame.from_records(records, columns=list(METRIC_COLUMNS))
 
@@ -206,7 +199,7 @@ def paired_difference(
             differences.append(_replicates(evaluator, y, a, weights) - _replicates(evaluator, y, b, weights))
     with np.errstate(all="ignore"):
         value = evaluator(y, a) - evaluator(y, b)
-    low, high = _interval(np.concatenate(differences) if reps else np.empty(0), confidence)
+    low, high = interval(np.concatenate(differences) if reps else np.empty(0), confidence)
     return value, low, high
 
 

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lusifer.evaluation.intervals import interval
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -111,16 +113,6 @@ def user_means(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     finite = np.isfinite(values)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (weights @ np.where(finite, values, 0.0)) / (weights @ finite)
-
-
-def interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of the finite ``values`` (NaN, NaN when there are none)."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return float("nan"), float("nan")
-    tail = (1.0 - confidence) / 2.0 * 100.0
-    low, high = np.percentile(finite, [tail, 100.0 - tail])
-    return float(low), float(high)
 
 
 def null_rows(check: str, method: str, shuffles: dict[tuple[str, str], list[float]]) -> list[tuple[Any, ...]]:
