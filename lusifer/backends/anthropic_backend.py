@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage, sdk_timeout
 from lusifer.backends.errors import translate_sdk_error
@@ -26,11 +26,13 @@ from lusifer.calls.batch_limits import ANTHROPIC_BATCH_LIMITS
 from lusifer.errors import BackendError, KeyMissingError, RetryableError
 
 if TYPE_CHECKING:
+    from anthropic.types.messages.batch_create_params import Request
     from pydantic import SecretStr
 
     from lusifer.calls.batch import BatchResults, BatchState
     from lusifer.config import BackendConfig
 
+_T = TypeVar("_T")
 _TOOL_NAME = re.compile(r"[^a-zA-Z0-9_-]")
 #: Error types of a batch request worth asking again.
 RETRYABLE_ERRORS = frozenset({"api_error", "overloaded_error", "rate_limit_error", "timeout_error"})
@@ -127,7 +129,10 @@ class AnthropicBackend(Backend):
 
     async def submit_batch(self, requests: Mapping[str, LLMRequest]) -> str:
         """Start a Message Batch with one request per key (custom id = key)."""
-        entries = [{"custom_id": key, "params": self._arguments(request)} for key, request in requests.items()]
+        # the SDK types each entry as TypedDicts; our arguments are the plain dict that acomplete spreads
+        entries = [
+            cast("Request", {"custom_id": key, "params": self._arguments(request)}) for key, request in requests.items()
+        ]
         batch = await self._sdk(self._client.messages.batches.create(requests=entries))
         return batch.id
 
@@ -158,7 +163,7 @@ class AnthropicBackend(Backend):
                 results[entry.custom_id] = RetryableError(f"anthropic batch: request {result.type}")
         return results
 
-    async def _sdk(self, call: Any) -> Any:
+    async def _sdk(self, call: Awaitable[_T]) -> _T:
         """Await an SDK call, turning its errors into Lusifer's."""
         import anthropic
 

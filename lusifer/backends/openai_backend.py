@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Mapping
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Message, Usage, sdk_timeout
 from lusifer.backends.errors import (
@@ -37,14 +37,16 @@ from lusifer.distributions import TOP_LOGPROBS
 from lusifer.errors import BackendError, RetryableError
 
 if TYPE_CHECKING:
+    from openai.types import Batch
     from pydantic import SecretStr
 
     from lusifer.calls.batch import BatchResults, BatchState
     from lusifer.config import BackendConfig
 
+_T = TypeVar("_T")
 #: Sent as the key to an OpenAI-compatible server when no key is configured (the SDK insists on one).
 KEYLESS_PLACEHOLDER = "not-needed"
-CHAT_ENDPOINT = "/v1/chat/completions"
+CHAT_ENDPOINT: Final = "/v1/chat/completions"
 #: The endpoint remembered for OpenAI itself (no ``base_url``).
 OPENAI_API_URL = "https://api.openai.com/v1"
 #: The tiny request ``lusifer backends --probe`` negotiates with.
@@ -214,7 +216,7 @@ class OpenAIBackend(Backend):
         """Bytes ``request`` adds to a batch's input file (its line and newline)."""
         return len(self._batch_line(key, request)) + 1
 
-    async def _batch_create(self, upload: tuple[str, bytes, str]) -> Any:
+    async def _batch_create(self, upload: tuple[str, bytes, str]) -> Batch:
         uploaded = await self._client.files.create(file=upload, purpose="batch")
         return await self._client.batches.create(
             input_file_id=uploaded.id, endpoint=CHAT_ENDPOINT, completion_window="24h"
@@ -249,13 +251,13 @@ class OpenAIBackend(Backend):
                 return self._response(ChatCompletion.model_validate(response["body"]))
             except Exception as error:  # pydantic's or ours: the body is not a completion
                 return RetryableError(f"openai batch: malformed response ({type(error).__name__})")
-        error = entry.get("error") or (response.get("body") or {}).get("error") or {}
-        message = f"openai batch: {status or error.get('code')}: {error.get('message', 'no answer')}"
+        failure = entry.get("error") or (response.get("body") or {}).get("error") or {}
+        message = f"openai batch: {status or failure.get('code')}: {failure.get('message', 'no answer')}"
         if status is None or status in RETRYABLE_STATUSES or status >= 500:
             return RetryableError(message)
         return BackendError(message)
 
-    async def _sdk(self, call: Any) -> Any:
+    async def _sdk(self, call: Awaitable[_T]) -> _T:
         """Await an SDK call, turning its errors into Lusifer's."""
         import openai
 

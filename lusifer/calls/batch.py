@@ -51,6 +51,8 @@ class BatchState:
 
 #: A batch's outcome per request key: the answer, or the error that request ended with.
 BatchResults = dict[str, "LLMResponse | BackendError"]
+#: The queued requests by key, each with the futures of the attempts waiting for its answer.
+_Queue = dict[str, "tuple[LLMRequest, list[asyncio.Future[tuple[LLMResponse, str]]]]"]
 
 
 @runtime_checkable
@@ -94,7 +96,7 @@ class BatchCallLayer(CallLayer):
         self.poll_seconds = poll_seconds
         #: Set whenever a request is queued.
         self.changed = asyncio.Event()
-        self._queue: dict[str, tuple[LLMRequest, list[asyncio.Future[tuple[LLMResponse, str]]]]] = {}
+        self._queue: _Queue = {}
 
     @property
     def waiting(self) -> int:
@@ -138,7 +140,7 @@ class BatchCallLayer(CallLayer):
             *(self._collect(batch_id, {key: queue[key][1] for key in keys}) for batch_id, keys in batches.items())
         )
 
-    def _split(self, keys: list[str], queue: dict[str, tuple[LLMRequest, list]]) -> tuple[list[list[str]], list[str]]:
+    def _split(self, keys: list[str], queue: _Queue) -> tuple[list[list[str]], list[str]]:
         """``keys`` in batches within the vendor's limits (one batch when the backend states none)."""
         limits = getattr(self.vendor, "batch_limits", None)
         size_of = getattr(self.vendor, "batch_request_size", None)
@@ -146,7 +148,7 @@ class BatchCallLayer(CallLayer):
             return [keys], []
         return split_batches({key: size_of(key, queue[key][0]) for key in keys}, limits)
 
-    async def _submit(self, keys: list[str], queue: dict[str, tuple[LLMRequest, list]]) -> tuple[str | None, list[str]]:
+    async def _submit(self, keys: list[str], queue: _Queue) -> tuple[str | None, list[str]]:
         """Submit one batch and store it (so a rerun polls it); a refused batch fails its requests."""
         try:
             batch_id = await self.vendor.submit_batch({key: queue[key][0] for key in keys})
