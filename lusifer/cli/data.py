@@ -61,6 +61,7 @@ def _load(config: LusiferConfig) -> tuple[Domain, Dataset]:
     from lusifer.errors import NotFoundError
     from lusifer.registry import get_domain, unknown_name_message
 
+    assert config.dataset is not None  # _config always names one
     domain = get_domain(config.domain)
     if config.dataset not in domain.datasets:
         message = unknown_name_message(f"{domain.name} dataset", config.dataset, list(domain.datasets))
@@ -150,7 +151,7 @@ def enrich_command(
     if config.domain != "movies":
         raise LusiferError(f"--source {source} enriches the movies domain, not '{config.domain}'")
     key = require_key(source)
-    spec = get_spec(config.dataset)
+    spec = get_spec(dataset)
     data = load_folder(spec, config.data.path or fetch(spec), enrich=None)  # match on MovieLens data only
     items = data.items if limit is None else data.items.head(limit)
     client = TMDBClient(key, base_url=api_url or DEFAULT_BASE_URL)

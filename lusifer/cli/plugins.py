@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from lusifer.registry import RegistrationFailure, Registry
 
 
 def _registered_by_plugin() -> dict[str, dict[str, list[Any]]]:
@@ -17,7 +21,7 @@ def _registered_by_plugin() -> dict[str, dict[str, list[Any]]]:
 
     registry.build_all()
     found: dict[str, dict[str, list[Any]]] = {}
-    kinds = {
+    kinds: dict[str, Registry[Any]] = {
         "domains": registry.domains(),
         "backends": registry.backends(),
         "validators": registry.validators(),
@@ -89,7 +93,7 @@ def _contract_checks(
     for entry in registered.get("backends", []):
         backend = entry.obj
         if base_url is None:
-            yield f"backend {entry.name}", lambda backend=backend: _backend_class_summary(backend)
+            yield f"backend {entry.name}", partial(_backend_class_summary, backend)
             continue
 
         def backend_check(backend: Any = backend) -> str:
@@ -98,7 +102,11 @@ def _contract_checks(
 
         yield f"backend {entry.name}", backend_check
     for entry in registered.get("evaluators", []):
-        yield f"evaluator {entry.name}", lambda evaluator=entry.obj: f"{check_evaluator(evaluator):.4f} on a sample"
+
+        def evaluator_check(evaluator: Any = entry.obj) -> str:
+            return f"{check_evaluator(evaluator):.4f} on a sample"
+
+        yield f"evaluator {entry.name}", evaluator_check
     for entry in registered.get("templates", []):
         yield f"templates {entry.name}", lambda: "folder laid out as <domain>/<task>.j2"
 
@@ -132,9 +140,11 @@ def check_command(name: str, data_dir: Path | None, dataset: str | None, base_ur
     if name not in names:
         raise NotFoundError(unknown_name_message("plugin", name, names))
     registered = _registered_by_plugin().get(name, {})
-    failed = [failure for failure in registry.registration_failures() if failure.plugin == name]
-    for failure in failed:
-        click.echo(f"FAIL  {failure.hook}: {failure.error}")
+    failed: list[RegistrationFailure | Exception] = []
+    for failure in registry.registration_failures():
+        if failure.plugin == name:
+            failed.append(failure)
+            click.echo(f"FAIL  {failure.hook}: {failure.error}")
     checks = list(_contract_checks(registered, data_dir, dataset, base_url))
     for label, check in checks:
         try:

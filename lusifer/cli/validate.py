@@ -76,7 +76,7 @@ def validate_command(run_dir: Path | None, **options: Any) -> None:
             return
         data = live_data(config, run_dir, api_key=options["api_key"], **settings)
         data.extra["paraphrase_prompts"] = options["paraphrase_prompts"]
-        source = str(run_dir) if run_dir is not None else f"{data.live.config.backend.name} simulator"  # type: ignore[union-attr]
+        source = str(run_dir) if run_dir is not None else f"{data.live.config.backend.name} simulator"
     out = options["out"] or (run_dir / "validity" if run_dir is not None else Path("validity"))
     try:
         table = validate(data, [check.name for check in checks])
