@@ -226,7 +226,8 @@ def read_toml(path: Path) -> dict[str, Any]:
     """Read a TOML config file; a missing or malformed file is a ConfigError naming it."""
     try:
         with open(path, "rb") as handle:
-            return tomllib.load(handle)
+            table: dict[str, Any] = tomllib.load(handle)  # tomli (Python 3.10) is untyped
+            return table
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except tomllib.TOMLDecodeError as error:

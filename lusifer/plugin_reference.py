@@ -160,12 +160,12 @@ def _attribute_comments(cls: type) -> dict[str, str]:
     lines = source.splitlines()
     comments: dict[str, str] = {}
     for node in ast.parse(source).body[0].body:  # type: ignore[attr-defined]
-        target = node.target if isinstance(node, ast.AnnAssign) else None
+        target: ast.expr | None = node.target if isinstance(node, ast.AnnAssign) else None
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
         if not isinstance(target, ast.Name):
             continue
-        above = []
+        above: list[str] = []
         index = node.lineno - 2
         while index >= 0 and lines[index].strip().startswith("#:"):
             above.insert(0, lines[index].strip()[2:].strip())

@@ -161,7 +161,8 @@ def _base(path: str) -> type:
     import importlib
 
     module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
+    found: type = getattr(importlib.import_module(module), name)
+    return found
 
 
 def _hint(obj: object, base: type) -> str:

@@ -159,7 +159,7 @@ class RunStore:
         with self._db:
             self._db.execute("BEGIN")
             sequence = self._next_seq
-            rows = []
+            rows: list[tuple[object, ...]] = []
             for item_id, value in results.items():
                 rows.append((user_id, item_id, value, truths.get(item_id), "ok", None, source, sequence))
             for item_id, reason in failures.items():
@@ -291,7 +291,8 @@ class RunStore:
         return dict(zip(names, row))
 
     def exchanges(self, user_id: str | None = None) -> list[dict[str, Any]]:
-        query, parameters = "SELECT record FROM exchanges", ()
+        query = "SELECT record FROM exchanges"
+        parameters: tuple[str, ...] = ()
         if user_id is not None:
             query, parameters = query + " WHERE user_id = ?", (user_id,)
         return [json.loads(row[0]) for row in self._db.execute(query + " ORDER BY id", parameters)]

@@ -92,7 +92,7 @@ def parse_json(text: str) -> tuple[dict[str, Any], list[str]]:
             raise OutputError(f"no JSON object in the answer: {_preview(text)}") from None
         try:
             data = _loads(candidate[start : end + 1], repairs)
-        except ValueError as error:
+        except json.JSONDecodeError as error:
             raise OutputError(f"malformed JSON in the answer ({error.msg}): {_preview(text)}") from None
         repairs.append("removed text around the JSON object")
     if not isinstance(data, dict):

@@ -78,7 +78,7 @@ def _config_of(folder: Path) -> dict[str, Any]:
         raise NotFoundError(f"{folder} is not a run directory (no {STORE_FILE})")
     store = RunStore(folder)
     try:
-        config = store.get_meta("config")
+        config: dict[str, Any] | None = store.get_meta("config")
     finally:
         store.close()
     if config is None:

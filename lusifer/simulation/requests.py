@@ -50,7 +50,12 @@ class RequestBuilder:
         self.environment = environment
         self.items = items
         scale = domain.scale
-        self.scale = {"kind": scale.kind, "low": scale.low, "high": scale.high, "description": scale.description}
+        self.scale: dict[str, Any] = {
+            "kind": scale.kind,
+            "low": scale.low,
+            "high": scale.high,
+            "description": scale.description,
+        }
 
     def _base(self, user_id: str, user_info: str) -> dict[str, Any]:
         return {"user_id": user_id, "user_info": user_info, "scale": self.scale, "item_noun": self.domain.item_noun}

@@ -40,7 +40,8 @@ RESUMABLE_KEYS = {
 
 def config_snapshot(config: LusiferConfig) -> dict[str, Any]:
     """The configuration as stored in the run (JSON-safe; holds no keys, and URLs lose their credentials)."""
-    return _redacted(config.model_dump(mode="json"))
+    snapshot: dict[str, Any] = _redacted(config.model_dump(mode="json"))
+    return snapshot
 
 
 def _redacted(value: Any) -> Any:

@@ -282,6 +282,7 @@ async def _simulate(
             progress.exchange(exchange)
 
     batch_calls = None
+    calls: CallLayer
     if config.run.batch:
         from lusifer.calls.batch import BatchCallLayer
 
