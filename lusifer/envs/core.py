@@ -422,9 +422,9 @@ class RecommenderCore:
             self.store.add_feedback(user.user_id, dict(rated), result.failures, {}, source="online")
         session.consumed.update(taken)
         for item_id in taken:
-            position = self.catalogue.candidate_position.get(item_id)
-            if position is not None:
-                session.eligible[position] = 0
+            candidate = self.catalogue.candidate_position.get(item_id)
+            if candidate is not None:
+                session.eligible[candidate] = 0
         info["profile_refreshed"] = False
         if session.refresh is not None:  # the refresh started last step ran alongside this step's rating
             await self._report_refresh(*session.refresh, usage, info)
@@ -451,7 +451,8 @@ class RecommenderCore:
         """Append ``taken`` and refresh the profile if due, as a task with its own usage record."""
         context, usage = contextvars.copy_context(), Usage()
         context.run(_current_usage.set, usage)
-        return asyncio.get_running_loop().create_task(self.simulator.observe(user, taken), context=context), usage
+        # a task runs in a copy of the context it is created in (create_task's context= needs Python 3.11)
+        return context.run(asyncio.get_running_loop().create_task, self.simulator.observe(user, taken)), usage
 
     @staticmethod
     async def _report_refresh(

@@ -11,7 +11,7 @@ recorded (they hold per-item dicts Minari cannot store).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -19,6 +19,8 @@ from lusifer.errors import ConfigError
 
 if TYPE_CHECKING:
     import gymnasium as gym
+
+    from lusifer.envs.recommender import RecommenderEnv
 
 #: A behaviour policy: (observation, the environment) -> action.
 Policy = Callable[[dict[str, np.ndarray], "gym.Env"], Any]
@@ -29,9 +31,10 @@ def masked_random_policy(rng: np.random.Generator) -> Policy:
 
     def act(observation: dict[str, np.ndarray], env: gym.Env) -> Any:
         eligible = np.flatnonzero(observation["eligible"])
-        size = env.unwrapped.core.slate_size
+        core = cast("RecommenderEnv", env.unwrapped).core  # the policy drives Lusifer's environments only
+        size = core.slate_size
         picked = rng.choice(eligible, size=size, replace=len(eligible) < size)
-        return int(picked[0]) if env.unwrapped.core.actions == "item" else picked.astype(np.int64)
+        return int(picked[0]) if core.actions == "item" else picked.astype(np.int64)
 
     return act
 

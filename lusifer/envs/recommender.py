@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from lusifer.simulation.simulator import SimulatedUser
 
 
-class RecommenderEnv(gym.Env[dict[str, Any], np.ndarray]):
+class RecommenderEnv(gym.Env[dict[str, Any], Any]):  # actions: an int ("item") or an array of K indices
     """One simulated user per episode, recommended ``slate_size`` items per step.
 
     Keyword arguments (all optional):

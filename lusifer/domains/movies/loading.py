@@ -36,8 +36,8 @@ def load_folder(spec: DatasetSpec, folder: Path, enrich: Path | None) -> Dataset
     """The dataset in ``folder`` (laid out as ``spec.layout``), with ``enrich``'s text merged in."""
     folder, enrich = folder.resolve(), enrich.resolve() if enrich else None
     data = _load_cached(spec.name, folder, enrich, _stamp(folder / RATINGS_FILE[spec.layout], enrich))
-    tables = (frame.copy(deep=False) for frame in (data.users, data.items, data.ratings))
-    return Dataset(data.name, *tables, folds=data.folds, metadata=dict(data.metadata))
+    users, items, ratings = (frame.copy(deep=False) for frame in (data.users, data.items, data.ratings))
+    return Dataset(data.name, users, items, ratings, folds=data.folds, metadata=dict(data.metadata))
 
 
 def clear_cache() -> None:

@@ -184,7 +184,7 @@ class TMDBClient:
         Tries the known TMDB id, then the IMDb id, then a title search; the first that leads to a
         movie wins (an id TMDB no longer knows falls through to the next way).
         """
-        lookups = (
+        lookups: tuple[Callable[[], int | None], ...] = (
             lambda: movie.tmdb_id,
             lambda: self.find_imdb(movie.imdb_id) if movie.imdb_id else None,
             lambda: self.search(movie.title, movie.year),
@@ -197,6 +197,7 @@ class TMDBClient:
                 break
         else:
             return None
+        assert tmdb_id is not None  # the details came from it
         return {
             "movie_id": movie.movie_id,
             "tmdb_id": int(details.get("id") or tmdb_id),
@@ -238,7 +239,8 @@ class TMDBClient:
                 f"TMDB request {self._describe(path, params)} failed: HTTP {response.status_code}"
             )
         try:
-            return response.json()
+            body: dict[str, Any] = response.json()
+            return body
         except ValueError:
             raise TMDBError(f"TMDB request {self._describe(path, params)} returned invalid JSON") from None
 
