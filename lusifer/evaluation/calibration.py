@@ -52,7 +52,8 @@ def user_folds(users: pd.Series, folds: int, seed: int) -> np.ndarray:
     order = np.random.default_rng(seed).permutation(len(unique))
     fold_of_user = np.empty(len(unique), dtype=int)
     fold_of_user[order] = np.arange(len(unique)) % max(1, folds)
-    return fold_of_user[codes]
+    user_fold: np.ndarray = fold_of_user[codes]
+    return user_fold
 
 
 class Calibrator(ABC):
@@ -103,7 +104,8 @@ class Calibrator(ABC):
         Supervised calibrators are fitted on the other users' folds; label-free ones on everything.
         """
         if not self.supervised:
-            return self.fit(frame, history).apply(frame, history)[CALIBRATED].to_numpy()
+            calibrated: np.ndarray = self.fit(frame, history).apply(frame, history)[CALIBRATED].to_numpy()
+            return calibrated
         frame = self._prepare(frame, history)
         fold = user_folds(frame["user_id"], folds, seed)
         result = np.full(len(frame), np.nan)
@@ -216,7 +218,8 @@ class UserMoments(Calibrator):
             sd_h = users.map(hist_sd).to_numpy(dtype=float)
             with np.errstate(divide="ignore", invalid="ignore"):
                 deviation = np.where(sd_s > 0, deviation * sd_h / np.where(sd_s > 0, sd_s, 1.0), 0.0)
-        return np.where(np.isfinite(mu_h), mu_h + deviation, simulated)
+        predicted: np.ndarray = np.where(np.isfinite(mu_h), mu_h + deviation, simulated)
+        return predicted
 
 
 def _isotonic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -280,8 +283,10 @@ class CrossFitMap(Calibrator):
         assert self.state is not None
         x = frame[SIMULATED].to_numpy(dtype=float)
         if self.method == "isotonic":
-            return np.interp(x, self.state["knots"], self.state["values"])
-        return self.state["intercept"] + self.state["slope"] * x
+            predicted: np.ndarray = np.interp(x, self.state["knots"], self.state["values"])
+            return predicted
+        predicted = self.state["intercept"] + self.state["slope"] * x
+        return predicted
 
 
 class Hybrid(Calibrator):
@@ -387,7 +392,8 @@ class Hybrid(Calibrator):
         assert self.state is not None
         x = self._design(self._prepare(frame, history))
         weights = np.array([self.state["weights"][name] for name in self.feature_names()])
-        return self.state["intercept"] + x @ weights
+        predicted: np.ndarray = self.state["intercept"] + x @ weights
+        return predicted
 
 
 CALIBRATORS: dict[str, type[Calibrator]] = {cls.kind: cls for cls in (UserMoments, CrossFitMap, Hybrid)}

@@ -61,8 +61,11 @@ class Evaluator:
         """This evaluator with ``scale`` bound, when it asks for it (``uses_scale``); else itself."""
         if not self.uses_scale:
             return self
-        weighted = partial(self.weighted, scale=scale) if self.weighted is not None else None
-        return replace(self, function=partial(self.function, scale=scale), weighted=weighted, uses_scale=False)
+        # with uses_scale, both also take the keyword argument ``scale``
+        function: Callable[..., float] = self.function
+        weighted_metric: Callable[..., np.ndarray] | None = self.weighted
+        weighted = partial(weighted_metric, scale=scale) if weighted_metric is not None else None
+        return replace(self, function=partial(function, scale=scale), weighted=weighted, uses_scale=False)
 
 
 # Helpers ------------------------------------------------------------------------------------------
@@ -109,7 +112,8 @@ def _integer_scale(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> tuple[np.ndar
 
 def _row_sums(w: np.ndarray, values: np.ndarray) -> np.ndarray:
     """``sum_i w[k, i] * values[(k,) i]`` for every replicate ``k``."""
-    return w @ values if values.ndim == 1 else (w * values).sum(axis=1)
+    sums: np.ndarray = w @ values if values.ndim == 1 else (w * values).sum(axis=1)
+    return sums
 
 
 def _weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -127,13 +131,15 @@ def _weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray
     syy = yy - n * my * my
     usable = (sxx > 1e-10 * xx) & (syy > 1e-10 * yy)
     denominator = np.sqrt(np.where(usable, sxx * syy, 0.0))
-    return np.clip(_ratio(sxy, denominator), -1.0, 1.0)
+    correlation: np.ndarray = np.clip(_ratio(sxy, denominator), -1.0, 1.0)
+    return correlation
 
 
 def _group_sums(w: np.ndarray, codes: np.ndarray, groups: int) -> np.ndarray:
     """``(r, groups)`` sums of each replicate's weights per group code."""
     if groups <= 64:
-        return w @ np.eye(groups)[codes]
+        sums: np.ndarray = w @ np.eye(groups)[codes]
+        return sums
     from scipy.sparse import csr_matrix
 
     indicator = csr_matrix((np.ones(codes.size), (np.arange(codes.size), codes)), shape=(codes.size, groups))
@@ -172,7 +178,8 @@ def weighted_valid_share(y_true: np.ndarray, y_pred: np.ndarray, weights: np.nda
 def weighted_rmse(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Root mean squared error."""
     y, p, w = _prepare(y_true, y_pred, weights)
-    return np.sqrt(_ratio(w @ (p - y) ** 2, w.sum(axis=1)))
+    rmse: np.ndarray = np.sqrt(_ratio(w @ (p - y) ** 2, w.sum(axis=1)))
+    return rmse
 
 
 def weighted_mae(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -230,7 +237,8 @@ def weighted_tv_distance(y_true: np.ndarray, y_pred: np.ndarray, weights: np.nda
     y, p, w = _prepare(y_true, y_pred, weights)
     ty, tp, k = _integer_scale(y, p, w)
     n = _ratio(np.ones(w.shape[0]), w.sum(axis=1))[:, None]
-    return 0.5 * np.abs(_group_sums(w, ty, k) * n - _group_sums(w, tp, k) * n).sum(axis=1)
+    distance: np.ndarray = 0.5 * np.abs(_group_sums(w, ty, k) * n - _group_sums(w, tp, k) * n).sum(axis=1)
+    return distance
 
 
 def weighted_wasserstein(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -239,7 +247,8 @@ def weighted_wasserstein(y_true: np.ndarray, y_pred: np.ndarray, weights: np.nda
     ty, tp, k = _integer_scale(y, p, w)
     n = _ratio(np.ones(w.shape[0]), w.sum(axis=1))[:, None]
     difference = np.cumsum((_group_sums(w, ty, k) - _group_sums(w, tp, k)) * n, axis=1)
-    return np.abs(difference[:, :-1]).sum(axis=1)
+    distance: np.ndarray = np.abs(difference[:, :-1]).sum(axis=1)
+    return distance
 
 
 def weighted_auc(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray) -> np.ndarray:

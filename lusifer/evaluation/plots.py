@@ -36,7 +36,8 @@ def _save(figure: Figure, path: Path) -> Path:
 def _categories(values: np.ndarray, kind: str) -> np.ndarray:
     """Rounded ratings, or probability-bin centres (10 bins) for binary feedback."""
     if kind == "binary":
-        return (np.minimum(np.floor(np.clip(values, 0, 1) * 10), 9) + 0.5) / 10
+        binned: np.ndarray = (np.minimum(np.floor(np.clip(values, 0, 1) * 10), 9) + 0.5) / 10
+        return binned
     return np.floor(values + 0.5)
 
 

@@ -84,7 +84,9 @@ def _paper_section(result: Evaluation, cells: dict[tuple[str, str, str], Any]) -
     ]
     rows = []
     for name, (column, reference) in PAPER_REFERENCE.items():
-        measured = [cells.get((column, "all", metric)) for metric in ("rmse", "mae", "pearson")]
+        measured = [
+            cells.get((column, "all", metric)) if column is not None else None for metric in ("rmse", "mae", "pearson")
+        ]
         shown = same_rows and all(measured)
         here = " / ".join(f"{cell['value']:.3f}" for cell in measured if cell) if shown else "–"
         rows.append([name, " / ".join(f"{value:.3f}" for value in reference), here])
@@ -263,9 +265,9 @@ def render_markdown(result: Evaluation, plots: dict[str, Path], out: Path, title
     if subsets:
         headline = SIDE_BY_SIDE_METRICS[kind][0]
         lines += [f"## Cold start ({headline}; rows per subset in the header)", ""]
-        header = ["method", *(f"{name} ({result.subsets[name]})" for name in ["all", *subsets])]
+        columns = ["method", *(f"{name} ({result.subsets[name]})" for name in ["all", *subsets])]
         lines += _table(
-            header,
+            columns,
             [
                 [f"`{m}`", *(_cell(cells.get((m, s, headline))) for s in ["all", *subsets])]
                 for m in result.methods
