@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lusifer.evaluation.intervals import interval
+from lusifer.evaluation.intervals import interval as interval  # re-exported for the checks
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,7 +58,7 @@ class ValidityData:
     like_threshold: float | None = None
     permutations: int = 20
     recommender_file: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str | tuple[str, str], Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         import pandas as pd
@@ -112,7 +112,8 @@ def user_means(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Weighted mean over users of per-user ``values`` (NaN users ignored), one per weight row."""
     finite = np.isfinite(values)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (weights @ np.where(finite, values, 0.0)) / (weights @ finite)
+        means: np.ndarray = (weights @ np.where(finite, values, 0.0)) / (weights @ finite)
+        return means
 
 
 def null_rows(check: str, method: str, shuffles: dict[tuple[str, str], list[float]]) -> list[tuple[Any, ...]]:

@@ -103,7 +103,7 @@ def add_references(data: ValidityData, names: Sequence[str] = REFERENCES) -> Non
         data.frame[column + USER_MEAN] = means.to_numpy()
 
 
-def _rows(check: str, method: str, values: dict[Any, np.ndarray], boot: dict[Any, np.ndarray]) -> list[tuple]:
+def _rows(check: str, method: str, values: dict[Any, np.ndarray], boot: dict[Any, np.ndarray]) -> list[tuple[Any, ...]]:
     rows = []
     for (statistic, setting), value in values.items():
         low, high = interval(boot.get((statistic, setting), np.empty(0)))
@@ -111,14 +111,14 @@ def _rows(check: str, method: str, values: dict[Any, np.ndarray], boot: dict[Any
     return rows
 
 
-def run_frame_check(data: ValidityData, check: ValidityCheck) -> list[tuple]:
+def run_frame_check(data: ValidityData, check: ValidityCheck) -> list[tuple[Any, ...]]:
     """One frame check on every simulator, its controls and the references."""
     from lusifer.evaluation.compute import bootstrap_counts
 
     assert check.compute is not None
     ones = np.ones((1, data.n_users))
     counts = bootstrap_counts(data.n_users, data.reps, data.seed)
-    rows: list[tuple] = []
+    rows: list[tuple[Any, ...]] = []
     methods = [*data.simulators, *(c + USER_MEAN for c in data.simulators if c + USER_MEAN in data.frame)]
     for method in [*methods, *data.references]:
         with np.errstate(all="ignore"):
@@ -148,7 +148,7 @@ def validate(data: ValidityData, checks: Sequence[str] | None = None, references
     chosen = select_checks(checks)
     if references:
         add_references(data)
-    rows: list[tuple] = []
+    rows: list[tuple[Any, ...]] = []
     for check in chosen:
         if check.compute is not None:
             rows += run_frame_check(data, check)

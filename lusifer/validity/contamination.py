@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from lusifer.validity.base import ValidityCheck, ValidityData, interval
@@ -18,7 +20,7 @@ from lusifer.validity.live_stats import (
 SETTINGS = ("titles shown", "titles masked")
 
 
-def contamination(data: ValidityData) -> list[tuple]:
+def contamination(data: ValidityData) -> list[tuple[Any, ...]]:
     """The held-out items with titles masked: RMSE and within-user Spearman, and their change."""
     from lusifer.simulation.requests import ItemText
 

@@ -9,6 +9,7 @@ its simulated rating reaches the threshold; AUC needs no threshold and does not 
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,8 @@ def ratio_weights(codes: np.ndarray, labels: np.ndarray, ratio: int) -> np.ndarr
     usable = (positives > 0) & (negatives > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         negative_weight = np.where(usable, ratio * positives / negatives, 0.0)
-    return np.where(labels == 1, usable[codes].astype(float), negative_weight[codes])
+    weights: np.ndarray = np.where(labels == 1, usable[codes].astype(float), negative_weight[codes])
+    return weights
 
 
 def discrimination_values(
@@ -77,7 +79,7 @@ DISCRIMINATION = ValidityCheck(
 )
 
 
-def unrated_discrimination(data: ValidityData) -> list[tuple]:
+def unrated_discrimination(data: ValidityData) -> list[tuple[Any, ...]]:
     """Liked held-out items versus never-rated items, rated together in one shuffled request, beside
     the user-mean constant and the within-user permutation of the same answers."""
     from lusifer.evaluation.compute import bootstrap_counts
@@ -97,7 +99,7 @@ def unrated_discrimination(data: ValidityData) -> list[tuple]:
     codes, labels, predicted, means = [], [], [], []
     for code, user in enumerate(users):
         negatives, ratings = results[user]
-        level = float(np.mean([entry.rating for entry in live.histories.get(user, [])] or [np.nan]))
+        level = float(np.mean([float(entry.rating) for entry in live.histories.get(user, [])] or [np.nan]))
         for item, label in [(item, 1) for item in liked[user]] + [(item, 0) for item in negatives]:
             codes.append(code)
             labels.append(label)

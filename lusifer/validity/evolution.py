@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from lusifer.validity.base import ValidityCheck, ValidityData, interval
@@ -19,7 +21,7 @@ from lusifer.validity.live_stats import (
 HISTORY_ONLY = "history without profile"
 
 
-def profile_evolution(data: ValidityData) -> list[tuple]:
+def profile_evolution(data: ValidityData) -> list[tuple[Any, ...]]:
     """Rate the same held-out items knowing 0, 1, ..., all profile steps, and the whole history without
     a profile; RMSE and Spearman per condition, and the gains between them."""
     live = live_of(data)

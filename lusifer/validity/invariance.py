@@ -3,7 +3,7 @@ the request, or on how the prompt is worded."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,7 +38,7 @@ def slate_mate_pools(live: LiveSimulator) -> tuple[list[str], list[str]]:
     return items[: 3 * SLATE_MATES], items[-3 * SLATE_MATES :]
 
 
-def invariance(data: ValidityData) -> list[tuple]:
+def invariance(data: ValidityData) -> list[tuple[Any, ...]]:
     """The same (user, item) requested beside low- vs high-rated slate-mates, in reversed order, and
     (given ``data.extra["paraphrase_prompts"]``) with paraphrased templates."""
     live = live_of(data)

@@ -7,7 +7,7 @@ conditions use the same resampled users for both (paired intervals).
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,7 +23,8 @@ UserErrors = tuple[float, float, float]
 def live_of(data: ValidityData) -> LiveSimulator:
     """The simulator of a live check (the battery runs live checks only when there is one)."""
     assert data.live is not None, "live checks need a simulator"
-    return data.live
+    live: LiveSimulator = data.live
+    return live
 
 
 def method_of(data: ValidityData) -> str:
@@ -54,7 +55,7 @@ def unrated_items(live: LiveSimulator, user: str, exclude: set[str], size: int, 
 
 def summary_row(
     check: str, method: str, statistic: str, setting: str, data: ValidityData, per_user: np.ndarray
-) -> tuple:
+) -> tuple[Any, ...]:
     """A result row: the mean of ``per_user`` values over users and its user-bootstrap interval."""
     from lusifer.evaluation.compute import bootstrap_counts
 

@@ -34,7 +34,8 @@ def random_scores(history: pd.DataFrame, items: pd.DataFrame | None, pairs: pd.D
 
 def most_popular(history: pd.DataFrame, items: pd.DataFrame | None, pairs: pd.DataFrame, seed: int) -> np.ndarray:
     """How many training ratings the item has."""
-    return pairs["item_id"].map(history["item_id"].value_counts()).fillna(0).to_numpy(float)
+    counts: np.ndarray = pairs["item_id"].map(history["item_id"].value_counts()).fillna(0).to_numpy(float)
+    return counts
 
 
 def highest_mean(history: pd.DataFrame, items: pd.DataFrame | None, pairs: pd.DataFrame, seed: int) -> np.ndarray:
@@ -42,14 +43,16 @@ def highest_mean(history: pd.DataFrame, items: pd.DataFrame | None, pairs: pd.Da
     grouped = history.groupby("item_id")["rating"]
     overall = float(history["rating"].mean())
     shrunk = (grouped.sum() + MEAN_SHRINKAGE * overall) / (grouped.size() + MEAN_SHRINKAGE)
-    return pairs["item_id"].map(shrunk).fillna(overall).to_numpy(float)
+    means: np.ndarray = pairs["item_id"].map(shrunk).fillna(overall).to_numpy(float)
+    return means
 
 
 def _surprise(name: str) -> Scorer:
     def scores(history: pd.DataFrame, items: pd.DataFrame | None, pairs: pd.DataFrame, seed: int) -> np.ndarray:
         from lusifer.evaluation.baselines import predict_baselines
 
-        return predict_baselines(history, pairs, [name], seed=seed)[name].to_numpy(float)
+        predicted: np.ndarray = predict_baselines(history, pairs, [name], seed=seed)[name].to_numpy(float)
+        return predicted
 
     scores.__doc__ = f"scikit-surprise's {name} prediction (as in ``lusifer evaluate``)."
     return scores

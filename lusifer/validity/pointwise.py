@@ -38,7 +38,8 @@ def _histogram(values: np.ndarray, low: float, high: float, row_weights: np.ndar
     levels = int(high - low) + 1
     codes = np.clip(np.floor(values + 0.5) - low, 0, levels - 1).astype(int)
     counts = row_weights @ np.eye(levels)[codes]
-    return counts / counts.sum(axis=1, keepdims=True)
+    shares: np.ndarray = counts / counts.sum(axis=1, keepdims=True)
+    return shares
 
 
 def distribution_match(data: ValidityData, column: str, weights: np.ndarray) -> Values:

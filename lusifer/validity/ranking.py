@@ -9,6 +9,8 @@ orderings of the recommenders, inside every user-bootstrap replicate.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from lusifer.validity.base import (
@@ -166,7 +168,7 @@ def _open_top_lists(data: ValidityData, users: list[str]) -> tuple[list[str], di
     return list(scores.columns), tops
 
 
-def open_catalogue_agreement(data: ValidityData) -> list[tuple]:
+def open_catalogue_agreement(data: ValidityData) -> list[tuple[Any, ...]]:
     """Each recommender's top k among never-rated candidates, rated by the simulator, ordered against
     the recommenders' real held-out mean rating@k; beside the within-user permutation of the answers."""
     from lusifer.evaluation.compute import bootstrap_counts

@@ -110,11 +110,11 @@ def write_validity(
         "ranking_tau": ("ranking", "kendall_tau", None, "Recommender-ranking agreement (Kendall tau)"),
         "within_user": ("within_user", "per_user_spearman", "all", "Within-user Spearman with the truth"),
     }
-    for name, (check, statistic, setting, plot_title) in plots.items():
-        chosen = table[(table["check"] == check) & (table["statistic"] == statistic)]
+    for name, (check_name, statistic, setting, plot_title) in plots.items():
+        chosen = table[(table["check"] == check_name) & (table["statistic"] == statistic)]
         if len(chosen):
             setting = setting or str(chosen["setting"].iloc[0])
-            written[name] = plot_statistic(table, check, statistic, setting, out / f"{name}.png", plot_title)
+            written[name] = plot_statistic(table, check_name, statistic, setting, out / f"{name}.png", plot_title)
     if (table["check"] == "evolution").any():
         written["evolution"] = plot_evolution(table, out / "evolution.png")
     lines = [f"# {title}", ""]

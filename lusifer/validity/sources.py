@@ -160,7 +160,8 @@ class CountingBackend(Backend):
         reads_cache = real_class.cacheable and config.cache.enabled and not config.cache.refresh
         self.cache = ResponseCache(config.cache.path) if reads_cache else None
         # the answer-shaping settings, exactly as the real call layer puts them into its cache keys
-        self.parameters = CallLayer._parameters(SimpleNamespace(config=config, backend=SimpleNamespace(model=model)))
+        layer = SimpleNamespace(config=config, backend=SimpleNamespace(model=model))
+        self.parameters = CallLayer._parameters(layer)  # type: ignore[arg-type]
         # and the endpoint identity the real backend adds to them (its cache_identity reads only settings)
         identity = real_class.cache_identity(SimpleNamespace(config=config.backend))  # type: ignore[arg-type]
         self.endpoint = {} if config.cache.share_across_endpoints else identity
