@@ -41,6 +41,7 @@ each batch id to its :class:`FakeBatch`.
 
 from __future__ import annotations
 
+import email.message
 import email.parser
 import json
 import random
@@ -54,7 +55,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -403,9 +404,9 @@ def _multipart_file(headers: Mapping[str, str], data: bytes) -> bytes:
     """The ``file`` field of a ``multipart/form-data`` body."""
     content_type = next(value for name, value in headers.items() if name.lower() == "content-type")
     message = email.parser.BytesParser().parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + data)
-    for part in message.get_payload():
-        if part.get_param("name", header="content-disposition") == "file":
-            return part.get_payload(decode=True)
+    for part in message.get_payload():  # a multipart body's payload is its list of parts
+        if isinstance(part, email.message.Message) and part.get_param("name", header="content-disposition") == "file":
+            return cast(bytes, part.get_payload(decode=True))  # decoded, a leaf part's payload is bytes
     raise ValueError("no file field in the upload")
 
 
@@ -458,7 +459,8 @@ def _requested_schema(request: Any) -> Mapping[str, Any] | None:
     if response_format.get("type") == "json_schema":
         return (response_format.get("json_schema") or {}).get("schema")
     if response_format.get("schema") is not None:
-        return response_format["schema"]
+        schema: Mapping[str, Any] = response_format["schema"]
+        return schema
     tools = request.get("tools") or []
     return (tools[0].get("function") or {}).get("parameters") if tools else None
 
@@ -587,7 +589,8 @@ class FakeOpenAIServer(FakeServer):
     def _batch_object(self, batch_id: str) -> dict[str, Any]:
         batch = self.batches[batch_id]
         if batch.results is not None and batch_id not in self._outputs:
-            good, bad = [], []
+            good: list[str] = []
+            bad: list[str] = []
             for custom_id, reply, payload, number in batch.results:
                 if reply.drop:
                     continue

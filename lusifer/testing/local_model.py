@@ -43,6 +43,7 @@ def local_gguf(*, server: bool = False) -> Path:
     elif missing:
         problem = f"not importable: {', '.join(missing)} (pip install 'llama-cpp-python[server]')"
     if problem is None:
+        assert value  # an unset variable is a problem
         return Path(value)
     import pytest
 
@@ -70,7 +71,8 @@ def run_environment(home: Path) -> dict[str, str]:
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @contextmanager
