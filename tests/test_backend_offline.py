@@ -14,12 +14,17 @@ from lusifer.backends.factory import create_backend
 from lusifer.backends.offline import OfflineBackend, Taste, parse_profile, read_item, render_profile
 from lusifer.calls import CallLayer
 from lusifer.config import BackendConfig
+from lusifer.domains.base import CLICK, STAR_RATING, FeedbackScale
 from lusifer.errors import BackendError
+from lusifer.prompt_context import TASK_CONTEXTS, PromptContext
 from lusifer.validation import feedback_schema, profile_schema
 from tests.calls_helpers import VALIDATORS, make_config
 
-STARS = {"kind": "rating", "low": 1, "high": 5}
-CLICKS = {"kind": "binary", "low": 0, "high": 1}
+STARS = STAR_RATING
+CLICKS = CLICK
+#: What a context needs beyond the fields a test sets.
+CONTEXT_DEFAULTS = {"user_id": "u1", "user_info": "", "item_noun": "movie"}
+PROFILE_DEFAULTS = {"step": 0, "previous_profile": None, "profile_min_words": 5}
 TEXTS = {
     "c": (
         "Laugh Riot (1994)",
@@ -35,14 +40,21 @@ def _rated(item_id: str, rating: int, suffix: str = "") -> dict[str, Any]:
     return {"item_id": item_id + suffix, "title": title, "item_info": info, "rating": rating}
 
 
+def _context(task: str, fields: dict[str, Any]) -> PromptContext:
+    """The typed context of ``task`` from the fields a test sets (the rest from the defaults)."""
+    defaults = {**CONTEXT_DEFAULTS, **(PROFILE_DEFAULTS if task.startswith("profile") else {})}
+    return TASK_CONTEXTS[task].model_validate({**defaults, **fields})
+
+
 def _answer(task: str, context: dict[str, Any], seed: int | None = None) -> dict[str, Any]:
-    request = LLMRequest(task, (Message("user", "prompt text " * 10),), context=context)
+    typed = _context(task, context) if task in TASK_CONTEXTS else None
+    request = LLMRequest(task, (Message("user", "prompt text " * 10),), context=typed)
     response = asyncio.run(OfflineBackend(BackendConfig(seed=seed)).acomplete(request))
     assert response.model == "offline-content-bias-v1" and response.usage.prompt_tokens == 30
     return json.loads(response.text)
 
 
-def _profile(batches: list[list[dict[str, Any]]], scale: dict[str, Any] = STARS) -> list[dict[str, Any]]:
+def _profile(batches: list[list[dict[str, Any]]], scale: FeedbackScale = STARS) -> list[dict[str, Any]]:
     answers, previous = [], None
     for step, batch in enumerate(batches):
         context = {
@@ -60,7 +72,8 @@ def _profile(batches: list[list[dict[str, Any]]], scale: dict[str, Any] = STARS)
     return answers
 
 
-def _feedback(profile: str, items: list[str], scale: dict[str, Any] = STARS, **extra: Any) -> dict[str, Any]:
+def _feedback(profile: str, items: list[str], scale: FeedbackScale = STARS, **extra: Any) -> dict[str, Any]:
+    seed = extra.pop("seed", None)
     context = {
         "user_id": "u1",
         "user_info": "",
@@ -81,7 +94,7 @@ def _feedback(profile: str, items: list[str], scale: dict[str, Any] = STARS, **e
         "item_ids": list(items),
         **extra,
     }
-    return _answer("feedback", context, extra.pop("seed", None))
+    return _answer("feedback", context, seed)
 
 
 def test_profile_summarises_likes_dislikes_and_habits() -> None:
@@ -173,8 +186,9 @@ def test_feedback_without_profile_or_community_uses_the_scale() -> None:
 def test_bad_requests_are_backend_errors() -> None:
     with pytest.raises(BackendError, match="cannot answer task 'summary'"):
         _answer("summary", {})
-    with pytest.raises(BackendError, match="malformed 'feedback' context"):
-        _answer("feedback", {"item_ids": ["1"]})
+    untyped = LLMRequest("feedback", (Message("user", "Rate."),), context={"item_ids": ["1"]})  # type: ignore[arg-type]
+    with pytest.raises(BackendError, match="needs the typed context of a 'feedback' request, not dict"):
+        asyncio.run(OfflineBackend(BackendConfig()).acomplete(untyped))
 
 
 def test_through_the_call_layer_it_validates_and_skips_the_cache(tmp_path: Path) -> None:
@@ -196,14 +210,14 @@ def test_through_the_call_layer_it_validates_and_skips_the_cache(tmp_path: Path)
         ],
     }
     request = LLMRequest(
-        "feedback", (Message("user", "Rate."),), feedback_schema(ids, 1, 5), "feedback", context
+        "feedback", (Message("user", "Rate."),), feedback_schema(ids, 1, 5), "feedback", _context("feedback", context)
     )
     profile_request = LLMRequest(
         "profile",
         (Message("user", "Profile."),),
         profile_schema(False),
         "profile",
-        {"scale": STARS, "batch": [_rated("d", 5, "1"), _rated("h", 2, "2")], "previous_profile": None},
+        _context("profile", {"scale": STARS, "batch": [_rated("d", 5, "1"), _rated("h", 2, "2")]}),
     )
 
     async def go() -> list[Any]:

@@ -47,7 +47,7 @@ class EchoBackend(Backend):
     description = "Answers every feedback request with 1"
 
     async def acomplete(self, request):
-        ids = request.context.get("item_ids", [])
+        ids = request.context.item_ids if request.task == "feedback" else []
         return LLMResponse(json.dumps({"ratings": {i: 1 for i in ids}}), "echo")
 
 
