@@ -246,7 +246,7 @@ def paper_users(users: int) -> list[dict[str, Any]]:
         None, {"data": {**PAPER_PROTOCOL, "path": ML_100K, "enrich_file": TMDB}, "run": {"users": users}}, environ={}
     )
     plan = plan_run(config)
-    texts = item_texts(plan.data.items)
+    texts = item_texts(plan.data.items, plan.domain)
     histories = histories_by_user(plan.history)
     targets = plan.targets.astype({"user_id": str, "item_id": str})
     infos = plan.data.users.get("user_info")

@@ -45,12 +45,24 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class ItemFeatures(_Frozen):
+    """Structured facts a domain knows about an item, for backends that model content (the offline one).
+
+    A domain fills them (``Domain.item_features``); templates may show them, but the prompt text is
+    ``item_info``. Empty when the domain provides none.
+    """
+
+    genres: tuple[str, ...] = Field((), description="The item's genres or categories, as the domain names them.")
+    description: str | None = Field(None, description="The item's text without its genre list (None: `item_info`).")
+
+
 class ItemView(_Frozen):
     """What a prompt shows of one item."""
 
     item_id: str = Field(description="The item's id, as a string.")
     title: str = Field(description="The item's title.")
     item_info: str = Field(description="The text an LLM reads about the item (the domain writes it).")
+    features: ItemFeatures = Field(default_factory=ItemFeatures, description="Structured facts the domain gives.")
 
 
 class RatedItem(ItemView):

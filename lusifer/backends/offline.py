@@ -35,7 +35,7 @@ from typing import Any
 
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage
 from lusifer.errors import BackendError
-from lusifer.prompt_context import CommunityStats, FeedbackContext, FeedbackScale, ProfileContext, RatedItem
+from lusifer.prompt_context import CandidateItem, FeedbackContext, FeedbackScale, ItemView, ProfileContext, RatedItem
 
 #: Ratings an item needs before its community mean counts half (shrinkage toward the community level).
 ITEM_SHRINKAGE = 10.0
@@ -81,7 +81,6 @@ _STOP_TEXT = """a about above after again against all almost along also although
 #: Words that say nothing about taste (function words, and the labels of the item text).
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 
-_GENRES = re.compile(r"Genres?:\s*([^.\n]*)", re.IGNORECASE)
 _WORD = re.compile(r"[a-z][a-z'-]{2,}")
 _YEAR = re.compile(r"\(\d{4}\)")
 
@@ -94,17 +93,14 @@ class ItemText:
     keywords: frozenset[str]
 
 
-def read_item(title: str, info: str) -> ItemText:
-    """Split an item's text into genres (from ``Genres: A, B.``) and keywords (other words, no stop words)."""
-    genres: list[str] = []
-    for match in _GENRES.finditer(info):
-        for name in re.split(r"[,|/]", match.group(1)):
-            name = " ".join(name.split()).lower()
-            if name and name != "unknown" and name not in genres:
-                genres.append(name)
-    text = _GENRES.sub(" ", info) + " " + _YEAR.sub(" ", title)
+def read_item(item: ItemView) -> ItemText:
+    """An item's genres (the domain's ``features.genres``, lower-cased) and keywords: the words of its text
+    without the genre list (``features.description``, else ``item_info``) and of its title, no stop words."""
+    genres = tuple(dict.fromkeys(" ".join(name.split()).lower() for name in item.features.genres if name.strip()))
+    description = item.features.description if item.features.description is not None else item.item_info
+    text = description + " " + _YEAR.sub(" ", item.title)
     words = {word.strip("'-") for word in _WORD.findall(text.lower())}
-    return ItemText(tuple(genres), frozenset(w for w in words if len(w) > 2 and w not in STOP_WORDS))
+    return ItemText(genres, frozenset(w for w in words if len(w) > 2 and w not in STOP_WORDS))
 
 
 @dataclass
@@ -271,7 +267,7 @@ class Rater:
     def from_context(cls, context: FeedbackContext) -> Rater:
         scale = context.scale
         taste = parse_profile(context.profile)
-        recent = [(read_item(r.title, r.item_info), float(r.rating)) for r in context.recent]
+        recent = [(read_item(r), float(r.rating)) for r in context.recent]
         stats = context.user_stats
         if stats and stats.count:
             own, count = float(stats.mean), stats.count
@@ -288,9 +284,10 @@ class Rater:
         recent_level = sum(rating for _, rating in recent) / len(recent) if recent else own
         return cls(user_level, taste, recent, recent_level, community_level)
 
-    def predict(self, title: str, info: str, community: CommunityStats | None) -> float:
+    def predict(self, candidate: CandidateItem) -> float:
         """The unrounded rating of one item."""
-        item = read_item(title, info)
+        item = read_item(candidate)
+        community = candidate.community
         prediction = self.user_level
         if community and community.count:
             count = community.count
@@ -310,12 +307,10 @@ def rate(context: FeedbackContext, seed: int = 0) -> dict[str, int]:
     """Integer ratings on the context's scale for every id in ``context.item_ids``."""
     low, high = context.scale.low, context.scale.high
     rater = Rater.from_context(context)
-    items = {item.item_id: item for item in context.items}
     ratings: dict[str, int] = {}
-    for item_id in context.item_ids:
-        item = items.get(item_id)
-        value = rater.predict(item.title, item.item_info, item.community) if item else rater.predict("", "", None)
-        value += _tie_break(seed, context.user_id, item_id)
+    for item in context.items:
+        item_id = item.item_id
+        value = rater.predict(item) + _tie_break(seed, context.user_id, item_id)
         if context.scale.kind == "binary":
             ratings[item_id] = high if value >= (low + high) / 2 else low
         else:
@@ -334,12 +329,10 @@ def rate_distributions(context: FeedbackContext) -> dict[str, dict[str, float]]:
     steps = (scale.high - scale.low) or 1
     spread = rater.taste.spread if rater.taste.count >= 2 else DEFAULT_SPREAD * steps / 4
     sd = max(RESIDUAL_SHARE * spread, MIN_RESIDUAL_SD * steps / 4)
-    items = {item.item_id: item for item in context.items}
     answer = {}
-    for item_id in context.item_ids:
-        item = items.get(item_id)
-        value = rater.predict(item.title, item.item_info, item.community) if item else rater.predict("", "", None)
-        answer[item_id] = {str(point): p for point, p in discretised_normal(value, sd, points).items()}
+    for item in context.items:
+        value = rater.predict(item)
+        answer[item.item_id] = {str(point): p for point, p in discretised_normal(value, sd, points).items()}
     return answer
 
 
@@ -349,7 +342,7 @@ def build_profile(context: ProfileContext) -> dict[str, str]:
     taste = copy.deepcopy(previous)
     batch = context.batch
     for entry in batch:
-        taste.add(read_item(entry.title, entry.item_info), float(entry.rating))
+        taste.add(read_item(entry), float(entry.rating))
     profile = render_profile(taste, context.scale, context.item_noun)
     if not previous.count:
         return {"profile": profile, "explanation": f"Initial profile from {_ratings(len(batch))}."}

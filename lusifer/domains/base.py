@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from lusifer.prompt_context import FeedbackScale
+from lusifer.prompt_context import FeedbackScale, ItemFeatures
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,6 +88,11 @@ class Domain(ABC):
     @property
     def templates(self) -> str:
         return self.template_folder or self.name
+
+    def item_features(self, items: pd.DataFrame) -> dict[str, ItemFeatures]:
+        """Structured facts per item id (genres, the text without them) for backends that model content,
+        such as the offline one; read from the ``items`` table. Default: none."""
+        return {}
 
     def validator_names(self) -> tuple[str, ...]:
         """Validators applied to every answer (each checks the tasks it names): defaults, then extras."""

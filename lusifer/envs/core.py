@@ -242,7 +242,7 @@ class RecommenderCore:
         self.users = population(list(self.histories), users, user_split)
         self._users_table = plan.data.users
         community = community_stats(plan.history)
-        self.catalogue = _catalogue(item_texts(plan.data.items), community, candidates)
+        self.catalogue = _catalogue(item_texts(plan.data.items, plan.domain), community, candidates)
         self.embed = EmbeddingCache(make_encoder(encoder))
         self.sampler: RatingSampler | None = (
             NormalNoise(rating_noise, int(self.scale.low), int(self.scale.high)) if rating_noise else None

@@ -62,7 +62,8 @@ def estimate_run(config: LusiferConfig, plan: RunPlan, calibration: Calibration 
     """Estimate ``plan`` as ``config`` would run it (calibrated by ``calibration`` when given)."""
     backend = get_backend(config.backend.name)
     model = config.backend.model or backend.default_model
-    builder = RequestBuilder(plan.domain, template_environment(config.prompts_dir), item_texts(plan.data.items))
+    texts = item_texts(plan.data.items, plan.domain)
+    builder = RequestBuilder(plan.domain, template_environment(config.prompts_dir), texts)
     histories = histories_by_user(plan.history)
     community = community_stats(plan.history)
     targets: dict[str, list[str]] = {}

@@ -18,6 +18,7 @@ from lusifer.prompt_context import (
     CandidateItem,
     CommunityStats,
     FeedbackContext,
+    ItemFeatures,
     ProfileContext,
     PromptContext,
     RatedItem,
@@ -30,10 +31,11 @@ from lusifer.validation import PROFILE_MIN_WORDS, feedback_schema, profile_schem
 
 @dataclass(frozen=True)
 class ItemText:
-    """What a prompt shows of one item."""
+    """What a prompt shows of one item, and the domain's structured facts about it."""
 
     title: str
     item_info: str
+    features: ItemFeatures = ItemFeatures()
 
 
 @dataclass(frozen=True)
@@ -71,12 +73,20 @@ class RequestBuilder:
 
     def _rated(self, entry: Interaction) -> RatedItem:
         text = self.items[entry.item_id]
-        return RatedItem(item_id=entry.item_id, title=text.title, item_info=text.item_info, rating=entry.rating)
+        return RatedItem(
+            item_id=entry.item_id,
+            title=text.title,
+            item_info=text.item_info,
+            features=text.features,
+            rating=entry.rating,
+        )
 
     def _candidate(self, item_id: str, community: dict[str, float] | None) -> CandidateItem:
         text = self.items[item_id]
         stats = CommunityStats(mean=community["mean"], count=int(community["count"])) if community else None
-        return CandidateItem(item_id=item_id, title=text.title, item_info=text.item_info, community=stats)
+        return CandidateItem(
+            item_id=item_id, title=text.title, item_info=text.item_info, features=text.features, community=stats
+        )
 
     def profile(
         self,

@@ -289,7 +289,8 @@ async def _simulate(
     else:
         calls = CallLayer(backend, config, on_exchange=record)
     calls.prior_cost_usd = float(store.exchange_totals()["cost_usd"])  # the budget is for the whole run
-    simulator = Simulator(plan.domain, calls, config, item_texts(plan.data.items), community_stats(plan.history), store)
+    texts = item_texts(plan.data.items, plan.domain)
+    simulator = Simulator(plan.domain, calls, config, texts, community_stats(plan.history), store)
     users_info = plan.data.users.get("user_info")
     histories = histories_by_user(plan.history)
     targets: dict[str, list[tuple[str, float | None]]] = {}

@@ -46,7 +46,7 @@ class LiveSimulator:
         self.plan = plan
         self.backend = backend
         self.calls = CallLayer(backend, config)
-        self.items = item_texts(plan.data.items)
+        self.items = item_texts(plan.data.items, plan.domain)
         self.community = community_stats(plan.history)
         self.histories = histories_by_user(plan.history)
         self._users_info = plan.data.users.get("user_info")
