@@ -239,8 +239,9 @@ def test_through_the_call_layer_it_validates_and_skips_the_cache(tmp_path: Path)
 
 
 def test_genres_come_from_the_domains_features_never_from_the_text() -> None:
-    text = "Odd (2001). Overview: A quiet day."
-    labelled = {"item_id": "x", "title": "Odd (2001)", "item_info": "Odd (2001). Genres: Horror. Overview: A quiet day."}
+    overview = "Overview: A quiet day."
+    text = f"Odd (2001). {overview}"
+    labelled = {"item_id": "x", "title": "Odd (2001)", "item_info": f"Odd (2001). Genres: Horror. {overview}"}
     with_features = {**labelled, "features": {"genres": ("Comedy",), "description": text}}
     plain = read_item(ItemView.model_validate(labelled))
     featured = read_item(ItemView.model_validate(with_features))
