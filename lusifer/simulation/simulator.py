@@ -113,7 +113,7 @@ class Simulator:
     # phase 1 ------------------------------------------------------------------------------------
     async def build_profiles(self, user: SimulatedUser) -> None:
         """Build the profile from the history, one batch per step, resuming from stored steps."""
-        size = self.config.data.profile_batch
+        size = self.config.data.profile_step_size
         batches = [user.history[start : start + size] for start in range(0, len(user.history), size)]
         if self.store is not None and not user.profiles:
             user.profiles = [state for state in self.store.profiles(user.user_id) if state.source == "history"]
@@ -149,7 +149,7 @@ class Simulator:
         if user.profile is None and user.history:
             raise ProfileError(f"user {user.user_id} has no profile yet: build it first")
         result = FeedbackResult()
-        size = self.config.run.rating_batch
+        size = self.config.run.items_per_call
         for start in range(0, len(item_ids), size):
             await self._rate_chunk(user, item_ids[start : start + size], result)
         return result

@@ -63,7 +63,7 @@ class LiveSimulator:
         key = (id(items), prompts_dir)
         if key not in self._simulators:
             config = self.config.model_copy(deep=True)
-            config.run.rating_batch = 10**6
+            config.run.items_per_call = 10**6
             if prompts_dir is not None:
                 config.prompts_dir = prompts_dir
             self._simulators[key] = Simulator(self.plan.domain, self.calls, config, items or self.items, self.community)
@@ -82,7 +82,7 @@ class LiveSimulator:
 
     def steps(self, user_id: str) -> int:
         """Profile steps of the user's history."""
-        size = self.config.data.profile_batch
+        size = self.config.data.profile_step_size
         return -(-len(self.histories.get(user_id, [])) // size)
 
     async def rate(
@@ -101,7 +101,7 @@ class LiveSimulator:
         states = await self.profiles(user_id) if history and steps != 0 and profile else []
         if steps is not None:
             states = states[:steps]
-            history = history[: steps * self.config.data.profile_batch]
+            history = history[: steps * self.config.data.profile_step_size]
         if history and not profile:
             states = [ProfileState(user_id, 0, NO_PROFILE, "", [], "validity")]
         if history and not states:
