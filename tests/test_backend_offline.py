@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from calls_helpers import VALIDATORS, make_config
 
 from lusifer.backends.base import LLMRequest, Message
 from lusifer.backends.factory import create_backend
@@ -18,7 +19,6 @@ from lusifer.domains.base import CLICK, STAR_RATING, FeedbackScale
 from lusifer.errors import BackendError
 from lusifer.prompt_context import TASK_CONTEXTS, ItemView, PromptContext
 from lusifer.validation import feedback_schema, profile_schema
-from tests.calls_helpers import VALIDATORS, make_config
 
 STARS = STAR_RATING
 CLICKS = CLICK

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config
 from pydantic import SecretStr
 
 from lusifer.backends.base import LLMRequest, Usage
@@ -27,7 +28,6 @@ from lusifer.hookspecs import hookimpl
 from lusifer.plugins import get_plugin_manager
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 from lusifer.validation import ValidationResult, Validator
-from tests.calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config
 
 
 def _calls(

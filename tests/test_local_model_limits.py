@@ -6,9 +6,10 @@ import asyncio
 import json
 from pathlib import Path
 
+from calls_helpers import VALIDATORS, feedback_request, layer, make_config
+
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse
 from lusifer.validation import feedback_context
-from tests.calls_helpers import VALIDATORS, feedback_request, layer, make_config
 
 
 class OneAtATime(Backend):
