@@ -86,21 +86,21 @@ _YEAR = re.compile(r"\(\d{4}\)")
 
 
 @dataclass(frozen=True)
-class ItemText:
+class ItemTokens:
     """What the model reads from an item: its genres and its keywords (title and description words)."""
 
     genres: tuple[str, ...]
     keywords: frozenset[str]
 
 
-def read_item(item: ItemView) -> ItemText:
+def read_item(item: ItemView) -> ItemTokens:
     """An item's genres (the domain's ``features.genres``, lower-cased) and keywords: the words of its text
     without the genre list (``features.description``, else ``item_info``) and of its title, no stop words."""
     genres = tuple(dict.fromkeys(" ".join(name.split()).lower() for name in item.features.genres if name.strip()))
     description = item.features.description if item.features.description is not None else item.item_info
     text = description + " " + _YEAR.sub(" ", item.title)
     words = {word.strip("'-") for word in _WORD.findall(text.lower())}
-    return ItemText(genres, frozenset(w for w in words if len(w) > 2 and w not in STOP_WORDS))
+    return ItemTokens(genres, frozenset(w for w in words if len(w) > 2 and w not in STOP_WORDS))
 
 
 @dataclass
@@ -136,7 +136,7 @@ class Taste:
         variance = (self.squares - self.total**2 / self.count) / (self.count - 1)
         return math.sqrt(max(variance, 0.0))
 
-    def add(self, item: ItemText, rating: float) -> None:
+    def add(self, item: ItemTokens, rating: float) -> None:
         self.count += 1
         self.total += rating
         self.squares += rating * rating
@@ -230,7 +230,7 @@ def parse_profile(text: str | None) -> Taste:
 # The rating model -------------------------------------------------------------------------------------
 
 
-def _cosine(a: ItemText, b: ItemText) -> float:
+def _cosine(a: ItemTokens, b: ItemTokens) -> float:
     left = {f"g:{name}" for name in a.genres} | a.keywords
     right = {f"g:{name}" for name in b.genres} | b.keywords
     if not left or not right:
@@ -259,7 +259,7 @@ class Rater:
 
     user_level: float
     taste: Taste
-    recent: Sequence[tuple[ItemText, float]]
+    recent: Sequence[tuple[ItemTokens, float]]
     recent_level: float
     community_level: float
 

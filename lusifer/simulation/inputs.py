@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lusifer.prompt_context import ItemFeatures
-from lusifer.simulation.requests import Interaction, ItemText
+from lusifer.simulation.requests import CatalogueItem, Interaction
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -13,12 +13,12 @@ if TYPE_CHECKING:
     from lusifer.domains.base import Domain
 
 
-def item_texts(items: pd.DataFrame, domain: Domain) -> dict[str, ItemText]:
+def item_texts(items: pd.DataFrame, domain: Domain) -> dict[str, CatalogueItem]:
     """Title, prompt text and the domain's structured features of every item, by item id."""
     features = domain.item_features(items)
     empty = ItemFeatures()
     return {
-        str(item_id): ItemText(str(title), str(info), features.get(str(item_id), empty))
+        str(item_id): CatalogueItem(str(title), str(info), features.get(str(item_id), empty))
         for item_id, title, info in zip(items.index, items["title"], items["item_info"])
     }
 

@@ -30,8 +30,8 @@ from lusifer.validation import PROFILE_MIN_WORDS, feedback_schema, profile_schem
 
 
 @dataclass(frozen=True)
-class ItemText:
-    """What a prompt shows of one item, and the domain's structured facts about it."""
+class CatalogueItem:
+    """One item of the catalogue as prompts show it (title, text) with the domain's structured facts about it."""
 
     title: str
     item_info: str
@@ -54,7 +54,7 @@ class RequestBuilder:
         self,
         domain: Domain,
         environment: jinja2.Environment,
-        items: dict[str, ItemText],
+        items: dict[str, CatalogueItem],
         profile_min_words: int = PROFILE_MIN_WORDS,
     ) -> None:
         self.domain = domain

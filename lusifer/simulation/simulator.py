@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from lusifer.distributions import DistributionReader, distribution_request
 from lusifer.errors import BackendError, BudgetExceededError, LusiferError
 from lusifer.registry import get_validator
-from lusifer.simulation.requests import Interaction, ItemText, RequestBuilder
+from lusifer.simulation.requests import CatalogueItem, Interaction, RequestBuilder
 from lusifer.store import ProfileState, RunStore
 from lusifer.templates import template_environment
 
@@ -93,7 +93,7 @@ class Simulator:
         domain: Domain,
         calls: CallLayer,
         config: LusiferConfig,
-        items: dict[str, ItemText],
+        items: dict[str, CatalogueItem],
         community: dict[str, dict[str, float]],
         store: RunStore | None = None,
     ) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from lusifer.calls import CallLayer
 from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts, user_info_of
-from lusifer.simulation.requests import ItemText
+from lusifer.simulation.requests import CatalogueItem
 from lusifer.simulation.simulator import NO_PROFILE, ProfileError, SimulatedUser, Simulator
 from lusifer.store import ProfileState
 
@@ -58,7 +58,7 @@ class LiveSimulator:
     def kind(self) -> str:
         return self.plan.domain.scale.kind
 
-    def simulator(self, items: dict[str, ItemText] | None = None, prompts_dir: Path | None = None) -> Simulator:
+    def simulator(self, items: dict[str, CatalogueItem] | None = None, prompts_dir: Path | None = None) -> Simulator:
         """A simulator that rates every requested item in one call (the slate is what the check asks)."""
         key = (id(items), prompts_dir)
         if key not in self._simulators:
@@ -90,7 +90,7 @@ class LiveSimulator:
         user_id: str,
         item_ids: Sequence[str],
         steps: int | None = None,
-        items: dict[str, ItemText] | None = None,
+        items: dict[str, CatalogueItem] | None = None,
         prompts_dir: Path | None = None,
         profile: bool = True,
     ) -> dict[str, float]:

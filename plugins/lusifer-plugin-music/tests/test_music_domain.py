@@ -63,11 +63,11 @@ def test_uncompressed_files_are_accepted_and_missing_ones_named(music_dir: Path,
 
 
 def test_music_templates_render(music_dir: Path) -> None:
-    from lusifer.simulation.requests import Interaction, ItemText, RequestBuilder
+    from lusifer.simulation.requests import CatalogueItem, Interaction, RequestBuilder
     from lusifer.templates import template_environment
 
     data = MusicDomain().load("digital-music", DataConfig(path=music_dir))
-    items = {item: ItemText(row.title, row.item_info) for item, row in data.items.iterrows()}
+    items = {item: CatalogueItem(row.title, row.item_info) for item, row in data.items.iterrows()}
     builder = RequestBuilder(get_domain("music"), template_environment(), items)
     batch = [Interaction("B000000001", 5, 1)]
     profile = builder.profile("USER0", "", batch, None, 0)
