@@ -25,7 +25,7 @@ def contamination(data: ValidityData) -> list[tuple]:
     live = live_of(data)
     targets, truth = targets_of(data), truth_of(data)
     users = list(targets)
-    masked = {item: CatalogueItem(f"Item {item}", text.item_info) for item, text in live.items.items()}
+    masked = {item: CatalogueItem(f"Item {item}", text.item_info, text.features) for item, text in live.items.items()}
 
     async def work(user: str) -> tuple[UserErrors, UserErrors]:
         own = {item: truth[(user, item)] for item in targets[user]}
