@@ -52,6 +52,8 @@ from lusifer.backends.openai_backend import OpenAIBackend
 from lusifer.calls import CallLayer
 from lusifer.cli.run import PAPER_PROTOCOL
 from lusifer.config import LusiferConfig, load_config
+from lusifer.domains.base import STAR_RATING
+from lusifer.prompt_context import FeedbackContext, ProfileContext
 from lusifer.registry import template_dirs
 from lusifer.simulation.inputs import histories_by_user, item_texts, user_info_of
 from lusifer.simulation.runner import plan_run, run_simulation
@@ -246,7 +248,7 @@ def paper_users(users: int) -> list[dict[str, Any]]:
         None, {"data": {**PAPER_PROTOCOL, "path": ML_100K, "enrich_file": TMDB}, "run": {"users": users}}, environ={}
     )
     plan = plan_run(config)
-    texts = item_texts(plan.data.items)
+    texts = item_texts(plan.data.items, plan.domain)
     histories = histories_by_user(plan.history)
     targets = plan.targets.astype({"user_id": str, "item_id": str})
     infos = plan.data.users.get("user_info")
@@ -303,7 +305,15 @@ _RATE_ITEM = re.compile(
     r"^- \[(?P<id>[^\]]+)\] (?P<info>.*?)(?: Average rating (?P<mean>[\d.]+) from (?P<count>\d+) viewers\.)?$",
     re.MULTILINE,
 )
-SCALE = {"kind": "rating", "low": 1, "high": 5}
+_GENRES = re.compile(r" Genres: ([^.]*)\.")
+PERSON = {"user_id": "", "user_info": "", "scale": STAR_RATING, "item_noun": "movie"}
+
+
+def _item(item_id: str, title: str, info: str) -> dict[str, Any]:
+    """An item as the prompt shows it, with the genres the movies domain would give (read off the text)."""
+    genres = _GENRES.search(info)
+    features = {"genres": genres[1].split(", "), "description": _GENRES.sub("", info)} if genres else {}
+    return {"item_id": item_id, "title": title, "item_info": info, "features": features}
 
 
 def prompt_reader(request: Any) -> FakeReply:
@@ -312,29 +322,30 @@ def prompt_reader(request: Any) -> FakeReply:
     schema = request["response_format"]["json_schema"]["schema"]
     if "ratings" not in schema["properties"]:
         previous = _PREVIOUS.search(prompt)
-        batch = [{"item_info": m["info"], "rating": int(m["rating"])} for m in _PROFILE_ITEM.finditer(prompt)]
-        context = {"batch": batch, "previous_profile": previous and previous["profile"], "scale": SCALE}
-        return FakeReply(content=json.dumps(build_profile({**context, "item_noun": "movie"})))
+        previous_profile = previous and previous["profile"]
+        batch = [{**_item("", "", m["info"]), "rating": int(m["rating"])} for m in _PROFILE_ITEM.finditer(prompt)]
+        profile = {"step": 0, "profile_min_words": 0, "batch": batch, "previous_profile": previous_profile}
+        profile_context = ProfileContext.model_validate({**PERSON, **profile})
+        return FakeReply(content=json.dumps(build_profile(profile_context)))
     stats, recent = _STATS.search(prompt), _RECENT.search(prompt)
     context = {
         "profile": _PROFILE.search(prompt)["profile"],
         "user_stats": stats and {"count": int(stats["count"]), "mean": float(stats["mean"])},
         "recent": [
-            {"title": title, "rating": int(rating)}
+            {**_item("", title, ""), "rating": int(rating)}
             for title, rating in (entry.rsplit(": ", 1) for entry in (recent["entries"].split("; ") if recent else []))
         ],
         "items": [
             {
-                "item_id": m["id"],
-                "item_info": m["info"],
+                **_item(m["id"], "", m["info"]),
                 "community": m["mean"] and {"mean": float(m["mean"]), "count": int(m["count"])},
             }
             for m in _RATE_ITEM.finditer(prompt)
         ],
         "item_ids": schema["properties"]["ratings"]["required"],
-        "scale": SCALE,
+        **PERSON,
     }
-    return FakeReply(content=json.dumps({"ratings": rate(context)}))
+    return FakeReply(content=json.dumps({"ratings": rate(FeedbackContext.model_validate(context))}))
 
 
 def full_text_prompts(folder: Path) -> Path:

@@ -9,6 +9,7 @@ validated by the model the plugin registers through ``register_settings``.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -33,7 +34,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+_log = logging.getLogger(__name__)
+
 DEFAULT_CONFIG_FILE = "lusifer.toml"
+#: Renamed keys, old -> new: the old names still work in every layer, with a one-line warning.
+RENAMED_KEYS: dict[tuple[str, str], tuple[str, str]] = {
+    ("data", "profile_batch"): ("data", "profile_step_size"),
+    ("run", "rating_batch"): ("run", "items_per_call"),
+    ("run", "batch"): ("run", "vendor_batch"),
+}
 ENV_PREFIX = "LUSIFER_"
 #: ``LUSIFER_*`` variables that are process switches, not configuration keys.
 PROCESS_VARIABLES = {
@@ -73,7 +82,7 @@ class DataConfig(Section):
     enrich_file: Path | None = Field(None, description="CSV of extra item text keyed by item id.")
     fold: str | None = Field(None, description="Split to use (ML-100K: u1..u5, ua, ub; others: 1..5).")
     history: int = Field(40, ge=1, description="Last N training ratings per user for the profile phase.")
-    profile_batch: int = Field(10, ge=1, description="History items per profile step.")
+    profile_step_size: int = Field(10, ge=1, description="History items folded into the profile per step.")
     context_items: int = Field(10, ge=0, description="Last k rated items shown when rating.")
     test_items: int | None = Field(10, ge=1, description="First k test rows per user (None: all).")
     require_text: bool = Field(False, description="Keep only test items that have rich text (overview).")
@@ -126,7 +135,7 @@ class RunConfig(Section):
     users: int | None = Field(None, ge=1, description="Simulate the first N users.")
     user_ids: list[str] | None = None
     concurrency: int = Field(8, ge=1, description="Users simulated at once.")
-    rating_batch: int = Field(20, ge=1, description="Items rated per call.")
+    items_per_call: int = Field(20, ge=1, description="Items rated per feedback call.")
     validation_retries: int = Field(3, ge=0, description="Re-asks for items missing or invalid.")
     refresh_every: int = Field(10, ge=1, description="Online use: refresh the profile every m interactions.")
     budget_usd: float | None = Field(None, gt=0)
@@ -134,7 +143,7 @@ class RunConfig(Section):
     feedback_output: Literal["value", "distribution"] = Field(
         "value", description="'distribution': also keep a probability per scale point of each rating."
     )
-    batch: bool = Field(False, description="Send requests through the vendor's batch API (half price, slower).")
+    vendor_batch: bool = Field(False, description="Send requests through the vendor's batch API (half price, slower).")
     batch_poll: float = Field(30.0, gt=0, description="Seconds between two status requests of a batch.")
     shard: str | None = Field(
         None, pattern=r"^[1-9][0-9]*/[1-9][0-9]*$", description="'i/n': simulate only shard i of n (1 <= i <= n)."
@@ -179,6 +188,11 @@ class LusiferConfig(Section):
     validation: ValidationConfig = ValidationConfig()
     prices: dict[str, Price] = {}
     plugins: dict[str, dict[str, Any]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade_renamed_keys(cls, data: Any) -> Any:
+        return renamed_keys_upgraded(data, "configuration") if isinstance(data, dict) else data
 
     @field_validator("plugins")
     @classmethod
@@ -294,16 +308,40 @@ def load_config(
     if config_file is None and Path(DEFAULT_CONFIG_FILE).is_file():
         config_file = Path(DEFAULT_CONFIG_FILE)
     if config_file is not None:
-        layers = read_toml(Path(config_file))
-    from_env = env_overrides(environ)
+        layers = renamed_keys_upgraded(read_toml(Path(config_file)), str(config_file))
+    from_env = renamed_keys_upgraded(env_overrides(environ), "environment", ENV_PREFIX)
     layers = deep_merge(layers, from_env)
-    flags = _drop_none(overrides or {})
+    flags = renamed_keys_upgraded(_drop_none(overrides or {}), "configuration")
     layers = deep_merge(layers, flags)
     try:
         config = LusiferConfig.model_validate(layers)
     except ValidationError as error:
         raise ConfigError(_describe(error, config_file, from_env, flags)) from None
     return config.with_defaults()
+
+
+def renamed_keys_upgraded(layer: dict[str, Any], source: str, env_prefix: str | None = None) -> dict[str, Any]:
+    """``layer`` with the old names of :data:`RENAMED_KEYS` replaced by the new ones (a warning each).
+
+    :param source: where the layer comes from, for the warning (a file name, ``environment``).
+    :param env_prefix: names keys as ``LUSIFER_*`` variables in the warning.
+    :raises ConfigError: the layer sets a key under both names.
+    """
+
+    def name(section: str, key: str) -> str:
+        return f"{env_prefix}{section.upper()}__{key.upper()}" if env_prefix else f"{section}.{key}"
+
+    for (section, old), (_, new) in RENAMED_KEYS.items():
+        values = layer.get(section)
+        if not isinstance(values, dict) or old not in values:
+            continue
+        if new in values:
+            both = f"{name(section, old)} and {name(section, new)}"
+            raise ConfigError(f"{source}: {both} are one setting: keep only {name(section, new)}")
+        _log.warning("%s: %s is deprecated, use %s", source, name(section, old), name(section, new))
+        values = {(new if key == old else key): value for key, value in values.items()}
+        layer = {**layer, section: values}
+    return layer
 
 
 def _drop_none(values: dict[str, Any]) -> dict[str, Any]:

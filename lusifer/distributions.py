@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lusifer.backends.base import LLMRequest, LLMResponse, Message
-from lusifer.validation import OutputError, parse_json
+from lusifer.validation import OutputError, feedback_context, parse_json
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +43,6 @@ VERBALISED_INSTRUCTION = (
     '{{"ratings": {{"<id>": <value>}}, "distributions": {{"<id>": {{{example}}}}}}}. '
     "The probabilities of one id must sum to 1."
 )
-
-
-def scale_points(scale: Mapping[str, Any]) -> list[int]:
-    """Every value of an integer scale (``{"low", "high"}``), ascending."""
-    return list(range(int(scale["low"]), int(scale["high"]) + 1))
 
 
 def _normal_cdf(x: float) -> float:
@@ -178,7 +173,8 @@ def from_verbalised(
 
 def verbalised_request(request: LLMRequest) -> LLMRequest:
     """``request`` also asking for a probability per scale point and id (prompt and schema)."""
-    points = scale_points(request.context["scale"])
+    context = feedback_context(request)
+    points = context.scale.points
     example = ", ".join(f'"{point}": <p>' for point in points)
     instruction = VERBALISED_INSTRUCTION.format(example=example)
     messages = list(request.messages)
@@ -194,7 +190,7 @@ def verbalised_request(request: LLMRequest) -> LLMRequest:
             "required": [str(point) for point in points],
             "additionalProperties": False,
         }
-        ids = [str(item_id) for item_id in request.context["item_ids"]]
+        ids = list(context.item_ids)
         schema["properties"]["distributions"] = {
             "type": "object",
             "properties": {item_id: one for item_id in ids},
@@ -207,7 +203,7 @@ def verbalised_request(request: LLMRequest) -> LLMRequest:
 
 def distribution_request(request: LLMRequest, method: str) -> LLMRequest:
     """A feedback request in distribution mode for a backend whose ``distribution_method`` is ``method``."""
-    context = {**request.context, "feedback_output": "distribution"}
+    context = feedback_context(request).model_copy(update={"feedback_output": "distribution"})
     if method == "verbalised":
         request = verbalised_request(request)
     return replace(request, context=context)
@@ -230,7 +226,7 @@ class DistributionReader:
         ids = [str(item_id) for item_id in accepted]
         if response is None or not ids:
             return {}
-        points = scale_points(request.context["scale"])
+        points = feedback_context(request).scale.points
         if self.method == "logprobs":
             if not response.logprobs:
                 self._warn("the server returned no logprobs (it may ignore them): ratings have no distribution")

@@ -202,7 +202,13 @@ def _fields(cls: type) -> list[str]:
             comments.update(_attribute_comments(klass))
     rows = []
     if dataclasses.is_dataclass(cls):
+        pydantic_fields = getattr(cls, "__pydantic_fields__", {})
         for item in dataclasses.fields(cls):
+            info = pydantic_fields.get(item.name)
+            if info is not None:  # a pydantic dataclass: defaults and descriptions live in its FieldInfo
+                default = "" if info.is_required() else f" = {_default(info.get_default(call_default_factory=True))}"
+                rows.append((item.name, f"{item.type}{default}", info.description or comments.get(item.name, "")))
+                continue
             if item.default is not dataclasses.MISSING:
                 default = f" = {_default(item.default)}"
             elif item.default_factory is not dataclasses.MISSING:
@@ -266,39 +272,28 @@ def _hooks() -> list[str]:
 
 
 def _template_context() -> list[str]:
-    """The variables of each task's template, read from the contexts the request builder makes."""
+    """The variables of each task's template: the fields of its typed context, and the filters."""
     import jinja2
 
-    from lusifer.domains.base import STAR_RATING, Domain
-    from lusifer.simulation.requests import Interaction, ItemText, RequestBuilder
+    from lusifer.prompt_context import TASK_CONTEXTS, context_models
     from lusifer.templates import template_environment
 
-    class Sample(Domain):
-        name = "movies"
-        scale = STAR_RATING
-
-        def load(self, dataset: str, config: Any) -> Any: ...
-
-        def split(self, data: Any, fold: Any, seed: int) -> Any: ...
-
-    environment = template_environment()
-    builder = RequestBuilder(Sample(), environment, {"1": ItemText("A", "A."), "2": ItemText("B", "B.")})
-    history = [Interaction("1", 4, 1)]
-    requests = {
-        "profile": builder.profile("7", "", history, None, 0),
-        "profile_update": builder.profile("7", "", history, "Likes A.", 1),
-        "feedback": builder.feedback("7", "", "Likes A.", history, ["2"], {"mean": 4.0, "count": 1}, {}),
-    }
     lines = [
         "## Prompt templates",
         "",
         "Templates are `<domain folder>/<task>.j2` files (folder: `Domain.template_folder`, default the "
-        "domain's name), falling back to `default/<task>.j2`. The `system` template of each task renders "
-        "with the same variables as the task. Undefined variables are errors (`StrictUndefined`).",
+        "domain's name), falling back to `default/<task>.j2`. A template's variables are the fields of "
+        "its task's typed context (`lusifer.prompt_context`); the `system` template of each task renders "
+        "with the same variables as the task. Undefined variables are errors (`StrictUndefined`). "
+        "Guide: [prompts.md](prompts.md).",
         "",
     ]
-    for task, request in requests.items():
-        lines += [f"### `{task}`", "", *_variables(dict(request.context)), ""]
+    for task, model in TASK_CONTEXTS.items():
+        lines += [f"### `{task}` (`{model.__name__}`)", "", *_context_fields(model), ""]
+    for model in context_models():
+        if model not in TASK_CONTEXTS.values():
+            lines += [f"### `{model.__name__}`", "", *_context_fields(model), ""]
+    environment = template_environment()
     builtin = set(jinja2.Environment().filters)
     filters = sorted(name for name in environment.filters if name not in builtin)
     lines += ["### Filters", ""]
@@ -307,16 +302,10 @@ def _template_context() -> list[str]:
     return lines + [""]
 
 
-def _variables(context: dict[str, Any], prefix: str = "") -> list[str]:
-    rows = []
-    for key, value in context.items():
-        if isinstance(value, list) and value and isinstance(value[0], dict):
-            rows.append(f"- `{prefix}{key}`: list of objects with {', '.join(f'`{k}`' for k in value[0])}")
-        elif isinstance(value, dict) and key != "community":
-            rows.append(f"- `{prefix}{key}`: object with {', '.join(f'`{k}`' for k in value)}")
-        else:
-            rows.append(f"- `{prefix}{key}`: {type(value).__name__ if value is not None else 'None or a value'}")
-    return rows
+def _context_fields(model: Any) -> list[str]:
+    from lusifer.prompt_context import field_descriptions
+
+    return [f"- `{name}: {annotation}` — {description}" for name, annotation, description in field_descriptions(model)]
 
 
 def _errors() -> list[str]:

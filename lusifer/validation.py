@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from lusifer.backends.base import LLMRequest
 from lusifer.errors import LusiferError
+from lusifer.prompt_context import FeedbackContext, ProfileContext
 
 
 class OutputError(LusiferError):
@@ -118,11 +119,22 @@ def as_int(value: Any) -> int | None:
     return None
 
 
+def feedback_context(request: LLMRequest) -> FeedbackContext:
+    """The request's feedback context.
+
+    :raises TypeError: the request carries none (a ``feedback`` request must be built by the request
+        builder, or with a :class:`~lusifer.prompt_context.FeedbackContext`).
+    """
+    if not isinstance(request.context, FeedbackContext):
+        raise TypeError(f"a '{request.task}' request needs a FeedbackContext, not {type(request.context).__name__}")
+    return request.context
+
+
 class FeedbackValidator(Validator):
     """Every requested item exactly once, an integer on the domain's scale, no unknown ids.
 
-    Reads ``request.context["item_ids"]`` (the requested ids, as strings) and
-    ``request.context["scale"]`` (``{"low": .., "high": ..}``). Accepts ``{"ratings": {id: value}}``
+    Reads the request's :class:`~lusifer.prompt_context.FeedbackContext`: ``item_ids`` (the requested
+    ids) and ``scale``. Accepts ``{"ratings": {id: value}}``
     as the schema asks, and repairs a bare ``{id: value}`` object or a list of
     ``{"item_id": .., "rating": ..}`` records.
     """
@@ -132,8 +144,9 @@ class FeedbackValidator(Validator):
 
     def validate(self, data: Any, request: LLMRequest) -> ValidationResult:
         result = ValidationResult()
-        expected = [str(item_id) for item_id in request.context["item_ids"]]
-        low, high = request.context["scale"]["low"], request.context["scale"]["high"]
+        context = feedback_context(request)
+        expected = list(context.item_ids)
+        low, high = context.scale.low, context.scale.high
         duplicates = set(data.pop("__duplicates__", []))
         answers = self._answers(data, result)
         duplicates |= set(answers.pop("__duplicates__", []))
@@ -194,12 +207,13 @@ def text_problem(text: str, request: LLMRequest, min_words: int = 0) -> str | No
     if markup:
         return f"contains markup ({markup.group(0)!r}): answer in plain text"
     flat = _words(text)
-    titles = {_words(str(entry.get("title", ""))) for entry in request.context.get("batch") or ()}
+    context = request.context if isinstance(request.context, ProfileContext) else None
+    titles = {_words(entry.title) for entry in context.batch} if context else set()
     titles |= {re.sub(r" \d{4}$", "", title) for title in titles}
     if flat in titles:
         return f"{_preview(text, 40)} is the title of one rated item, not a description of the person's taste"
     prompt = _words(" ".join(message.content for message in request.messages))
-    previous = _words(str(request.context.get("previous_profile") or ""))
+    previous = _words(context.previous_profile or "") if context else ""
     if previous:
         prompt = prompt.replace(previous, " ")
     if len(flat.split()) >= 3 and flat in prompt:
@@ -213,7 +227,7 @@ def text_problem(text: str, request: LLMRequest, min_words: int = 0) -> str | No
 class ProfileValidator(Validator):
     """A ``profile`` text with substance, and for updates a one-sentence ``explanation``.
 
-    A profile must have at least ``request.context["profile_min_words"]`` words (default
+    A profile must have at least the context's ``profile_min_words`` words (default
     :data:`PROFILE_MIN_WORDS`; the simulator sets it from ``validation.profile_min_words`` and the domain),
     must not be the template's placeholder (``<updated profile>``), markup (``<pre><code>``), the title
     of one rated item, or a copy of the question. Each problem is named, so the re-ask says what to fix.
@@ -225,7 +239,8 @@ class ProfileValidator(Validator):
     def validate(self, data: Any, request: LLMRequest) -> ValidationResult:
         result = ValidationResult()
         required = ("profile", "explanation") if request.task == "profile_update" else ("profile",)
-        min_words = int(request.context.get("profile_min_words", PROFILE_MIN_WORDS))
+        context = request.context
+        min_words = context.profile_min_words if isinstance(context, ProfileContext) else PROFILE_MIN_WORDS
         for key in required:
             value = data.get(key)
             if not isinstance(value, str) or not value.strip():

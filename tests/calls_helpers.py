@@ -9,6 +9,7 @@ from lusifer.backends.base import LLMRequest, Message
 from lusifer.calls import CallLayer
 from lusifer.config import LusiferConfig
 from lusifer.exchange import Exchange
+from lusifer.testing.contracts import sample_feedback_context
 from lusifer.validation import FeedbackValidator, ProfileValidator, feedback_schema
 
 #: A key that must never show up anywhere Lusifer writes.
@@ -30,7 +31,7 @@ def feedback_request(
     item_ids: tuple[str, ...] = ("10", "20"), text: str = "Rate these movies."
 ) -> LLMRequest:
     """A feedback request on a 1-5 scale for ``item_ids``."""
-    context = {"item_ids": list(item_ids), "scale": {"kind": "rating", "low": 1, "high": 5}}
+    context = sample_feedback_context(item_ids)
     return LLMRequest(
         "feedback",
         (Message("system", "You are a movie watcher. Answer in JSON."), Message("user", text)),

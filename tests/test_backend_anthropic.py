@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config
 from pydantic import SecretStr
 
 from lusifer.backends.anthropic_backend import AnthropicBackend
@@ -16,7 +17,6 @@ from lusifer.backends.factory import create_backend
 from lusifer.errors import BackendError, KeyMissingError
 from lusifer.exchange import Exchange
 from lusifer.testing.fake_servers import REDACTED, FakeAnthropicServer, FakeReply
-from tests.calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config
 
 ANSWER = json.dumps({"ratings": {"10": 5, "20": 1}})
 

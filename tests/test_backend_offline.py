@@ -8,41 +8,61 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from calls_helpers import VALIDATORS, make_config
 
 from lusifer.backends.base import LLMRequest, Message
 from lusifer.backends.factory import create_backend
 from lusifer.backends.offline import OfflineBackend, Taste, parse_profile, read_item, render_profile
 from lusifer.calls import CallLayer
 from lusifer.config import BackendConfig
+from lusifer.domains.base import CLICK, STAR_RATING, FeedbackScale
 from lusifer.errors import BackendError
+from lusifer.prompt_context import TASK_CONTEXTS, ItemView, PromptContext
 from lusifer.validation import feedback_schema, profile_schema
-from tests.calls_helpers import VALIDATORS, make_config
 
-STARS = {"kind": "rating", "low": 1, "high": 5}
-CLICKS = {"kind": "binary", "low": 0, "high": 1}
-TEXTS = {
-    "c": (
-        "Laugh Riot (1994)",
-        "Laugh Riot (1994). Genres: Comedy, Romance. Overview: Two friends fall in love.",
-    ),
-    "h": ("Night Blood (1990)", "Night Blood (1990). Genres: Horror. Overview: A killer stalks a dark town."),
-    "d": ("Long Road (1996)", "Long Road (1996). Genres: Drama. Overview: A family crosses the country."),
+STARS = STAR_RATING
+CLICKS = CLICK
+#: What a context needs beyond the fields a test sets.
+CONTEXT_DEFAULTS = {"user_id": "u1", "user_info": "", "item_noun": "movie"}
+PROFILE_DEFAULTS = {"step": 0, "previous_profile": None, "profile_min_words": 5}
+#: Per test item: title, genres and the rest of its text (a domain's item text and features are made of them).
+ITEMS = {
+    "c": ("Laugh Riot (1994)", ("Comedy", "Romance"), "Overview: Two friends fall in love."),
+    "h": ("Night Blood (1990)", ("Horror",), "Overview: A killer stalks a dark town."),
+    "d": ("Long Road (1996)", ("Drama",), "Overview: A family crosses the country."),
 }
 
 
 def _rated(item_id: str, rating: int, suffix: str = "") -> dict[str, Any]:
-    title, info = TEXTS[item_id]
-    return {"item_id": item_id + suffix, "title": title, "item_info": info, "rating": rating}
+    return {**_item(item_id, suffix), "rating": rating}
+
+
+def _item(item_id: str, suffix: str = "") -> dict[str, Any]:
+    """An item of ``ITEMS`` as a domain shows it: its text, its genres, and its text without them."""
+    title, genres, overview = ITEMS[item_id]
+    return {
+        "item_id": item_id + suffix,
+        "title": title,
+        "item_info": f"{title}. Genres: {', '.join(genres)}. {overview}",
+        "features": {"genres": genres, "description": f"{title}. {overview}"},
+    }
+
+
+def _context(task: str, fields: dict[str, Any]) -> PromptContext:
+    """The typed context of ``task`` from the fields a test sets (the rest from the defaults)."""
+    defaults = {**CONTEXT_DEFAULTS, **(PROFILE_DEFAULTS if task.startswith("profile") else {})}
+    return TASK_CONTEXTS[task].model_validate({**defaults, **fields})
 
 
 def _answer(task: str, context: dict[str, Any], seed: int | None = None) -> dict[str, Any]:
-    request = LLMRequest(task, (Message("user", "prompt text " * 10),), context=context)
+    typed = _context(task, context) if task in TASK_CONTEXTS else None
+    request = LLMRequest(task, (Message("user", "prompt text " * 10),), context=typed)
     response = asyncio.run(OfflineBackend(BackendConfig(seed=seed)).acomplete(request))
     assert response.model == "offline-content-bias-v1" and response.usage.prompt_tokens == 30
     return json.loads(response.text)
 
 
-def _profile(batches: list[list[dict[str, Any]]], scale: dict[str, Any] = STARS) -> list[dict[str, Any]]:
+def _profile(batches: list[list[dict[str, Any]]], scale: FeedbackScale = STARS) -> list[dict[str, Any]]:
     answers, previous = [], None
     for step, batch in enumerate(batches):
         context = {
@@ -60,7 +80,8 @@ def _profile(batches: list[list[dict[str, Any]]], scale: dict[str, Any] = STARS)
     return answers
 
 
-def _feedback(profile: str, items: list[str], scale: dict[str, Any] = STARS, **extra: Any) -> dict[str, Any]:
+def _feedback(profile: str, items: list[str], scale: FeedbackScale = STARS, **extra: Any) -> dict[str, Any]:
+    seed = extra.pop("seed", None)
     context = {
         "user_id": "u1",
         "user_info": "",
@@ -70,18 +91,12 @@ def _feedback(profile: str, items: list[str], scale: dict[str, Any] = STARS, **e
         "user_stats": None,
         "recent": [],
         "items": [
-            {
-                "item_id": item_id,
-                "title": TEXTS[item_id[0]][0],
-                "item_info": TEXTS[item_id[0]][1],
-                "community": {"mean": 3.5, "count": 20},
-            }
-            for item_id in items
+            {**_item(item_id[0], item_id[1:]), "community": {"mean": 3.5, "count": 20}} for item_id in items
         ],
         "item_ids": list(items),
         **extra,
     }
-    return _answer("feedback", context, extra.pop("seed", None))
+    return _answer("feedback", context, seed)
 
 
 def test_profile_summarises_likes_dislikes_and_habits() -> None:
@@ -105,7 +120,7 @@ def test_profile_summarises_likes_dislikes_and_habits() -> None:
 def test_profile_record_round_trips() -> None:
     taste = Taste()
     for item_id, rating in (("c", 5), ("h", 1), ("d", 4), ("c", 4)):
-        taste.add(read_item(*TEXTS[item_id]), rating)
+        taste.add(read_item(ItemView.model_validate(_item(item_id))), rating)
     again = parse_profile(render_profile(taste, STARS, "movie"))
     assert (
         again.count == 4
@@ -173,8 +188,9 @@ def test_feedback_without_profile_or_community_uses_the_scale() -> None:
 def test_bad_requests_are_backend_errors() -> None:
     with pytest.raises(BackendError, match="cannot answer task 'summary'"):
         _answer("summary", {})
-    with pytest.raises(BackendError, match="malformed 'feedback' context"):
-        _answer("feedback", {"item_ids": ["1"]})
+    untyped = LLMRequest("feedback", (Message("user", "Rate."),), context={"item_ids": ["1"]})  # type: ignore[arg-type]
+    with pytest.raises(BackendError, match="needs the typed context of a 'feedback' request, not dict"):
+        asyncio.run(OfflineBackend(BackendConfig()).acomplete(untyped))
 
 
 def test_through_the_call_layer_it_validates_and_skips_the_cache(tmp_path: Path) -> None:
@@ -191,19 +207,18 @@ def test_through_the_call_layer_it_validates_and_skips_the_cache(tmp_path: Path)
         "recent": [_rated("c", 5, "1")],
         "item_ids": ids,
         "items": [
-            {"item_id": i, "title": TEXTS[i[0]][0], "item_info": TEXTS[i[0]][1], "community": None}
-            for i in ids
+            {**_item(i[0], i[1:]), "community": None} for i in ids
         ],
     }
     request = LLMRequest(
-        "feedback", (Message("user", "Rate."),), feedback_schema(ids, 1, 5), "feedback", context
+        "feedback", (Message("user", "Rate."),), feedback_schema(ids, 1, 5), "feedback", _context("feedback", context)
     )
     profile_request = LLMRequest(
         "profile",
         (Message("user", "Profile."),),
         profile_schema(False),
         "profile",
-        {"scale": STARS, "batch": [_rated("d", 5, "1"), _rated("h", 2, "2")], "previous_profile": None},
+        _context("profile", {"scale": STARS, "batch": [_rated("d", 5, "1"), _rated("h", 2, "2")]}),
     )
 
     async def go() -> list[Any]:
@@ -221,3 +236,37 @@ def test_through_the_call_layer_it_validates_and_skips_the_cache(tmp_path: Path)
     assert not second.cached and stats.cache_hits == 0 and stats.calls == 3 and stats.cost_usd == 0
     assert profile_result.validation.ok and "Likes: drama" in profile_result.validation.value["profile"]
     assert not (tmp_path / "cache.sqlite").exists()
+
+
+def test_genres_come_from_the_domains_features_never_from_the_text() -> None:
+    overview = "Overview: A quiet day."
+    text = f"Odd (2001). {overview}"
+    labelled = {"item_id": "x", "title": "Odd (2001)", "item_info": f"Odd (2001). Genres: Horror. {overview}"}
+    with_features = {**labelled, "features": {"genres": ("Comedy",), "description": text}}
+    plain = read_item(ItemView.model_validate(labelled))
+    featured = read_item(ItemView.model_validate(with_features))
+    assert plain.genres == () and "horror" in plain.keywords  # text is only words to the backend
+    assert featured.genres == ("comedy",) and "horror" not in featured.keywords and "quiet" in featured.keywords
+
+
+def test_the_movies_domain_gives_genres_and_the_text_without_them() -> None:
+    import pandas as pd
+
+    from lusifer.domains.movies.domain import MoviesDomain
+    from lusifer.domains.movies.text import item_texts
+
+    items = pd.DataFrame(
+        {
+            "title": ["Toy Story", "Heat"],
+            "year": [1995, 1995],
+            "genres": ["Animation|Children's|Comedy", None],
+            "tmdb_genres": [None, "Action|Crime"],
+            "overview": ["Toys come alive.", None],
+        },
+        index=[1, 2],
+    )
+    items["item_info"] = item_texts(items)
+    features = MoviesDomain().item_features(items)
+    assert features["1"].genres == ("Animation", "Children's", "Comedy") and features["2"].genres == ("Action", "Crime")
+    assert features["1"].description == "Toy Story (1995). Overview: Toys come alive."
+    assert "Genres: Animation, Children's, Comedy." in items.loc[1, "item_info"]

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config
 from pydantic import SecretStr
 
 from lusifer.backends.errors import AuthError
@@ -16,7 +17,6 @@ from lusifer.backends.openai_backend import OpenAIBackend
 from lusifer.errors import BackendError, KeyMissingError
 from lusifer.exchange import Exchange
 from lusifer.testing.fake_servers import REDACTED, FakeOpenAIServer, FakeReply
-from tests.calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config
 
 ANSWER = json.dumps({"ratings": {"10": 4, "20": 2}})
 

@@ -1,4 +1,4 @@
-"""Batch mode (`lusifer run --batch`) against the fake OpenAI and Anthropic batch endpoints."""
+"""Batch mode (`lusifer run --vendor-batch`) against the fake OpenAI and Anthropic batch endpoints."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def config(ml100k: Path, server: FakeServer, vendor: str, out: Path, batch: bool
     overrides = {
         "data": {"path": ml100k, "history": 20},
         "backend": {"name": vendor, "base_url": server.base_url},
-        "run": {"users": USERS, "out": out, "batch": batch, "batch_poll": 0.01},
+        "run": {"users": USERS, "out": out, "vendor_batch": batch, "batch_poll": 0.01},
         "cache": {"enabled": False},
     }
     return load_config(overrides=overrides, environ={})
@@ -70,7 +70,7 @@ def test_invalid_and_failed_answers_are_asked_again_in_follow_up_batches(
     with server_for(vendor, model) as server:
         server.inject(FakeReply(status=500), FakeReply(status=400))  # the first two requests of the first batch
         load_plugin_commands()
-        arguments = ["run", "--no-progress", "--no-cache", "--batch", "--batch-poll", "0.01", "--key", "sk-test"]
+        arguments = ["run", "--no-progress", "--no-cache", "--vendor-batch", "--batch-poll", "0.01", "--key", "sk-test"]
         arguments += ["--data-dir", str(ml100k), "--users", str(USERS), "--history", "20", "--backend", vendor]
         result = CliRunner().invoke(cli, [*arguments, "--base-url", server.base_url, "--out", str(tmp_path / "run")])
         batches = [[json.dumps(body) for _, body in batch.requests] for batch in server.batches.values()]
@@ -114,6 +114,7 @@ def test_rerun_after_submit_polls_the_stored_batch(
 def test_offline_backend_has_no_batch_mode(ml100k: Path, tmp_path: Path) -> None:
     load_plugin_commands()
     result = CliRunner().invoke(
-        cli, ["run", "--no-progress", "--batch", "--data-dir", str(ml100k), "--users", "1", "--out", str(tmp_path)]
+        cli,
+        ["run", "--no-progress", "--vendor-batch", "--data-dir", str(ml100k), "--users", "1", "--out", str(tmp_path)],
     )
     assert result.exit_code == 1 and "has no batch API" in result.output

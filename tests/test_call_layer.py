@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config
 from pydantic import SecretStr
 
 from lusifer.backends.base import LLMRequest, Usage
@@ -26,7 +28,6 @@ from lusifer.hookspecs import hookimpl
 from lusifer.plugins import get_plugin_manager
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 from lusifer.validation import ValidationResult, Validator
-from tests.calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config
 
 
 def _calls(
@@ -213,11 +214,11 @@ def test_exchanges_reach_the_lifecycle_hook(tmp_path: Path) -> None:
 
     async def go() -> None:
         calls = CallLayer(OfflineBackend(config.backend), config)
-        await calls.call(feedback_request(), VALIDATORS)
+        await calls.call(dataclasses.replace(feedback_request(), context=None), VALIDATORS)
         await calls.aclose()
 
-    with pytest.raises(BackendError, match="malformed .feedback. context"):
-        asyncio.run(go())  # the bare test request lacks the items the offline backend reads
+    with pytest.raises(BackendError, match="needs the typed context of a 'feedback' request"):
+        asyncio.run(go())  # a request built without a context: the offline backend has nothing to read
     assert len(seen) == 1 and seen[0].error and seen[0].backend == "offline"
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lusifer.domains.movies.domain import MoviesDomain
-from lusifer.simulation.requests import Interaction, ItemText, RequestBuilder
+from lusifer.simulation.requests import CatalogueItem, Interaction, RequestBuilder
 from lusifer.templates import brief, template_environment
 
 LONG = (
@@ -21,7 +21,7 @@ def test_brief_keeps_whole_sentences_within_the_word_limit() -> None:
 
 
 def test_profile_steps_are_brief_and_items_to_rate_are_complete() -> None:
-    builder = RequestBuilder(MoviesDomain(), template_environment(), {"1": ItemText("Heat (1995)", LONG)})
+    builder = RequestBuilder(MoviesDomain(), template_environment(), {"1": CatalogueItem("Heat (1995)", LONG)})
     profile = builder.profile("7", "", [Interaction("1", 5, 0)], None, 0).messages[-1].content
     assert "Overview: Obsessive master thief" in profile and "Tagline" not in profile
     feedback = builder.feedback("7", "", "Likes crime.", [Interaction("1", 5, 0)], ["1"], None, {})

@@ -25,7 +25,7 @@ def test_defaults_without_any_layer(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     config = load_config(environ={})
     assert (config.domain, config.dataset, config.backend.name) == ("movies", "ml-100k", "offline")
-    assert (config.data.history, config.data.profile_batch, config.data.context_items) == (40, 10, 10)
+    assert (config.data.history, config.data.profile_step_size, config.data.context_items) == (40, 10, 10)
 
 
 @pytest.mark.parametrize(

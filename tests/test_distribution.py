@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from calls_helpers import feedback_request, layer, make_config
 from click.testing import CliRunner
 from pydantic import SecretStr
 
@@ -32,7 +33,6 @@ from lusifer.envs.recommender import RecommenderEnv
 from lusifer.evaluation.scoring import scores
 from lusifer.store import RunStore
 from lusifer.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer, FakeReply
-from tests.calls_helpers import feedback_request, layer, make_config
 
 SERVED = {"10": {1: 0.05, 2: 0.10, 3: 0.20, 4: 0.40, 5: 0.25}, "20": {1: 0.30, 2: 0.50, 3: 0.20, 4: 0.0, 5: 0.0}}
 

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config
 from click.testing import CliRunner
 from pydantic import SecretStr
 from simulation_fakes import ScriptedModel
@@ -18,7 +19,6 @@ from lusifer.errors import BackendError
 from lusifer.store import RunStore
 from lusifer.testing.fake_behaviours import RejectsResponseFormat
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
-from tests.calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config
 
 SERVER_VALIDATION_ERROR = "[{'type': 'literal_error', 'msg': \"Input should be 'text' or 'json_object'\"}]"
 

@@ -18,10 +18,10 @@ def test_estimated_calls_match_a_real_run(ml100k: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = CliRunner().invoke(
         cli,
-        ["run", "--no-progress", "--data-dir", str(ml100k), "--users", "7", "--rating-batch", "4", "--out", str(out)],
+        ["run", "--no-progress", "--data-dir", str(ml100k), "--users", "7", "--items-per-call", "4", "--out", str(out)],
     )
     assert result.exit_code == 0, result.output
-    config = load_config(overrides={"data": {"path": ml100k}, "run": {"users": 7, "rating_batch": 4}}, environ={})
+    config = load_config(overrides={"data": {"path": ml100k}, "run": {"users": 7, "items_per_call": 4}}, environ={})
     estimate = estimate_run(config, plan_run(config))
     assert estimate.calls == RunStore(out).exchange_totals()["exchanges"]
     assert (estimate.users, estimate.ratings, estimate.cost_usd) == (7, 70, 0.0)

@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config
 from pydantic import SecretStr
 from simulation_fakes import ScriptedModel
 
@@ -16,7 +17,6 @@ from lusifer.calls.limiter import AdaptiveLimit
 from lusifer.exchange import Exchange
 from lusifer.testing.fake_behaviours import SerialModel
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
-from tests.calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config
 
 
 def test_push_back_halves_the_limit_once_per_round_and_answers_grow_it_back() -> None:

@@ -6,8 +6,10 @@ import asyncio
 import json
 from pathlib import Path
 
+from calls_helpers import VALIDATORS, feedback_request, layer, make_config
+
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse
-from tests.calls_helpers import VALIDATORS, feedback_request, layer, make_config
+from lusifer.validation import feedback_context
 
 
 class OneAtATime(Backend):
@@ -25,7 +27,7 @@ class OneAtATime(Backend):
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         await asyncio.sleep(0.05)
         self.in_flight -= 1
-        ids = request.context["item_ids"]
+        ids = feedback_context(request).item_ids
         return LLMResponse(json.dumps({"ratings": dict.fromkeys(ids, 3)}), "local")
 
 

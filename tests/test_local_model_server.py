@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import TMDB_100K
 from lusifer.testing.local_model import (
     check_tiny_run,
     llama_cpp_server,
@@ -21,7 +22,6 @@ from lusifer.testing.local_model import (
     run_kill_resume,
     tiny_run,
 )
-from tests.conftest import TMDB_100K
 
 
 @pytest.mark.slow

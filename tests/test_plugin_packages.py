@@ -1,4 +1,9 @@
-"""Throwaway plugin *packages* installed with pip extend Lusifer without any change to core code."""
+"""Plugin *distributions* found through their entry points extend Lusifer without any change to core code.
+
+The throwaway plugins are distributions on ``PYTHONPATH`` (a module and its ``*.dist-info``), so nothing
+is pip-installed into this interpreter; real installs are tested in a throwaway virtualenv
+(``test_scaffold.py``, ``test_plugin_tutorial.py``).
+"""
 
 from __future__ import annotations
 
@@ -47,7 +52,7 @@ class EchoBackend(Backend):
     description = "Answers every feedback request with 1"
 
     async def acomplete(self, request):
-        ids = request.context.get("item_ids", [])
+        ids = request.context.item_ids if request.task == "feedback" else []
         return LLMResponse(json.dumps({"ratings": {i: 1 for i in ids}}), "echo")
 
 
@@ -92,62 +97,51 @@ def register_domain(register):
 """
 
 
-def _package(root: Path, name: str, source: str) -> Path:
+def _distribution(root: Path, name: str, source: str) -> None:
+    """Plugin ``name`` as an installed distribution would look on ``sys.path``: its module and a
+    ``*.dist-info`` folder whose ``entry_points.txt`` names it in the ``lusifer`` group."""
     module = f"lusifer_plugin_{name}"
-    folder = root / f"lusifer-plugin-{name}"
-    folder.mkdir()
-    (folder / f"{module}.py").write_text(textwrap.dedent(source))
-    (folder / "pyproject.toml").write_text(
-        textwrap.dedent(
-            f"""
-            [build-system]
-            requires = ["setuptools>=77"]
-            build-backend = "setuptools.build_meta"
-
-            [project]
-            name = "lusifer-plugin-{name}"
-            version = "0.0.1"
-
-            [tool.setuptools]
-            py-modules = ["{module}"]
-
-            [project.entry-points.lusifer]
-            {name} = "{module}"
-            """
-        )
-    )
-    return folder
-
-
-def _pip(*arguments: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *arguments],
-        check=True,
-        capture_output=True,
-    )
+    (root / f"{module}.py").write_text(textwrap.dedent(source))
+    info = root / f"lusifer_plugin_{name}-0.0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: lusifer-plugin-{name}\nVersion: 0.0.1\n")
+    (info / "entry_points.txt").write_text(f"[lusifer]\n{name} = {module}\n")
 
 
 @pytest.fixture(scope="module")
-def installed_plugins(tmp_path_factory: pytest.TempPathFactory):
+def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A folder holding three plugin distributions, found through ``PYTHONPATH`` by the commands below:
+    nothing is installed into this interpreter."""
     root = tmp_path_factory.mktemp("plugins")
-    packages = [
-        _package(root, name, source)
-        for name, source in (("toy", TOY_PLUGIN), ("broken", BROKEN_PLUGIN), ("misspelled", MISSPELLED_PLUGIN))
-    ]
-    _pip("install", "--no-deps", "--no-build-isolation", *map(str, packages))
-    yield
-    _pip("uninstall", "-y", "lusifer-plugin-toy", "lusifer-plugin-broken", "lusifer-plugin-misspelled")
+    for name, source in (("toy", TOY_PLUGIN), ("broken", BROKEN_PLUGIN), ("misspelled", MISSPELLED_PLUGIN)):
+        _distribution(root, name, source)
+    return str(root)
 
 
-def _lusifer(*arguments: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, **env}
+def _environment(plugin_path: str, **env: str) -> dict[str, str]:
+    path = os.pathsep.join(part for part in (plugin_path, os.environ.get("PYTHONPATH")) if part)
+    return {**os.environ, "PYTHONPATH": path, **env}
+
+
+def _lusifer(plugin_path: str, *arguments: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lusifer", *arguments], capture_output=True, text=True, env=environment, timeout=120
+        [sys.executable, "-m", "lusifer", *arguments],
+        capture_output=True,
+        text=True,
+        env=_environment(plugin_path, **env),
+        timeout=120,
     )
 
 
-def test_installed_plugin_appears_and_broken_ones_only_warn(installed_plugins: None) -> None:
-    result = _lusifer("plugins")
+def test_plugins_are_not_installed_into_this_interpreter(plugin_path: str) -> None:
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    with pytest.raises(PackageNotFoundError):
+        distribution("lusifer-plugin-toy")
+
+
+def test_installed_plugin_appears_and_broken_ones_only_warn(plugin_path: str) -> None:
+    result = _lusifer(plugin_path, "plugins")
     assert result.returncode == 0, result.stderr
     listing = json.loads(result.stdout)
     toy = next(plugin for plugin in listing["plugins"] if plugin["name"] == "toy")
@@ -158,13 +152,13 @@ def test_installed_plugin_appears_and_broken_ones_only_warn(installed_plugins: N
     assert "this plugin is broken on purpose" in failed["broken"]
     assert "did you mean 'register_domains'" in failed["misspelled"]
     assert "LUSIFER_DISABLE_PLUGINS=broken" in result.stderr
-    domains = _lusifer("domains")
+    domains = _lusifer(plugin_path, "domains")
     assert domains.returncode == 0 and "toy" in domains.stdout and "binary 0..1" in domains.stdout
-    hello = _lusifer("toy-hello")
+    hello = _lusifer(plugin_path, "toy-hello")
     assert hello.returncode == 0 and hello.stdout.strip() == "hello from toy"
 
 
-def test_installed_plugin_is_usable_by_name(installed_plugins: None) -> None:
+def test_installed_plugin_is_usable_by_name(plugin_path: str) -> None:
     script = (
         "from lusifer.registry import get_domain, get_backend\n"
         "from lusifer.config import DataConfig\n"
@@ -175,30 +169,30 @@ def test_installed_plugin_is_usable_by_name(installed_plugins: None) -> None:
         [sys.executable, "-c", script],
         capture_output=True,
         text=True,
-        env={**os.environ, "LUSIFER_DISABLE_PLUGINS": "broken,misspelled"},
+        env=_environment(plugin_path, LUSIFER_DISABLE_PLUGINS="broken,misspelled"),
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["3", "echo"]
     assert "warning" not in result.stderr
 
 
-def test_allow_and_deny_lists(installed_plugins: None) -> None:
-    none = json.loads(_lusifer("plugins", LUSIFER_LOAD_PLUGINS="").stdout)
+def test_allow_and_deny_lists(plugin_path: str) -> None:
+    none = json.loads(_lusifer(plugin_path, "plugins", LUSIFER_LOAD_PLUGINS="").stdout)
     assert all(plugin["builtin"] for plugin in none["plugins"]) and none["failed"] == []
-    only_toy = json.loads(_lusifer("plugins", LUSIFER_LOAD_PLUGINS="toy").stdout)
+    only_toy = json.loads(_lusifer(plugin_path, "plugins", LUSIFER_LOAD_PLUGINS="toy").stdout)
     assert [plugin["name"] for plugin in only_toy["plugins"] if not plugin["builtin"]] == ["toy"]
-    denied = json.loads(_lusifer("plugins", LUSIFER_DISABLE_PLUGINS="toy,broken,misspelled").stdout)
+    denied = json.loads(_lusifer(plugin_path, "plugins", LUSIFER_DISABLE_PLUGINS="toy,broken,misspelled").stdout)
     loaded = {plugin["name"] for plugin in denied["plugins"]}  # other installed plugins may load too
     assert not loaded & {"toy", "broken", "misspelled"} and denied["failed"] == []
 
 
-def test_strict_mode_turns_a_broken_plugin_into_an_error(installed_plugins: None) -> None:
-    result = _lusifer("plugins", LUSIFER_STRICT_PLUGINS="1", LUSIFER_LOAD_PLUGINS="broken")
+def test_strict_mode_turns_a_broken_plugin_into_an_error(plugin_path: str) -> None:
+    result = _lusifer(plugin_path, "plugins", LUSIFER_STRICT_PLUGINS="1", LUSIFER_LOAD_PLUGINS="broken")
     assert result.returncode != 0
     assert "plugin 'broken' failed to load" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_trace_prints_hook_calls(installed_plugins: None) -> None:
-    result = _lusifer("domains", LUSIFER_TRACE_PLUGINS="1", LUSIFER_LOAD_PLUGINS="toy")
+def test_trace_prints_hook_calls(plugin_path: str) -> None:
+    result = _lusifer(plugin_path, "domains", LUSIFER_TRACE_PLUGINS="1", LUSIFER_LOAD_PLUGINS="toy")
     assert "register_domains: plugin 'toy' registered domain 'toy'" in result.stderr

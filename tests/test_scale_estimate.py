@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from simulation_fakes import requested_ids
 
 from lusifer.cli import cli, load_plugin_commands
 from lusifer.config import load_config
@@ -16,7 +17,6 @@ from lusifer.simulation.estimate_calibration import calibration_from_store
 from lusifer.simulation.runner import plan_run
 from lusifer.store import RunStore
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
-from tests.simulation_fakes import requested_ids
 
 WORDS = [
     "prefers",

@@ -42,12 +42,12 @@ def test_three_shards_merged_equal_a_single_run(ml100k: Path, tmp_path: Path) ->
 
 def test_conflicting_or_incomplete_shards_are_clear_errors(ml100k: Path, tmp_path: Path) -> None:
     run(ml100k, tmp_path / "a", "--shard", "1/2")
-    run(ml100k, tmp_path / "b", "--shard", "2/2", "--rating-batch", "5")
+    run(ml100k, tmp_path / "b", "--shard", "2/2", "--items-per-call", "5")
     run(ml100k, tmp_path / "c", "--shard", "2/2")
     run(ml100k, tmp_path / "whole")
     load_plugin_commands()
     cases = {
-        ("a", "b"): "differs in: run.rating_batch",
+        ("a", "b"): "differs in: run.items_per_call",
         ("a", "c", "c"): "shards of 2: given twice: [2]",
         ("c",): "shards of 2: missing: [1]",
         ("a", "whole"): "is not a shard",

@@ -9,12 +9,18 @@ from lusifer.backends.offline import OfflineBackend
 from lusifer.calls import CallLayer
 from lusifer.config import load_config
 from lusifer.errors import BackendError
+from lusifer.prompt_context import ItemFeatures
 from lusifer.registry import get_domain
-from lusifer.simulation.requests import Interaction, ItemText
+from lusifer.simulation.requests import CatalogueItem, Interaction
 from lusifer.simulation.simulator import SimulatedUser, Simulator
 
 ITEMS = {
-    str(i): ItemText(f"Movie {i}", f"Movie {i} (1990). Genres: {'Comedy' if i % 2 else 'Horror'}.") for i in range(30)
+    str(i): CatalogueItem(
+        f"Movie {i}",
+        f"Movie {i} (1990). Genres: {'Comedy' if i % 2 else 'Horror'}.",
+        ItemFeatures(genres=("Comedy" if i % 2 else "Horror",), description=f"Movie {i} (1990)."),
+    )
+    for i in range(30)
 }
 HISTORY = [Interaction(str(i), 5 if i % 2 else 1, i) for i in range(10)]
 

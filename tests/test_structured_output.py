@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from calls_helpers import VALIDATORS, feedback_request, layer, make_config
 from click.testing import CliRunner
 
 from lusifer.backends.negotiation import STORE_FILE, ModeStore
@@ -19,7 +20,6 @@ from lusifer.config import LusiferConfig
 from lusifer.errors import BackendError
 from lusifer.exchange import Exchange
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
-from tests.calls_helpers import VALIDATORS, feedback_request, layer, make_config
 
 
 def _kinds(server: FakeOpenAIServer) -> list[str]:

@@ -12,24 +12,38 @@ from simulation_fakes import ScriptedModel
 from lusifer.backends.base import LLMRequest, Message
 from lusifer.cli import cli, load_plugin_commands
 from lusifer.config import LusiferConfig
+from lusifer.domains.base import STAR_RATING
+from lusifer.prompt_context import ProfileContext, RatedItem
 from lusifer.registry import get_domain
 from lusifer.simulation.simulator import Simulator
 from lusifer.store import RunStore
 from lusifer.testing.fake_behaviours import JunkProfiles, with_raw_newlines
 from lusifer.testing.fake_servers import FakeOpenAIServer
-from lusifer.validation import ProfileValidator, parse_json
+from lusifer.validation import PROFILE_MIN_WORDS, ProfileValidator, parse_json
 
 SECRET = "sk-test-SECRET-7a2b"
 GOOD = "Loves witty comedies and animated family films, dislikes slow dramas, and rates generously overall."
+TITLES = ("Toy Story (1995)", "Heat (1995)")
 PROMPT = "This person rated these 2 movies:\n- Toy Story (1995): A cowboy doll is threatened. Rated 5.\n"
 
 
-def _profile_request(min_words: int | None = None, previous: str | None = None) -> LLMRequest:
-    context = {"batch": [{"title": "Toy Story (1995)"}, {"title": "Heat (1995)"}], "previous_profile": previous}
-    if min_words is not None:
-        context["profile_min_words"] = min_words
+def _context(previous: str | None = None, min_words: int = PROFILE_MIN_WORDS) -> ProfileContext:
+    rated = [RatedItem(item_id=str(i), title=title, item_info="", rating=4) for i, title in enumerate(TITLES)]
+    return ProfileContext(
+        user_id="1",
+        user_info="",
+        scale=STAR_RATING,
+        item_noun="movie",
+        step=0 if previous is None else 1,
+        previous_profile=previous,
+        batch=tuple(rated),
+        profile_min_words=min_words,
+    )
+
+
+def _profile_request(min_words: int = PROFILE_MIN_WORDS, previous: str | None = None) -> LLMRequest:
     messages = (Message("system", "You simulate a user."), Message("user", PROMPT + (previous or "")))
-    return LLMRequest("profile", messages, context=context)
+    return LLMRequest("profile", messages, context=_context(previous, min_words))
 
 
 @pytest.mark.parametrize(
@@ -54,7 +68,7 @@ def test_junk_profiles_are_problems_that_say_what_is_wrong(profile: str, reason:
 
 def test_a_profile_with_substance_passes_and_an_unchanged_update_is_no_echo() -> None:
     assert ProfileValidator().validate({"profile": GOOD}, _profile_request()).value == {"profile": GOOD}
-    update = LLMRequest("profile_update", _profile_request(previous=GOOD).messages, context={"previous_profile": GOOD})
+    update = LLMRequest("profile_update", _profile_request(previous=GOOD).messages, context=_context(GOOD))
     result = ProfileValidator().validate({"profile": GOOD, "explanation": "Nothing new changed it."}, update)
     assert result.ok
 

@@ -19,7 +19,9 @@ from lusifer.config import LusiferConfig
 from lusifer.errors import NotFoundError, PluginError
 from lusifer.hookspecs import hookimpl
 from lusifer.plugins import get_plugin_manager
+from lusifer.prompt_context import CandidateItem, FeedbackContext
 from lusifer.simulation.runner import plan_run
+from lusifer.validation import feedback_context
 from lusifer.validity.base import ValidityCheck, ValidityData
 from lusifer.validity.battery import validate
 from lusifer.validity.live import LiveSimulator
@@ -130,6 +132,10 @@ def test_plugins_register_validity_checks() -> None:
 PROFILE = "Likes films of every kind, whatever they are."
 
 
+def _community_mean(item: CandidateItem) -> float:
+    return item.community.mean if item.community else 3
+
+
 class ItemMeanCopier(Backend):
     """Ignores the profile: every item gets its community mean (and profiles say nothing)."""
 
@@ -141,11 +147,12 @@ class ItemMeanCopier(Backend):
     async def acomplete(self, request: LLMRequest) -> LLMResponse:
         if request.task != "feedback":
             return LLMResponse(json.dumps({"profile": PROFILE, "explanation": "No change."}), self.model)
-        ratings = {str(item["item_id"]): self.rating(item, request.context) for item in request.context["items"]}
+        context = feedback_context(request)
+        ratings = {item.item_id: self.rating(item, context) for item in context.items}
         return LLMResponse(json.dumps({"ratings": ratings}), self.model)
 
-    def rating(self, item: dict, context: dict) -> int:
-        return round((item.get("community") or {}).get("mean", 3))
+    def rating(self, item: CandidateItem, context: FeedbackContext) -> int:
+        return round(_community_mean(item))
 
 
 class SlateDependent(ItemMeanCopier):
@@ -153,9 +160,9 @@ class SlateDependent(ItemMeanCopier):
 
     name = "slate-dependent"
 
-    def rating(self, item: dict, context: dict) -> int:
-        means = [(other.get("community") or {}).get("mean", 3) for other in context["items"]]
-        own = (item.get("community") or {}).get("mean", 3)
+    def rating(self, item: CandidateItem, context: FeedbackContext) -> int:
+        means = [_community_mean(other) for other in context.items]
+        own = _community_mean(item)
         return int(min(5, max(1, round(3 + own - sum(means) / len(means)))))
 
 
@@ -164,8 +171,8 @@ class TitleMemoriser(ItemMeanCopier):
 
     name = "title-memoriser"
 
-    def rating(self, item: dict, context: dict) -> int:
-        return 3 if item["title"].startswith("Item ") else super().rating(item, context)
+    def rating(self, item: CandidateItem, context: FeedbackContext) -> int:
+        return 3 if item.title.startswith("Item ") else super().rating(item, context)
 
 
 def _live(ml100k: Path, backend_class: type[Backend] | None, users: int = 25) -> ValidityData:

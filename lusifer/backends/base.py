@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from lusifer.prompt_context import PromptContext
+
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
@@ -35,15 +37,16 @@ class LLMRequest:
     :param messages: the rendered chat.
     :param schema: JSON schema the answer must follow (sent as structured output when supported).
     :param schema_name: a short name for the schema (vendors require one).
-    :param context: the structured data the prompt was rendered from. Vendors never see it; the
-        offline backend computes its answer from it, and validators read the expected ids from it.
+    :param context: the typed data the prompt was rendered from (:mod:`lusifer.prompt_context`), None
+        for a request built by hand. Vendors never see it; the offline backend computes its answer from
+        it, and validators read the expected ids and the scale from it.
     """
 
     task: str
     messages: tuple[Message, ...]
     schema: Mapping[str, Any] | None = None
     schema_name: str = "answer"
-    context: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    context: PromptContext | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

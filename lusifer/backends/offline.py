@@ -35,6 +35,7 @@ from typing import Any
 
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage
 from lusifer.errors import BackendError
+from lusifer.prompt_context import CandidateItem, FeedbackContext, FeedbackScale, ItemView, ProfileContext, RatedItem
 
 #: Ratings an item needs before its community mean counts half (shrinkage toward the community level).
 ITEM_SHRINKAGE = 10.0
@@ -80,30 +81,26 @@ _STOP_TEXT = """a about above after again against all almost along also although
 #: Words that say nothing about taste (function words, and the labels of the item text).
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 
-_GENRES = re.compile(r"Genres?:\s*([^.\n]*)", re.IGNORECASE)
 _WORD = re.compile(r"[a-z][a-z'-]{2,}")
 _YEAR = re.compile(r"\(\d{4}\)")
 
 
 @dataclass(frozen=True)
-class ItemText:
+class ItemTokens:
     """What the model reads from an item: its genres and its keywords (title and description words)."""
 
     genres: tuple[str, ...]
     keywords: frozenset[str]
 
 
-def read_item(title: str, info: str) -> ItemText:
-    """Split an item's text into genres (from ``Genres: A, B.``) and keywords (other words, no stop words)."""
-    genres: list[str] = []
-    for match in _GENRES.finditer(info):
-        for name in re.split(r"[,|/]", match.group(1)):
-            name = " ".join(name.split()).lower()
-            if name and name != "unknown" and name not in genres:
-                genres.append(name)
-    text = _GENRES.sub(" ", info) + " " + _YEAR.sub(" ", title)
+def read_item(item: ItemView) -> ItemTokens:
+    """An item's genres (the domain's ``features.genres``, lower-cased) and keywords: the words of its text
+    without the genre list (``features.description``, else ``item_info``) and of its title, no stop words."""
+    genres = tuple(dict.fromkeys(" ".join(name.split()).lower() for name in item.features.genres if name.strip()))
+    description = item.features.description if item.features.description is not None else item.item_info
+    text = description + " " + _YEAR.sub(" ", item.title)
     words = {word.strip("'-") for word in _WORD.findall(text.lower())}
-    return ItemText(tuple(genres), frozenset(w for w in words if len(w) > 2 and w not in STOP_WORDS))
+    return ItemTokens(genres, frozenset(w for w in words if len(w) > 2 and w not in STOP_WORDS))
 
 
 @dataclass
@@ -139,7 +136,7 @@ class Taste:
         variance = (self.squares - self.total**2 / self.count) / (self.count - 1)
         return math.sqrt(max(variance, 0.0))
 
-    def add(self, item: ItemText, rating: float) -> None:
+    def add(self, item: ItemTokens, rating: float) -> None:
         self.count += 1
         self.total += rating
         self.squares += rating * rating
@@ -184,7 +181,7 @@ def _kept_keywords(taste: Taste) -> dict[str, Tally]:
     return dict(ranked[:MAX_KEYWORDS])
 
 
-def render_profile(taste: Taste, scale: Mapping[str, Any], noun: str) -> str:
+def render_profile(taste: Taste, scale: FeedbackScale, noun: str) -> str:
     """The readable profile: a summary, then the record lines the next step reads back."""
     nouns = noun + "s"
     likes, dislikes = (
@@ -199,7 +196,7 @@ def render_profile(taste: Taste, scale: Mapping[str, Any], noun: str) -> str:
         f"Liked themes: {', '.join(liked) or 'none clear yet'}.",
         f"Disliked themes: {', '.join(disliked) or 'none clear yet'}.",
         (
-            f"Rating habits: average {taste.mean or 0.0:.2f} of {scale['high']} over {taste.count} ratings "
+            f"Rating habits: average {taste.mean or 0.0:.2f} of {scale.high} over {taste.count} ratings "
             f"(spread {taste.spread:.2f})."
         ),
         f"Record of the average rating per genre and keyword across the rated {nouns}:",
@@ -233,7 +230,7 @@ def parse_profile(text: str | None) -> Taste:
 # The rating model -------------------------------------------------------------------------------------
 
 
-def _cosine(a: ItemText, b: ItemText) -> float:
+def _cosine(a: ItemTokens, b: ItemTokens) -> float:
     left = {f"g:{name}" for name in a.genres} | a.keywords
     right = {f"g:{name}" for name in b.genres} | b.keywords
     if not left or not right:
@@ -262,41 +259,39 @@ class Rater:
 
     user_level: float
     taste: Taste
-    recent: Sequence[tuple[ItemText, float]]
+    recent: Sequence[tuple[ItemTokens, float]]
     recent_level: float
     community_level: float
 
     @classmethod
-    def from_context(cls, context: Mapping[str, Any]) -> Rater:
-        scale = context["scale"]
-        taste = parse_profile(context.get("profile"))
-        recent = [
-            (read_item(r.get("title", ""), r.get("item_info", "")), float(r["rating"]))
-            for r in context.get("recent") or []
-        ]
-        stats = context.get("user_stats") or {}
-        if stats.get("count"):
-            own, count = float(stats["mean"]), int(stats["count"])
+    def from_context(cls, context: FeedbackContext) -> Rater:
+        scale = context.scale
+        taste = parse_profile(context.profile)
+        recent = [(read_item(r), float(r.rating)) for r in context.recent]
+        stats = context.user_stats
+        if stats and stats.count:
+            own, count = float(stats.mean), stats.count
         elif taste.count:
             own, count = taste.mean or 0.0, taste.count
         elif recent:
             own, count = sum(rating for _, rating in recent) / len(recent), len(recent)
         else:
-            own, count = (scale["low"] + scale["high"]) / 2, 0
+            own, count = (scale.low + scale.high) / 2, 0
         # Levels come from the user and the item, never from the other items of the request, so an
         # item's rating does not depend on its slate-mates.
-        community_level = scale["low"] + COMMUNITY_LEVEL * (scale["high"] - scale["low"]) if count else own
+        community_level = scale.low + COMMUNITY_LEVEL * (scale.high - scale.low) if count else own
         user_level = community_level + count / (count + USER_SHRINKAGE) * (own - community_level)
         recent_level = sum(rating for _, rating in recent) / len(recent) if recent else own
         return cls(user_level, taste, recent, recent_level, community_level)
 
-    def predict(self, title: str, info: str, community: Mapping[str, Any] | None) -> float:
+    def predict(self, candidate: CandidateItem) -> float:
         """The unrounded rating of one item."""
-        item = read_item(title, info)
+        item = read_item(candidate)
+        community = candidate.community
         prediction = self.user_level
-        if community and community.get("count"):
-            count = int(community["count"])
-            prediction += count / (count + ITEM_SHRINKAGE) * (float(community["mean"]) - self.community_level)
+        if community and community.count:
+            count = community.count
+            prediction += count / (count + ITEM_SHRINKAGE) * (community.mean - self.community_level)
         taste_level = self.taste.mean if self.taste.mean is not None else self.user_level
         prediction += GENRE_GAIN * _mean_weight(self.taste.genres, item.genres, taste_level)
         prediction += KEYWORD_GAIN * _keyword_affinity(self.taste.keywords, item.keywords, taste_level)
@@ -308,60 +303,54 @@ class Rater:
         return prediction
 
 
-def rate(context: Mapping[str, Any], seed: int = 0) -> dict[str, int]:
-    """Integer ratings on the context's scale for every id in ``context["item_ids"]``."""
-    scale = context["scale"]
-    low, high = int(scale["low"]), int(scale["high"])
+def rate(context: FeedbackContext, seed: int = 0) -> dict[str, int]:
+    """Integer ratings on the context's scale for every id in ``context.item_ids``."""
+    low, high = context.scale.low, context.scale.high
     rater = Rater.from_context(context)
-    items = {str(item["item_id"]): item for item in context["items"]}
-    user_id = str(context.get("user_id", ""))
     ratings: dict[str, int] = {}
-    for item_id in (str(item_id) for item_id in context["item_ids"]):
-        item = items.get(item_id, {})
-        value = rater.predict(item.get("title", ""), item.get("item_info", ""), item.get("community"))
-        value += _tie_break(seed, user_id, item_id)
-        if scale.get("kind") == "binary":
+    for item in context.items:
+        item_id = item.item_id
+        value = rater.predict(item) + _tie_break(seed, context.user_id, item_id)
+        if context.scale.kind == "binary":
             ratings[item_id] = high if value >= (low + high) / 2 else low
         else:
             ratings[item_id] = min(high, max(low, math.floor(value + 0.5)))
     return ratings
 
 
-def rate_distributions(context: Mapping[str, Any]) -> dict[str, dict[str, float]]:
-    """Per id in ``context["item_ids"]``, a discretised normal around the unrounded prediction with the
+def rate_distributions(context: FeedbackContext) -> dict[str, dict[str, float]]:
+    """Per id in ``context.item_ids``, a discretised normal around the unrounded prediction with the
     user's spread (on a binary scale: the chance of each side of the midpoint)."""
-    from lusifer.distributions import discretised_normal, scale_points
+    from lusifer.distributions import discretised_normal
 
-    scale = context["scale"]
-    points = scale_points(scale)
+    scale = context.scale
+    points = scale.points
     rater = Rater.from_context(context)
-    steps = (int(scale["high"]) - int(scale["low"])) or 1
+    steps = (scale.high - scale.low) or 1
     spread = rater.taste.spread if rater.taste.count >= 2 else DEFAULT_SPREAD * steps / 4
     sd = max(RESIDUAL_SHARE * spread, MIN_RESIDUAL_SD * steps / 4)
-    items = {str(item["item_id"]): item for item in context["items"]}
     answer = {}
-    for item_id in (str(item_id) for item_id in context["item_ids"]):
-        item = items.get(item_id, {})
-        value = rater.predict(item.get("title", ""), item.get("item_info", ""), item.get("community"))
-        answer[item_id] = {str(point): p for point, p in discretised_normal(value, sd, points).items()}
+    for item in context.items:
+        value = rater.predict(item)
+        answer[item.item_id] = {str(point): p for point, p in discretised_normal(value, sd, points).items()}
     return answer
 
 
-def build_profile(context: Mapping[str, Any]) -> dict[str, str]:
+def build_profile(context: ProfileContext) -> dict[str, str]:
     """The ``{"profile", "explanation"}`` answer of a profile or profile-update step."""
-    previous = parse_profile(context.get("previous_profile"))
+    previous = parse_profile(context.previous_profile)
     taste = copy.deepcopy(previous)
-    batch = context.get("batch") or []
+    batch = context.batch
     for entry in batch:
-        taste.add(read_item(entry.get("title", ""), entry.get("item_info", "")), float(entry["rating"]))
-    profile = render_profile(taste, context["scale"], context.get("item_noun", "item"))
+        taste.add(read_item(entry), float(entry.rating))
+    profile = render_profile(taste, context.scale, context.item_noun)
     if not previous.count:
         return {"profile": profile, "explanation": f"Initial profile from {_ratings(len(batch))}."}
     return {"profile": profile, "explanation": _explain(previous, taste, batch)}
 
 
-def _explain(before: Taste, after: Taste, batch: Sequence[Mapping[str, Any]]) -> str:
-    batch_mean = sum(float(entry["rating"]) for entry in batch) / len(batch) if batch else 0.0
+def _explain(before: Taste, after: Taste, batch: Sequence[RatedItem]) -> str:
+    batch_mean = sum(float(entry.rating) for entry in batch) / len(batch) if batch else 0.0
     changes = []
     for label, sign in (("likes", 1), ("dislikes", -1)):
         old = set(before.ranked(before.genres, sign, SHOWN_GENRES))
@@ -396,19 +385,19 @@ class OfflineBackend(Backend):
 
     async def acomplete(self, request: LLMRequest) -> LLMResponse:
         context = request.context
-        try:
-            if request.task in ("profile", "profile_update"):
-                answer: dict[str, Any] = build_profile(context)
-            elif request.task == "feedback":
-                answer = {"ratings": rate(context, self.config.seed or 0)}
-                if context.get("feedback_output") == "distribution":
-                    answer["distributions"] = rate_distributions(context)
-            else:
-                raise BackendError(f"the offline backend cannot answer task '{request.task}'")
-        except (KeyError, TypeError, ValueError) as error:
+        if request.task in ("profile", "profile_update") and isinstance(context, ProfileContext):
+            answer: dict[str, Any] = build_profile(context)
+        elif request.task == "feedback" and isinstance(context, FeedbackContext):
+            answer = {"ratings": rate(context, self.config.seed or 0)}
+            if context.feedback_output == "distribution":
+                answer["distributions"] = rate_distributions(context)
+        elif request.task not in ("profile", "profile_update", "feedback"):
+            raise BackendError(f"the offline backend cannot answer task '{request.task}'")
+        else:
             raise BackendError(
-                f"the offline backend got a malformed '{request.task}' context ({type(error).__name__}: {error})"
-            ) from None
+                f"the offline backend needs the typed context of a '{request.task}' request, "
+                f"not {type(context).__name__}"
+            )
         text = json.dumps(answer, ensure_ascii=False)
         prompt = sum(len(message.content) for message in request.messages)
         return LLMResponse(

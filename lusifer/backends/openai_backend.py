@@ -35,6 +35,7 @@ from lusifer.backends.structured_output import answer_text, chat_messages, struc
 from lusifer.calls.batch_limits import OPENAI_BATCH_LIMITS
 from lusifer.distributions import TOP_LOGPROBS
 from lusifer.errors import BackendError, RetryableError
+from lusifer.prompt_context import FeedbackContext
 
 if TYPE_CHECKING:
     from openai.types import Batch
@@ -135,7 +136,7 @@ class OpenAIBackend(Backend):
             arguments["seed"] = config.seed
         if config.logprobs:
             arguments["logprobs"] = True
-        if request.context.get("feedback_output") == "distribution":
+        if isinstance(request.context, FeedbackContext) and request.context.feedback_output == "distribution":
             arguments.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
         arguments.update(structured_arguments(mode, request))
         return arguments

@@ -89,7 +89,7 @@ class BatchCallLayer(CallLayer):
         **options: float,
     ) -> None:
         if not isinstance(backend, BatchBackend):
-            raise ConfigError(f"the {backend.name} backend has no batch API: run without --batch")
+            raise ConfigError(f"the {backend.name} backend has no batch API: run without --vendor-batch")
         super().__init__(backend, config, on_exchange, **options)
         self.vendor: BatchBackend = backend
         self.store = store

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 PAPER_PROTOCOL = {
     "fold": "u1",
     "history": 40,
-    "profile_batch": 10,
+    "profile_step_size": 10,
     "context_items": 10,
     "test_items": 10,
     "require_text": True,
@@ -52,17 +52,79 @@ def data_options(function: Any) -> Any:
     return function
 
 
+#: The configuration key each flag sets (by click parameter name); a flag left unset sets nothing.
+DATA_FLAGS: dict[str, tuple[str, ...]] = {
+    "domain": ("domain",),
+    "dataset": ("dataset",),
+    "seed": ("seed",),
+    "data_dir": ("data", "path"),
+    "enrich_file": ("data", "enrich_file"),
+    "fold": ("data", "fold"),
+}
+SIMULATION_FLAGS: dict[str, tuple[str, ...]] = {
+    **DATA_FLAGS,
+    "history": ("data", "history"),
+    "profile_step": ("data", "profile_step_size"),
+    "context_items": ("data", "context_items"),
+    "test_items": ("data", "test_items"),
+    "prompts_dir": ("prompts_dir",),
+    "backend": ("backend", "name"),
+    "model": ("backend", "model"),
+    "base_url": ("backend", "base_url"),
+    "max_concurrency": ("backend", "max_concurrency"),
+    "out": ("run", "out"),
+    "users": ("run", "users"),
+    "user_ids": ("run", "user_ids"),
+    "items_per_call": ("run", "items_per_call"),
+    "concurrency": ("run", "concurrency"),
+    "budget_usd": ("run", "budget_usd"),
+    "calibrator": ("run", "calibrator"),
+    "vendor_batch": ("run", "vendor_batch"),
+    "batch_poll": ("run", "batch_poll"),
+    "shard": ("run", "shard"),
+    "feedback_output": ("run", "feedback_output"),
+    "cache_enabled": ("cache", "enabled"),
+    "cache_refresh": ("cache", "refresh"),
+}
+#: Renamed flags, old -> new (by click parameter name): the old ones still work, with a one-line warning.
+RENAMED_FLAGS = {"batch_size": "profile_step", "rating_batch": "items_per_call", "batch": "vendor_batch"}
+
+
+def flag_overrides(options: dict[str, Any], table: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    """The configuration keys the given flags set, nested like the TOML file (``table``: flag -> key)."""
+    overrides: dict[str, Any] = {}
+    for name, key in table.items():
+        value = options.get(name)
+        if value is None:
+            continue
+        target = overrides
+        for part in key[:-1]:
+            target = target.setdefault(part, {})
+        target[key[-1]] = value
+    return overrides
+
+
 def data_overrides(options: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "domain": options.get("domain"),
-        "dataset": options.get("dataset"),
-        "seed": options.get("seed"),
-        "data": {
-            "path": options.get("data_dir"),
-            "enrich_file": options.get("enrich_file"),
-            "fold": options.get("fold"),
-        },
-    }
+    """The keys the data flags set."""
+    return flag_overrides(options, DATA_FLAGS)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _renamed_flags(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with each deprecated flag's value under its new name (a one-line warning each)."""
+    options = dict(options)
+    for old, new in RENAMED_FLAGS.items():
+        value = options.pop(old, None)
+        if value is None or value is False:
+            continue
+        if options.get(new) not in (None, False):
+            raise click.UsageError(f"{_flag(old)} and {_flag(new)} are one setting: keep only {_flag(new)}")
+        click.echo(f"warning: {_flag(old)} is deprecated, use {_flag(new)}", err=True)
+        options[new] = value
+    return options
 
 
 def simulation_options(function: Any) -> Any:
@@ -80,11 +142,16 @@ def simulation_options(function: Any) -> Any:
         click.option("--users", type=int, help="Simulate the first N users."),
         click.option("--user-ids", help="Comma-separated user ids to simulate."),
         click.option("--history", type=int, help="Last N history items per user for the profile (default 40)."),
-        click.option("--batch-size", type=int, help="History items per profile step (default 10)."),
+        click.option("--profile-step", type=int, help="History items folded into the profile per step (default 10)."),
+        click.option("--batch-size", type=int, hidden=True, help="Deprecated name of --profile-step."),
         click.option("--context-items", type=int, help="Recent rated items shown when rating (default 10)."),
         click.option("--test-items", type=int, help="First k test items per user (default 10)."),
-        click.option("--rating-batch", type=int, help="Items rated per call (default 20)."),
-        click.option("--batch", is_flag=True, help="Use the vendor's batch API: half price, answers within 24 h."),
+        click.option("--items-per-call", type=int, help="Items rated per feedback call (default 20)."),
+        click.option("--rating-batch", type=int, hidden=True, help="Deprecated name of --items-per-call."),
+        click.option(
+            "--vendor-batch", is_flag=True, help="Use the vendor's batch API: half price, answers within 24 h."
+        ),
+        click.option("--batch", is_flag=True, hidden=True, help="Deprecated name of --vendor-batch."),
         click.option(
             "--distribution", is_flag=True, help="Keep a probability per scale point of each rating (and its mean)."
         ),
@@ -100,46 +167,21 @@ def simulation_options(function: Any) -> Any:
 
 def simulation_config(options: dict[str, Any]) -> LusiferConfig:
     """The layered configuration with the command's flags on top."""
-    from lusifer.config import load_config
+    from lusifer.config import deep_merge, load_config
 
-    overrides = data_overrides(options)
-    if options["protocol"] == "paper":
-        overrides["data"] = {**PAPER_PROTOCOL, **{k: v for k, v in overrides["data"].items() if v is not None}}
-    overrides["data"].update(
-        history=options["history"],
-        profile_batch=options["batch_size"],
-        context_items=options["context_items"],
-        test_items=options["test_items"],
-    )
-    overrides["prompts_dir"] = options["prompts_dir"]
-    overrides["backend"] = {
-        "name": options["backend"],
-        "model": options["model"],
-        "base_url": options["base_url"],
-        "max_concurrency": options.get("max_concurrency"),
-    }
-    user_ids = None
+    options = _renamed_flags(options)
     if options["user_ids"] is not None:
         user_ids = [part.strip() for part in options["user_ids"].split(",") if part.strip()]
         if not user_ids:
             raise click.BadParameter("names no user id (give e.g. --user-ids 1,2,3)", param_hint="--user-ids")
-    overrides["run"] = {
-        "out": options.get("out"),
-        "users": options["users"],
-        "user_ids": user_ids,
-        "rating_batch": options["rating_batch"],
-        "concurrency": options.get("concurrency"),
-        "budget_usd": options.get("budget_usd"),
-        "calibrator": options.get("calibrator"),
-        "batch": True if options.get("batch") else None,
-        "batch_poll": options.get("batch_poll"),
-        "shard": options["shard"],
-        "feedback_output": "distribution" if options.get("distribution") else None,
-    }
-    overrides["cache"] = {
-        "enabled": False if options.get("no_cache") else None,
-        "refresh": True if options.get("refresh_cache") else None,
-    }
+        options["user_ids"] = user_ids
+    options["vendor_batch"] = True if options.get("vendor_batch") else None  # an on-only flag: off sets nothing
+    options["feedback_output"] = "distribution" if options.get("distribution") else None
+    options["cache_enabled"] = False if options.get("no_cache") else None
+    options["cache_refresh"] = True if options.get("refresh_cache") else None
+    overrides = flag_overrides(options, SIMULATION_FLAGS)
+    if options["protocol"] == "paper":  # the preset sits just below the flags
+        overrides = deep_merge({"data": PAPER_PROTOCOL}, overrides)
     config = load_config(options["config_file"], overrides)
     if options["protocol"] == "paper" and config.data.enrich_file is None:
         raise click.UsageError("--protocol paper needs --enrich-file (items with an overview)")
@@ -269,7 +311,8 @@ def estimate_command(calibrate_from: Path | None, **options: Any) -> None:
         f"{estimate.users} users, {estimate.ratings} ratings: about {estimate.calls:,} calls, "
         f"{estimate.prompt_tokens:,} prompt + {estimate.completion_tokens:,} completion tokens, "
         f"${estimate.cost_usd:.2f} with {config.backend.name}/{estimate.model} "
-        f"{' at batch prices' if config.run.batch else ''} (first tries only; cached answers are free, retries extra)"
+        f"{' at batch prices' if config.run.vendor_batch else ''} "
+        "(first tries only; cached answers are free, retries extra)"
     )
     if config.run.users is not None and estimate.users < config.run.users:
         click.echo(

@@ -16,6 +16,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal
 
+from lusifer.prompt_context import FeedbackScale, ItemFeatures
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -23,26 +25,7 @@ if TYPE_CHECKING:
 
 RATING_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
 
-
-@dataclass(frozen=True)
-class FeedbackScale:
-    """What a simulated user answers: an integer from ``low`` to ``high``.
-
-    ``kind`` is ``"rating"`` for explicit ratings (e.g. 1-5 stars) or ``"binary"`` for click/skip
-    (0/1). Validators, prompts and evaluators read the scale; nothing else depends on the kind.
-    """
-
-    kind: Literal["rating", "binary"]
-    low: int
-    high: int
-    description: str
-
-    def contains(self, value: int) -> bool:
-        return self.low <= value <= self.high
-
-    @property
-    def midpoint(self) -> float:
-        return (self.low + self.high) / 2
+__all__ = ["CLICK", "RATING_COLUMNS", "STAR_RATING", "Dataset", "Domain", "FeedbackScale", "Split"]
 
 
 STAR_RATING = FeedbackScale("rating", 1, 5, "an integer rating from 1 (strongly disliked) to 5 (loved it)")
@@ -105,6 +88,11 @@ class Domain(ABC):
     @property
     def templates(self) -> str:
         return self.template_folder or self.name
+
+    def item_features(self, items: pd.DataFrame) -> dict[str, ItemFeatures]:
+        """Structured facts per item id (genres, the text without them) for backends that model content,
+        such as the offline one; read from the ``items`` table. Default: none."""
+        return {}
 
     def validator_names(self) -> tuple[str, ...]:
         """Validators applied to every answer (each checks the tasks it names): defaults, then extras."""

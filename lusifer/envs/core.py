@@ -34,7 +34,7 @@ from lusifer.store import ProfileState, RunStore
 
 if TYPE_CHECKING:
     from lusifer.exchange import Exchange
-    from lusifer.simulation.requests import Interaction, ItemText
+    from lusifer.simulation.requests import CatalogueItem, Interaction
 
 T = TypeVar("T")
 
@@ -87,7 +87,7 @@ class Catalogue:
     index: dict[str, int]
     candidate_ids: list[str]
     candidate_index: np.ndarray
-    texts: dict[str, ItemText]
+    texts: dict[str, CatalogueItem]
     community: dict[str, dict[str, float]]
     candidate_position: dict[str, int] = field(default_factory=dict)
 
@@ -242,7 +242,7 @@ class RecommenderCore:
         self.users = population(list(self.histories), users, user_split)
         self._users_table = plan.data.users
         community = community_stats(plan.history)
-        self.catalogue = _catalogue(item_texts(plan.data.items), community, candidates)
+        self.catalogue = _catalogue(item_texts(plan.data.items, plan.domain), community, candidates)
         self.embed = EmbeddingCache(make_encoder(encoder))
         self.sampler: RatingSampler | None = (
             NormalNoise(rating_noise, int(self.scale.low), int(self.scale.high)) if rating_noise else None
@@ -552,7 +552,9 @@ def _resolve_config(config: str | Path | LusiferConfig | None, overrides: dict[s
 
 
 def _catalogue(
-    texts: dict[str, ItemText], community: dict[str, dict[str, float]], candidates: int | Sequence[str | int] | None
+    texts: dict[str, CatalogueItem],
+    community: dict[str, dict[str, float]],
+    candidates: int | Sequence[str | int] | None,
 ) -> Catalogue:
     item_ids = list(texts)
     index = {item_id: position for position, item_id in enumerate(item_ids)}

@@ -62,7 +62,8 @@ def estimate_run(config: LusiferConfig, plan: RunPlan, calibration: Calibration 
     """Estimate ``plan`` as ``config`` would run it (calibrated by ``calibration`` when given)."""
     backend = get_backend(config.backend.name)
     model = config.backend.model or backend.default_model
-    builder = RequestBuilder(plan.domain, template_environment(config.prompts_dir), item_texts(plan.data.items))
+    texts = item_texts(plan.data.items, plan.domain)
+    builder = RequestBuilder(plan.domain, template_environment(config.prompts_dir), texts)
     histories = histories_by_user(plan.history)
     community = community_stats(plan.history)
     targets: dict[str, list[str]] = {}
@@ -73,7 +74,7 @@ def estimate_run(config: LusiferConfig, plan: RunPlan, calibration: Calibration 
     calls = prompt = profile_calls = feedback_calls = rated = 0
     for user_id in sample:
         history = histories.get(user_id, [])
-        size = config.data.profile_batch
+        size = config.data.profile_step_size
         for step, start in enumerate(range(0, len(history), size)):
             previous = PLACEHOLDER_PROFILE if step else None
             request = builder.profile(user_id, "", history[start : start + size], previous, step)
@@ -81,8 +82,8 @@ def estimate_run(config: LusiferConfig, plan: RunPlan, calibration: Calibration 
         items = targets.get(user_id, [])
         recent = history[-config.data.context_items :] if config.data.context_items else []
         stats = {"mean": 3.5, "count": len(history)} if history else None
-        for start in range(0, len(items), config.run.rating_batch):
-            chunk = items[start : start + config.run.rating_batch]
+        for start in range(0, len(items), config.run.items_per_call):
+            chunk = items[start : start + config.run.items_per_call]
             request = builder.feedback(user_id, "", PLACEHOLDER_PROFILE, recent, chunk, stats, community)
             calls, prompt, feedback_calls, rated = (
                 calls + 1,
@@ -95,7 +96,7 @@ def estimate_run(config: LusiferConfig, plan: RunPlan, calibration: Calibration 
     prices = price_table(backend, config.prices)
     # A keyless backend (local server, offline) costs nothing unless [prices] or the backend price it.
     priced = bool(backend.key_name or price_for(model, prices))
-    factor = BatchCallLayer.price_factor if config.run.batch else 1.0
+    factor = BatchCallLayer.price_factor if config.run.vendor_batch else 1.0
     costs = [cost(model, Usage(p, c), prices) * factor if priced else 0.0 for p, c in totals]
     (prompt_point, completion_point), (prompt_low, completion_low), (prompt_high, completion_high) = totals
     return Estimate(

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lusifer.simulation.requests import Interaction, ItemText
+from lusifer.prompt_context import ItemFeatures
+from lusifer.simulation.requests import CatalogueItem, Interaction
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from lusifer.domains.base import Domain
 
-def item_texts(items: pd.DataFrame) -> dict[str, ItemText]:
-    """Title and prompt text of every item, by item id."""
+
+def item_texts(items: pd.DataFrame, domain: Domain) -> dict[str, CatalogueItem]:
+    """Title, prompt text and the domain's structured features of every item, by item id."""
+    features = domain.item_features(items)
+    empty = ItemFeatures()
     return {
-        str(item_id): ItemText(str(title), str(info))
+        str(item_id): CatalogueItem(str(title), str(info), features.get(str(item_id), empty))
         for item_id, title, info in zip(items.index, items["title"], items["item_info"])
     }
 

@@ -1,8 +1,8 @@
 """Build the LLM requests of both phases from a user's data and the domain's templates.
 
-The context dicts built here are rendered into the prompts and travel with the request
-(``LLMRequest.context``): validators read the expected ids from them, and the offline backend
-computes its answer from them. Their keys are part of the template contract (``docs/prompts.md``).
+The typed contexts built here (:mod:`lusifer.prompt_context`) are rendered into the prompts and travel
+with the request (``LLMRequest.context``): validators read the expected ids from them, and the offline
+backend computes its answer from them. Their fields are the template contract (``docs/plugins/prompts.md``).
 """
 
 from __future__ import annotations
@@ -14,16 +14,28 @@ import jinja2
 
 from lusifer.backends.base import LLMRequest, Message
 from lusifer.domains.base import Domain
+from lusifer.prompt_context import (
+    CandidateItem,
+    CommunityStats,
+    FeedbackContext,
+    ItemFeatures,
+    ProfileContext,
+    PromptContext,
+    RatedItem,
+    UserStats,
+    template_variables,
+)
 from lusifer.templates import render
 from lusifer.validation import PROFILE_MIN_WORDS, feedback_schema, profile_schema
 
 
 @dataclass(frozen=True)
-class ItemText:
-    """What a prompt shows of one item."""
+class CatalogueItem:
+    """One item of the catalogue as prompts show it (title, text) with the domain's structured facts about it."""
 
     title: str
     item_info: str
+    features: ItemFeatures = ItemFeatures()
 
 
 @dataclass(frozen=True)
@@ -42,35 +54,39 @@ class RequestBuilder:
         self,
         domain: Domain,
         environment: jinja2.Environment,
-        items: dict[str, ItemText],
+        items: dict[str, CatalogueItem],
         profile_min_words: int = PROFILE_MIN_WORDS,
     ) -> None:
         self.domain = domain
         self.profile_min_words = profile_min_words
         self.environment = environment
         self.items = items
-        scale = domain.scale
-        self.scale: dict[str, Any] = {
-            "kind": scale.kind,
-            "low": scale.low,
-            "high": scale.high,
-            "description": scale.description,
-        }
 
-    def _base(self, user_id: str, user_info: str) -> dict[str, Any]:
-        return {"user_id": user_id, "user_info": user_info, "scale": self.scale, "item_noun": self.domain.item_noun}
-
-    def _request(self, task: str, context: dict[str, Any], schema: dict[str, Any], schema_name: str) -> LLMRequest:
+    def _request(self, task: str, context: PromptContext, schema: dict[str, Any], schema_name: str) -> LLMRequest:
         folder = self.domain.templates
+        variables = template_variables(context)
         messages = (
-            Message("system", render(self.environment, folder, "system", **context)),
-            Message("user", render(self.environment, folder, task, **context)),
+            Message("system", render(self.environment, folder, "system", **variables)),
+            Message("user", render(self.environment, folder, task, **variables)),
         )
         return LLMRequest(task, messages, schema=schema, schema_name=schema_name, context=context)
 
-    def _rated(self, entry: Interaction) -> dict[str, Any]:
+    def _rated(self, entry: Interaction) -> RatedItem:
         text = self.items[entry.item_id]
-        return {"item_id": entry.item_id, "title": text.title, "item_info": text.item_info, "rating": entry.rating}
+        return RatedItem(
+            item_id=entry.item_id,
+            title=text.title,
+            item_info=text.item_info,
+            features=text.features,
+            rating=entry.rating,
+        )
+
+    def _candidate(self, item_id: str, community: dict[str, float] | None) -> CandidateItem:
+        text = self.items[item_id]
+        stats = CommunityStats(mean=community["mean"], count=int(community["count"])) if community else None
+        return CandidateItem(
+            item_id=item_id, title=text.title, item_info=text.item_info, features=text.features, community=stats
+        )
 
     def profile(
         self,
@@ -82,12 +98,15 @@ class RequestBuilder:
         note: str | None = None,
     ) -> LLMRequest:
         """The initial profile (``previous_profile`` None) or an update folding in ``batch``."""
-        context = self._base(user_id, user_info)
-        context.update(
+        context = ProfileContext(
+            user_id=user_id,
+            user_info=user_info,
+            scale=self.domain.scale,
+            item_noun=self.domain.item_noun,
+            note=note,
             step=step,
             previous_profile=previous_profile,
-            note=note,
-            batch=[self._rated(entry) for entry in batch],
+            batch=tuple(self._rated(entry) for entry in batch),
             profile_min_words=self.profile_min_words,
         )
         task = "profile" if previous_profile is None else "profile_update"
@@ -105,22 +124,17 @@ class RequestBuilder:
         note: str | None = None,
     ) -> LLMRequest:
         """Ask for the user's feedback on ``item_ids`` given the profile and recent feedback."""
-        context = self._base(user_id, user_info)
-        context.update(
-            profile=profile,
-            user_stats=user_stats,
-            recent=[self._rated(entry) for entry in recent],
-            items=[
-                {
-                    "item_id": item_id,
-                    "title": self.items[item_id].title,
-                    "item_info": self.items[item_id].item_info,
-                    "community": community.get(item_id),
-                }
-                for item_id in item_ids
-            ],
-            item_ids=list(item_ids),
+        context = FeedbackContext(
+            user_id=user_id,
+            user_info=user_info,
+            scale=self.domain.scale,
+            item_noun=self.domain.item_noun,
             note=note,
+            profile=profile,
+            user_stats=UserStats(mean=user_stats["mean"], count=int(user_stats["count"])) if user_stats else None,
+            recent=tuple(self._rated(entry) for entry in recent),
+            items=tuple(self._candidate(item_id, community.get(item_id)) for item_id in item_ids),
+            item_ids=tuple(item_ids),
         )
-        schema = feedback_schema(item_ids, self.scale["low"], self.scale["high"])
+        schema = feedback_schema(item_ids, self.domain.scale.low, self.domain.scale.high)
         return self._request("feedback", context, schema, "feedback")

@@ -25,7 +25,7 @@ RESUMABLE_KEYS = {
     ("run", "out"),
     ("run", "concurrency"),
     ("run", "budget_usd"),
-    ("run", "batch"),
+    ("run", "vendor_batch"),
     ("run", "batch_poll"),
     ("backend", "base_url"),  # where the model answers, not what it answers (shards may use replicas)
     ("backend", "max_concurrency"),
@@ -36,6 +36,22 @@ RESUMABLE_KEYS = {
     ("run", "validation_retries"),  # how hard to retry, not what is asked
     ("cache",),
 }
+
+
+def upgraded_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A stored snapshot with the keys renamed since it was written under their new names (``RENAMED_KEYS``)."""
+    from lusifer.config import RENAMED_KEYS
+
+    return _renamed(snapshot, RENAMED_KEYS)
+
+
+def _renamed(snapshot: dict[str, Any], names: dict[tuple[str, str], tuple[str, str]]) -> dict[str, Any]:
+    result = dict(snapshot)
+    for (section, old), (_, new) in names.items():
+        values = result.get(section)
+        if isinstance(values, dict) and old in values:
+            result[section] = {(new if key == old else key): value for key, value in values.items()}
+    return result
 
 
 def config_snapshot(config: LusiferConfig) -> dict[str, Any]:
@@ -64,9 +80,13 @@ def _without(snapshot: dict[str, Any], skipped: set[tuple[str, ...]], prefix: tu
 
 def default_run_dir(config: LusiferConfig) -> Path:
     """``runs/<domain>-<dataset>-<backend>-<model>-<8 hex digits of the resumable configuration>``."""
+    from lusifer.config import RENAMED_KEYS
     from lusifer.registry import get_domain
 
-    settings = _without(config_snapshot(config), set(RESUMABLE_KEYS))
+    # hashed under the keys' original names, so a configuration keeps its directory across the renames
+    legacy = {new: old for old, new in RENAMED_KEYS.items()}
+    resumable = {legacy.get(key, key) for key in RESUMABLE_KEYS if len(key) == 2} | set(RESUMABLE_KEYS)
+    settings = _without(_renamed(config_snapshot(config), legacy), resumable)
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
     dataset = config.dataset or get_domain(config.domain).datasets[0]
     parts = [config.domain, dataset, config.backend.name, config.backend.model or "default", digest]

@@ -7,7 +7,7 @@ that holds other files than a run is refused. ``run.budget_usd`` is for the whol
 invocations spent counts, answers in flight when it is reached are kept, and users it left untouched
 are "not started". Users that still miss items after their retries get one final re-ask pass.
 
-``run.batch`` sends the calls through the vendor's batch API (:mod:`lusifer.simulation.batch_runner`);
+``run.vendor_batch`` sends the calls through the vendor's batch API (:mod:`lusifer.simulation.batch_runner`);
 ``run.shard = "i/n"`` simulates only the users of shard i (a stable hash of the user id), so that n
 machines can share a run and ``lusifer merge`` can put it back together.
 """
@@ -37,7 +37,7 @@ from lusifer.simulation.exports import (
 )
 from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts, user_info_of
 from lusifer.simulation.lock import LOCK_FILE, RunLock
-from lusifer.simulation.run_dir import RESUMABLE_KEYS, config_snapshot, default_run_dir
+from lusifer.simulation.run_dir import RESUMABLE_KEYS, config_snapshot, default_run_dir, upgraded_snapshot
 from lusifer.simulation.simulator import NOT_STARTED, ProfileError, SimulatedUser, Simulator
 from lusifer.store import STORE_FILE, RunStore
 from lusifer.templates import check_templates, template_environment
@@ -145,7 +145,7 @@ def check_resumable(store: RunStore, snapshot: dict[str, Any]) -> None:
     previous = store.get_meta("config")
     if previous is None:
         return
-    differences = sorted(config_differences(previous, snapshot))
+    differences = sorted(config_differences(upgraded_snapshot(previous), snapshot))
     if differences:
         raise ConfigError(
             f"{store.run_dir} holds a run with a different configuration (differs in: {', '.join(differences)}); "
@@ -283,14 +283,15 @@ async def _simulate(
 
     batch_calls = None
     calls: CallLayer
-    if config.run.batch:
+    if config.run.vendor_batch:
         from lusifer.calls.batch import BatchCallLayer
 
         calls = batch_calls = BatchCallLayer(backend, config, store, record, poll_seconds=config.run.batch_poll)
     else:
         calls = CallLayer(backend, config, on_exchange=record)
     calls.prior_cost_usd = float(store.exchange_totals()["cost_usd"])  # the budget is for the whole run
-    simulator = Simulator(plan.domain, calls, config, item_texts(plan.data.items), community_stats(plan.history), store)
+    texts = item_texts(plan.data.items, plan.domain)
+    simulator = Simulator(plan.domain, calls, config, texts, community_stats(plan.history), store)
     users_info = plan.data.users.get("user_info")
     histories = histories_by_user(plan.history)
     targets: dict[str, list[tuple[str, float | None]]] = {}
@@ -302,7 +303,7 @@ async def _simulate(
         progress.start(total=len(plan.user_ids), done=len(plan.user_ids) - len(todo))
     emit_run_started(run)
     # Batch mode needs every user in flight: a batch holds one step of all of them.
-    semaphore = asyncio.Semaphore(max(len(todo), 1) if config.run.batch else config.run.concurrency)
+    semaphore = asyncio.Semaphore(max(len(todo), 1) if config.run.vendor_batch else config.run.concurrency)
     budget_stop: list[str] = []  # the budget message, once the budget stopped a call
 
     def stop_for_budget(user_id: str, message: str) -> None:

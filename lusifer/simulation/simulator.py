@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from lusifer.distributions import DistributionReader, distribution_request
 from lusifer.errors import BackendError, BudgetExceededError, LusiferError
 from lusifer.registry import get_validator
-from lusifer.simulation.requests import Interaction, ItemText, RequestBuilder
+from lusifer.simulation.requests import CatalogueItem, Interaction, RequestBuilder
 from lusifer.store import ProfileState, RunStore
 from lusifer.templates import template_environment
 
@@ -93,7 +93,7 @@ class Simulator:
         domain: Domain,
         calls: CallLayer,
         config: LusiferConfig,
-        items: dict[str, ItemText],
+        items: dict[str, CatalogueItem],
         community: dict[str, dict[str, float]],
         store: RunStore | None = None,
     ) -> None:
@@ -113,7 +113,7 @@ class Simulator:
     # phase 1 ------------------------------------------------------------------------------------
     async def build_profiles(self, user: SimulatedUser) -> None:
         """Build the profile from the history, one batch per step, resuming from stored steps."""
-        size = self.config.data.profile_batch
+        size = self.config.data.profile_step_size
         batches = [user.history[start : start + size] for start in range(0, len(user.history), size)]
         if self.store is not None and not user.profiles:
             user.profiles = [state for state in self.store.profiles(user.user_id) if state.source == "history"]
@@ -149,7 +149,7 @@ class Simulator:
         if user.profile is None and user.history:
             raise ProfileError(f"user {user.user_id} has no profile yet: build it first")
         result = FeedbackResult()
-        size = self.config.run.rating_batch
+        size = self.config.run.items_per_call
         for start in range(0, len(item_ids), size):
             await self._rate_chunk(user, item_ids[start : start + size], result)
         return result

@@ -7,10 +7,12 @@ checked so a test can go on using it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Message
-from lusifer.domains.base import RATING_COLUMNS, Dataset, Domain, Split
+from lusifer.domains.base import RATING_COLUMNS, STAR_RATING, Dataset, Domain, FeedbackScale, Split
+from lusifer.prompt_context import CandidateItem, FeedbackContext, UserStats
 from lusifer.validation import FeedbackValidator, feedback_schema, parse_json
 
 if TYPE_CHECKING:
@@ -47,6 +49,22 @@ def check_domain(domain: Domain, dataset: str, config: DataConfig | None = None)
     return data, split
 
 
+def sample_feedback_context(item_ids: Sequence[str], scale: FeedbackScale = STAR_RATING) -> FeedbackContext:
+    """A feedback context asking one user (known profile, no recent feedback) about ``item_ids``
+    (titled ``Movie <id>``): for tests that build a feedback request by hand."""
+    return FeedbackContext(
+        user_id="1",
+        user_info="",
+        item_noun="movie",
+        scale=scale,
+        profile="Likes comedies.",
+        user_stats=UserStats(mean=3.5, count=10),
+        recent=(),
+        items=tuple(CandidateItem(item_id=i, title=f"Movie {i}", item_info=f"Movie {i}.") for i in item_ids),
+        item_ids=tuple(item_ids),
+    )
+
+
 def check_backend(backend_class: type[Backend], config: BackendConfig, api_key: str | None = None) -> LLMResponse:
     """Instantiate ``backend_class`` and ask it for feedback on two items; check the answer parses."""
     from pydantic import SecretStr
@@ -55,19 +73,7 @@ def check_backend(backend_class: type[Backend], config: BackendConfig, api_key: 
     assert isinstance(backend_class.name, str) and backend_class.name, "a backend needs a non-empty name"
     backend = backend_class(config, SecretStr(api_key) if api_key else None)
     item_ids = ["1", "2"]
-    context = {
-        "user_id": "1",
-        "user_info": "",
-        "item_noun": "movie",
-        "scale": {"kind": "rating", "low": 1, "high": 5},
-        "profile": "Likes comedies.",
-        "user_stats": {"mean": 3.5, "count": 10},
-        "recent": [],
-        "items": [
-            {"item_id": i, "title": f"Movie {i}", "item_info": f"Movie {i}.", "community": None} for i in item_ids
-        ],
-        "item_ids": item_ids,
-    }
+    context = sample_feedback_context(item_ids)
     request = LLMRequest(
         "feedback",
         (Message("system", "You rate movies."), Message("user", 'Rate movies 1 and 2 as {"ratings": {...}}.')),
@@ -97,7 +103,7 @@ def check_templates(domain: Domain, data: Dataset, prompts_dir: Path | None = No
     from lusifer.simulation.requests import RequestBuilder
     from lusifer.templates import template_environment
 
-    builder = RequestBuilder(domain, template_environment(prompts_dir), item_texts(data.items))
+    builder = RequestBuilder(domain, template_environment(prompts_dir), item_texts(data.items, domain))
     histories = histories_by_user(data.ratings)
     assert histories, "the dataset has no ratings to build a prompt from"
     user_id, history = next(iter(histories.items()))

@@ -56,7 +56,7 @@ def tiny_run(data_dir: Path, enrich_file: Path) -> list[str]:
     """``lusifer run`` options for the smallest real run: the paper protocol cut to two users, each with
     one profile step, one update and one rating call, one user at a time."""
     arguments = ["--no-progress", "--protocol", "paper", "--data-dir", str(data_dir), "--enrich-file", str(enrich_file)]
-    arguments += ["--users", "2", "--history", "4", "--batch-size", "2", "--context-items", "2", "--test-items", "2"]
+    arguments += ["--users", "2", "--history", "4", "--profile-step", "2", "--context-items", "2", "--test-items", "2"]
     return [*arguments, "--concurrency", "1"]
 
 

@@ -22,12 +22,12 @@ SETTINGS = ("titles shown", "titles masked")
 
 def contamination(data: ValidityData) -> list[tuple[Any, ...]]:
     """The held-out items with titles masked: RMSE and within-user Spearman, and their change."""
-    from lusifer.simulation.requests import ItemText
+    from lusifer.simulation.requests import CatalogueItem
 
     live = live_of(data)
     targets, truth = targets_of(data), truth_of(data)
     users = list(targets)
-    masked = {item: ItemText(f"Item {item}", text.item_info) for item, text in live.items.items()}
+    masked = {item: CatalogueItem(f"Item {item}", text.item_info, text.features) for item, text in live.items.items()}
 
     async def work(user: str) -> tuple[UserErrors, UserErrors]:
         own = {item: truth[(user, item)] for item in targets[user]}

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from lusifer.calls import CallLayer
 from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts, user_info_of
-from lusifer.simulation.requests import ItemText
+from lusifer.simulation.requests import CatalogueItem
 from lusifer.simulation.simulator import NO_PROFILE, ProfileError, SimulatedUser, Simulator
 from lusifer.store import ProfileState
 
@@ -46,7 +46,7 @@ class LiveSimulator:
         self.plan = plan
         self.backend = backend
         self.calls = CallLayer(backend, config)
-        self.items = item_texts(plan.data.items)
+        self.items = item_texts(plan.data.items, plan.domain)
         self.community = community_stats(plan.history)
         self.histories = histories_by_user(plan.history)
         self._users_info = plan.data.users.get("user_info")
@@ -58,12 +58,12 @@ class LiveSimulator:
     def kind(self) -> str:
         return self.plan.domain.scale.kind
 
-    def simulator(self, items: dict[str, ItemText] | None = None, prompts_dir: Path | None = None) -> Simulator:
+    def simulator(self, items: dict[str, CatalogueItem] | None = None, prompts_dir: Path | None = None) -> Simulator:
         """A simulator that rates every requested item in one call (the slate is what the check asks)."""
         key = (id(items), prompts_dir)
         if key not in self._simulators:
             config = self.config.model_copy(deep=True)
-            config.run.rating_batch = 10**6
+            config.run.items_per_call = 10**6
             if prompts_dir is not None:
                 config.prompts_dir = prompts_dir
             self._simulators[key] = Simulator(self.plan.domain, self.calls, config, items or self.items, self.community)
@@ -82,7 +82,7 @@ class LiveSimulator:
 
     def steps(self, user_id: str) -> int:
         """Profile steps of the user's history."""
-        size = self.config.data.profile_batch
+        size = self.config.data.profile_step_size
         return -(-len(self.histories.get(user_id, [])) // size)
 
     async def rate(
@@ -90,7 +90,7 @@ class LiveSimulator:
         user_id: str,
         item_ids: Sequence[str],
         steps: int | None = None,
-        items: dict[str, ItemText] | None = None,
+        items: dict[str, CatalogueItem] | None = None,
         prompts_dir: Path | None = None,
         profile: bool = True,
     ) -> dict[str, float]:
@@ -101,7 +101,7 @@ class LiveSimulator:
         states = await self.profiles(user_id) if history and steps != 0 and profile else []
         if steps is not None:
             states = states[:steps]
-            history = history[: steps * self.config.data.profile_batch]
+            history = history[: steps * self.config.data.profile_step_size]
         if history and not profile:
             states = [ProfileState(user_id, 0, NO_PROFILE, "", [], "validity")]
         if history and not states:

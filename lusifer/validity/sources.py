@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage
 from lusifer.errors import DataError
+from lusifer.prompt_context import FeedbackContext
 from lusifer.validity.base import ValidityData
 
 if TYPE_CHECKING:
@@ -177,7 +178,7 @@ class CountingBackend(Backend):
         else:
             self.calls += 1
             self.prompt_tokens += estimate_tokens(request)
-            items = len(request.context.get("item_ids") or [])
+            items = len(request.context.item_ids) if isinstance(request.context, FeedbackContext) else 0
             self.completion_tokens += TOKENS_PER_RATING * items + 10 if items else PROFILE_COMPLETION_TOKENS
         return await self.offline.acomplete(request)
 

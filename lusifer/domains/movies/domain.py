@@ -22,7 +22,10 @@ from lusifer.errors import DataError, NotFoundError
 from lusifer.registry import unknown_name_message
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from lusifer.config import DataConfig
+    from lusifer.prompt_context import ItemFeatures
 
 
 class MoviesDomain(Domain):
@@ -53,6 +56,12 @@ class MoviesDomain(Domain):
             enrich = default_enrichment_path(spec.name)
             enrich = enrich if enrich.is_file() else None
         return load_folder(spec, folder, enrich)
+
+    def item_features(self, items: pd.DataFrame) -> dict[str, ItemFeatures]:
+        """Each movie's genres (MovieLens's, else TMDB's) and its text without the ``Genres:`` sentence."""
+        from lusifer.domains.movies.text import item_features
+
+        return item_features(items)
 
     def split(self, data: Dataset, fold: str | None, seed: int) -> Split:
         """Train/test ratings of ``fold`` (official files for ML-100K, seeded 5-fold otherwise)."""

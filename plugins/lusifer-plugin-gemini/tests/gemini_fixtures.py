@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lusifer.backends.base import LLMRequest, Message
+from lusifer.testing.contracts import sample_feedback_context
 from lusifer.validation import feedback_schema
 
 KEY = "gm-test-key-0123456789"
@@ -17,5 +18,5 @@ REQUEST = LLMRequest(
     ),
     schema=feedback_schema(["1", "2"], 1, 5),
     schema_name="feedback",
-    context={"item_ids": ["1", "2"], "scale": {"kind": "rating", "low": 1, "high": 5}},
+    context=sample_feedback_context(["1", "2"]),
 )

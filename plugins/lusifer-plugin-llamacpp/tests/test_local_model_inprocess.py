@@ -12,6 +12,7 @@ from lusifer.backends.base import LLMRequest, Message
 from lusifer.calls import CallLayer
 from lusifer.config import BackendConfig, LusiferConfig
 from lusifer.errors import BackendError
+from lusifer.testing.contracts import sample_feedback_context
 from lusifer.testing.local_model import check_tiny_run, local_gguf, run_environment, run_kill_resume, tiny_run
 from lusifer.validation import FeedbackValidator, feedback_schema
 from lusifer_plugin_llamacpp.backend import LlamaCppBackend
@@ -28,7 +29,7 @@ def _feedback_request(text: str) -> LLMRequest:
         (Message("system", "You rate movies. Answer in JSON."), Message("user", text)),
         schema=feedback_schema(ids, 1, 5),
         schema_name="feedback",
-        context={"item_ids": ids, "scale": {"kind": "rating", "low": 1, "high": 5}},
+        context=sample_feedback_context(ids),
     )
 
 

@@ -14,7 +14,10 @@ from lusifer.registry import unknown_name_message
 from lusifer_plugin_music.datasets import SPECS, get_spec
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from lusifer.config import DataConfig
+    from lusifer.prompt_context import ItemFeatures
 
 
 class MusicDomain(Domain):
@@ -39,6 +42,12 @@ class MusicDomain(Domain):
             return load_files(spec.name, fetch(spec.reviews), fetch(spec.meta))
         folder = Path(config.path).expanduser()
         return load_files(spec.name, *(_find(folder, remote.name) for remote in (spec.reviews, spec.meta)))
+
+    def item_features(self, items: pd.DataFrame) -> dict[str, ItemFeatures]:
+        """Each release's Amazon categories as genres, and its text without them (for the offline backend)."""
+        from lusifer_plugin_music.loading import item_features
+
+        return item_features(items)
 
     def split(self, data: Dataset, fold: str | None, seed: int) -> Split:
         """Fold ``last-out`` (each user's latest review) or ``80-20`` (seeded, per user)."""

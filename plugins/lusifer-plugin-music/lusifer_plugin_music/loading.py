@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from lusifer.domains.base import Dataset, Split
+from lusifer.prompt_context import ItemFeatures
 from lusifer_plugin_music.download import source_of
 from lusifer_plugin_music.readers import META_COLUMNS, read_meta, read_reviews
 
@@ -82,6 +83,15 @@ def item_text(
         voters = f" from {int(count)} ratings" if not pd.isna(count) else ""  # type: ignore[call-overload]
         parts.append(f"Average customer rating {average:.1f} of 5{voters}.")
     return " ".join(parts)
+
+
+def item_features(items: pd.DataFrame) -> dict[str, ItemFeatures]:
+    """Per item id: its Amazon categories as genres, and its text without the ``Genres:`` sentence."""
+    rows = items[META_COLUMNS].itertuples(index=False)
+    return {
+        str(item_id): ItemFeatures(genres=tuple(row.categories), description=item_text(*row._replace(categories=[])))
+        for item_id, row in zip(items.index, rows)
+    }
 
 
 @functools.lru_cache(maxsize=2)

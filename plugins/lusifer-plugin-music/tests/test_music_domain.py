@@ -63,11 +63,11 @@ def test_uncompressed_files_are_accepted_and_missing_ones_named(music_dir: Path,
 
 
 def test_music_templates_render(music_dir: Path) -> None:
-    from lusifer.simulation.requests import Interaction, ItemText, RequestBuilder
+    from lusifer.simulation.requests import CatalogueItem, Interaction, RequestBuilder
     from lusifer.templates import template_environment
 
     data = MusicDomain().load("digital-music", DataConfig(path=music_dir))
-    items = {item: ItemText(row.title, row.item_info) for item, row in data.items.iterrows()}
+    items = {item: CatalogueItem(row.title, row.item_info) for item, row in data.items.iterrows()}
     builder = RequestBuilder(get_domain("music"), template_environment(), items)
     batch = [Interaction("B000000001", 5, 1)]
     profile = builder.profile("USER0", "", batch, None, 0)
@@ -79,3 +79,13 @@ def test_music_templates_render(music_dir: Path) -> None:
     feedback = builder.feedback("USER0", "", "Loves rock.", batch, ["B000000002"], {"mean": 5.0, "count": 1}, {})
     assert "They have reviewed 1 music releases, 5.0 stars on average." in feedback.messages[1].content
     assert "[B000000002] Classical Sessions Vol. 2." in feedback.messages[1].content
+
+
+def test_categories_are_the_genres_the_offline_backend_reads(music_dir: Path) -> None:
+    from lusifer.simulation.inputs import item_texts
+
+    data = MusicDomain().load("digital-music", DataConfig(path=music_dir))
+    text = item_texts(data.items, MusicDomain())["B000000001"]
+    categories = tuple(data.items.loc["B000000001", "categories"])
+    assert categories and text.features.genres == categories
+    assert "Genres:" in text.item_info and "Genres:" not in (text.features.description or "")

@@ -63,11 +63,11 @@ def test_data_dir_without_the_official_folders_is_an_error(tmp_path: Path, mind_
 
 
 def test_news_templates_render_clicks_and_skips(mind_dir: Path) -> None:
-    from lusifer.simulation.requests import Interaction, ItemText, RequestBuilder
+    from lusifer.simulation.requests import CatalogueItem, Interaction, RequestBuilder
     from lusifer.templates import template_environment
 
     data = NewsDomain().load("mind-small", DataConfig(path=mind_dir))
-    items = {item: ItemText(row.title, row.item_info) for item, row in data.items.iterrows()}
+    items = {item: CatalogueItem(row.title, row.item_info) for item, row in data.items.iterrows()}
     builder = RequestBuilder(get_domain("news"), template_environment(), items)
     batch = [Interaction("N1", 1, 1), Interaction("N2", 0, 2)]
     profile = builder.profile("U1", "", batch, None, 0)
