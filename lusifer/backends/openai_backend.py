@@ -133,7 +133,7 @@ class OpenAIBackend(Backend):
             arguments["seed"] = config.seed
         if config.logprobs:
             arguments["logprobs"] = True
-        if request.context.get("feedback_output") == "distribution":
+        if request.context.get("distribution_method") == "logprobs":
             arguments.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
         arguments.update(structured_arguments(mode, request))
         return arguments

@@ -474,17 +474,25 @@ class FakeOpenAIServer(FakeServer):
     """Speaks ``POST /v1/chat/completions`` (``response_format``, tools and ``logprobs``).
 
     :param structured_output: one of :data:`STRUCTURED_OUTPUT_BEHAVIOURS` (see the module's docstring).
+    :param ignores_logprobs: answer without ``logprobs`` even when asked (as some servers do); otherwise
+        asked-for log-probabilities come as 4-character tokens without ``top_logprobs`` alternatives.
     """
 
     path = "/v1/chat/completions"
 
     def __init__(
-        self, responder: Responder | None = None, *, structured_output: str = "openai", **options: Any
+        self,
+        responder: Responder | None = None,
+        *,
+        structured_output: str = "openai",
+        ignores_logprobs: bool = False,
+        **options: Any,
     ) -> None:
         if structured_output not in STRUCTURED_OUTPUT_BEHAVIOURS:
             raise ValueError(f"structured_output must be one of {STRUCTURED_OUTPUT_BEHAVIOURS}")
         super().__init__(responder, **options)
         self.structured_output = structured_output
+        self.ignores_logprobs = ignores_logprobs
         self.files: dict[str, bytes] = {}
         self._inputs: dict[str, str] = {}
         self._outputs: dict[str, tuple[str | None, str | None]] = {}
@@ -513,7 +521,7 @@ class FakeOpenAIServer(FakeServer):
             message = _tool_call_message(request, content, number)
         prompt, completion = _estimate_tokens(request.get("messages")), max(len(content) // 4, 1)
         logprobs = None
-        if request.get("logprobs"):
+        if request.get("logprobs") and not self.ignores_logprobs:
             pieces = [content[i : i + 4] for i in range(0, len(content), 4)]
             logprobs = {
                 "content": [

@@ -1,0 +1,138 @@
+"""Token-level robustness of distribution mode, through the real openai SDK against the fake server:
+ratings split over two tokens or sharing a token with punctuation, missing ``top_logprobs``, and
+servers that ignore ``logprobs`` (detected, warned once, verbalised fallback for later requests)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from pydantic import SecretStr
+
+from lusifer.backends.base import LLMRequest
+from lusifer.backends.openai_backend import OpenAIBackend
+from lusifer.cli import cli, load_plugin_commands
+from lusifer.distributions import DistributionReader, distribution_request
+from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
+from tests.calls_helpers import feedback_request, layer, make_config
+from tests.simulation_fakes import good_answer, requested_ids, requested_schema
+
+Token = tuple[str, dict[str, float] | None]
+
+
+def _completion(tokens: list[Token]) -> dict[str, Any]:
+    """A chat completion of ``tokens``: (text, {alternative: probability}); None leaves out ``top_logprobs``."""
+    content = []
+    for text, top in tokens:
+        entry: dict[str, Any] = {"token": text, "logprob": -0.01, "bytes": None}
+        if top is not None:
+            entry["top_logprobs"] = [
+                {"token": token, "logprob": math.log(p), "bytes": None} for token, p in top.items()
+            ]
+        content.append(entry)
+    answer = "".join(text for text, _ in tokens)
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": "fake",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer},
+                "logprobs": {"content": content},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 50, "completion_tokens": len(tokens), "total_tokens": 50 + len(tokens)},
+    }
+
+
+def _read(tmp_path: Path, server: FakeOpenAIServer, request: LLMRequest, ids: list[str], reader=None):
+    config = make_config(tmp_path, name="openai", base_url=server.base_url)
+    reader = reader or DistributionReader("logprobs")
+
+    async def go():
+        calls = layer(OpenAIBackend(config.backend, SecretStr("sk-test")), config)
+        try:
+            return await calls.call(request)
+        finally:
+            await calls.aclose()
+
+    return reader.read(request, asyncio.run(go()).response, ids), reader
+
+
+def _ten_point_request() -> LLMRequest:
+    request = feedback_request()
+    return distribution_request(
+        LLMRequest(
+            **{**vars(request), "context": {**request.context, "scale": {"kind": "rating", "low": 1, "high": 10}}}
+        ),
+        "logprobs",
+    )
+
+
+def test_a_rating_split_over_two_tokens_combines_both_tokens_alternatives(tmp_path: Path) -> None:
+    tokens: list[Token] = [
+        ('{"ratings": {"10": ', {}),
+        ("1", {"1": 0.5, "2": 0.3, "9": 0.15, "x": 0.05}),  # "1" may be 1 or the start of 10
+        ("0", {"0": 0.6, "}": 0.3, "5": 0.1}),  # after "1": 10, 1, or 15 (off the scale)
+        (', "20": ', {}),
+        ("7}}", {"7}}": 0.8, "6}}": 0.2}),  # a rating sharing its token with the closing braces
+    ]
+    with FakeOpenAIServer(lambda request: FakeReply(json=_completion(tokens))) as server:
+        distributions, reader = _read(tmp_path, server, _ten_point_request(), ["10", "20"])
+    masses = {10: 0.5 * 0.6, 1: 0.5 * 0.3, 2: 0.3, 9: 0.15}
+    inside = sum(masses.values())
+    assert distributions["10"] == pytest.approx({p: masses.get(p, 0.0) / inside for p in range(1, 11)}, abs=1e-6)
+    assert distributions["20"] == pytest.approx({p: {7: 0.8, 6: 0.2}.get(p, 0.0) for p in range(1, 11)}, abs=1e-6)
+    assert not reader.warned and reader.method == "logprobs"
+
+
+def test_a_missing_top_logprobs_entry_loses_only_that_rating(tmp_path: Path, caplog) -> None:
+    tokens: list[Token] = [
+        ('{"ratings": {"10":', {}),
+        (" 4", {" 4": 0.7, "5": 0.3}),
+        (', "20":', {}),
+        (" 2", None),  # the server left out this token's top_logprobs
+        ("}}", {}),
+    ]
+    with FakeOpenAIServer(lambda request: FakeReply(json=_completion(tokens))) as server:
+        request = distribution_request(feedback_request(), "logprobs")
+        distributions, reader = _read(tmp_path, server, request, ["10", "20"])
+    assert set(distributions) == {"10"} and distributions["10"][4] == pytest.approx(0.7)
+    assert reader.method == "logprobs" and "not one or two tokens with top_logprobs" in caplog.text
+
+
+@pytest.mark.parametrize("ignores_logprobs", [True, False])
+def test_a_server_ignoring_logprobs_is_detected_once_and_the_run_falls_back(
+    ml100k: Path, tmp_path: Path, caplog, ignores_logprobs: bool
+) -> None:
+    def responder(request: dict[str, Any]) -> FakeReply:
+        answer = good_answer(request)
+        ids = requested_ids(request)
+        if ids is not None and "distributions" in requested_schema(request).get("properties", {}):
+            answer["distributions"] = {item_id: {"1": 0.1, "2": 0.2, "3": 0.3, "4": 0.4, "5": 0.0} for item_id in ids}
+        return FakeReply(content=json.dumps(answer))
+
+    load_plugin_commands()
+    out = tmp_path / "run"
+    with FakeOpenAIServer(responder, ignores_logprobs=ignores_logprobs) as server:
+        arguments = ["run", "--no-progress", "--backend", "openai", "--base-url", server.base_url, "--distribution"]
+        arguments += ["--data-dir", str(ml100k), "--users", "1", "--test-items", "6", "--rating-batch", "2"]
+        result = CliRunner().invoke(cli, [*arguments, "--out", str(out)], catch_exceptions=False)
+        feedback = [r.json for r in server.requests if "ratings" in json.dumps(r.json.get("response_format"))]
+    assert result.exit_code == 0, result.output
+    what = "logprobs" if ignores_logprobs else "top_logprobs"
+    assert caplog.text.count(f"the server returned no {what} (it ignores them)") == 1
+    assert [bool(request.get("logprobs")) for request in feedback] == [True, False, False]
+    ratings = pd.read_csv(out / "ratings.csv")
+    assert ratings["p_4"].isna().sum() == 2 and (ratings["p_4"].dropna() == 0.4).all()
+    assert ratings["expected_rating"].dropna().tolist() == pytest.approx([3.0] * 4)
