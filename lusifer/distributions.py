@@ -44,6 +44,10 @@ OUTPUT_MODES = ("value", "distribution")
 SUM_TOLERANCE = 0.01
 #: Alternatives asked of a logprobs backend per token (the most OpenAI allows).
 TOP_LOGPROBS = 20
+#: Answer tokens assumed per scale point of a verbalised distribution (``"4": 0.25,`` is 6-8 tokens in
+#: OpenAI's and Anthropic's tokenizers), and for its id and braces; a pilot run's calibration replaces them.
+TOKENS_PER_PROBABILITY = 6
+TOKENS_PER_VERBALISED_ITEM = 4
 
 VERBALISED_INSTRUCTION = (
     'Also give, for every id, the probability of each possible value under "distributions": '
@@ -222,6 +226,11 @@ def from_verbalised(
         else:
             result[item_id] = normalised(masses, points) or {}
     return result, problems
+
+
+def verbalised_answer_tokens(points: Sequence[int]) -> int:
+    """Answer tokens a verbalised distribution adds per rated item (an estimate)."""
+    return TOKENS_PER_VERBALISED_ITEM + TOKENS_PER_PROBABILITY * len(points)
 
 
 def verbalised_request(request: LLMRequest) -> LLMRequest:

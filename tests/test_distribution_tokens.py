@@ -19,7 +19,10 @@ from pydantic import SecretStr
 from lusifer.backends.base import LLMRequest
 from lusifer.backends.openai_backend import OpenAIBackend
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.distributions import DistributionReader, distribution_request
+from lusifer.config import load_config
+from lusifer.distributions import DistributionReader, distribution_request, verbalised_answer_tokens
+from lusifer.simulation.estimate import estimate_run
+from lusifer.simulation.runner import plan_run
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 from tests.calls_helpers import feedback_request, layer, make_config
 from tests.simulation_fakes import good_answer, requested_ids, requested_schema
@@ -136,3 +139,28 @@ def test_a_server_ignoring_logprobs_is_detected_once_and_the_run_falls_back(
     ratings = pd.read_csv(out / "ratings.csv")
     assert ratings["p_4"].isna().sum() == 2 and (ratings["p_4"].dropna() == 0.4).all()
     assert ratings["expected_rating"].dropna().tolist() == pytest.approx([3.0] * 4)
+
+
+@pytest.mark.parametrize("backend", ["openai", "anthropic"])
+def test_estimate_knows_what_distribution_mode_costs(ml100k: Path, backend: str) -> None:
+    def estimate(mode: str):
+        overrides = {
+            "data": {"path": ml100k},
+            "run": {"users": 3, "feedback_output": mode},
+            "backend": {"name": backend},
+        }
+        config = load_config(overrides=overrides, environ={})
+        return estimate_run(config, plan_run(config))
+
+    value, distribution = estimate("value"), estimate("distribution")
+    assert distribution.calls == value.calls
+    if backend == "openai":  # log-probabilities are not billed: the same prompts and answers
+        assert (distribution.prompt_tokens, distribution.completion_tokens) == (
+            value.prompt_tokens,
+            value.completion_tokens,
+        )
+    else:  # the verbalised instruction in each feedback prompt, a probability object per rating in the answer
+        assert distribution.prompt_tokens > value.prompt_tokens
+        added = distribution.completion_tokens - value.completion_tokens
+        assert added == pytest.approx(value.ratings * verbalised_answer_tokens([1, 2, 3, 4, 5]), abs=1)
+        assert distribution.cost_usd > value.cost_usd
