@@ -164,3 +164,70 @@ def test_estimate_knows_what_distribution_mode_costs(ml100k: Path, backend: str)
         added = distribution.completion_tokens - value.completion_tokens
         assert added == pytest.approx(value.ratings * verbalised_answer_tokens([1, 2, 3, 4, 5]), abs=1)
         assert distribution.cost_usd > value.cost_usd
+
+
+SERVED = {"10": {1: 0.05, 2: 0.10, 3: 0.20, 4: 0.40, 5: 0.25}, "20": {1: 0.30, 2: 0.50, 3: 0.20}}
+
+
+def _served_reply(request: dict[str, Any]) -> FakeReply:
+    """Ratings of every requested id as one token each, whose alternatives spell :data:`SERVED` (Chat
+    Completions or Responses requests alike)."""
+    schema = FakeOpenAIServer().schema_of(request) or {}
+    ratings = schema.get("properties", {}).get("ratings")
+    if ratings is None:
+        return FakeReply(
+            content=json.dumps({"profile": "Likes quiet dramas and dislikes loud action films.", "explanation": "x"})
+        )
+    ids = list(ratings["required"])
+    served = {item_id: SERVED.get(item_id, {3: 0.6, 4: 0.4}) for item_id in ids}
+    tokens: list[dict[str, Any]] = [{"token": '{"ratings": {', "logprob": -0.01, "top_logprobs": []}]
+    for position, (item_id, distribution) in enumerate(served.items()):
+        best = max(distribution, key=lambda point: distribution[point])
+        top = [{"token": f" {point}", "logprob": math.log(p), "bytes": None} for point, p in distribution.items()]
+        tokens.append(
+            {"token": ("" if position == 0 else ", ") + f'"{item_id}":', "logprob": -0.01, "top_logprobs": []}
+        )
+        tokens.append({"token": f" {best}", "logprob": math.log(distribution[best]), "top_logprobs": top})
+    tokens.append({"token": "}}", "logprob": -0.01, "top_logprobs": []})
+    return FakeReply(content="".join(entry["token"] for entry in tokens), logprobs=tokens)
+
+
+def test_the_responses_api_gives_the_served_distribution(tmp_path: Path) -> None:
+    with FakeOpenAIServer(_served_reply) as server:
+        config = make_config(tmp_path, name="openai", base_url=server.base_url)
+        config.backend.api = "responses"
+        request = distribution_request(feedback_request(), "logprobs")
+        reader = DistributionReader("logprobs")
+
+        async def go():
+            calls = layer(OpenAIBackend(config.backend, SecretStr("sk-test")), config)
+            try:
+                return await calls.call(request)
+            finally:
+                await calls.aclose()
+
+        result = asyncio.run(go())
+        sent = server.requests[-1]
+    assert sent.path == "/v1/responses" and sent.json["include"] == ["message.output_text.logprobs"]
+    assert sent.json["top_logprobs"] == 20 and sent.json["text"]["format"]["type"] == "json_schema"
+    distributions = reader.read(request, result.response, ["10", "20"])
+    for item_id, served in SERVED.items():
+        full = {point: served.get(point, 0.0) for point in range(1, 6)}
+        assert distributions[item_id] == pytest.approx(full, abs=1e-6)
+    assert result.response.usage.prompt_tokens > 0 and not reader.warned
+
+
+def test_a_run_through_the_responses_api(ml100k: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("LUSIFER_BACKEND__API", "responses")
+    load_plugin_commands()
+    out = tmp_path / "run"
+    with FakeOpenAIServer(_served_reply) as server:
+        arguments = ["run", "--no-progress", "--backend", "openai", "--base-url", server.base_url, "--distribution"]
+        arguments += ["--data-dir", str(ml100k), "--users", "2", "--out", str(out)]
+        result = CliRunner().invoke(cli, arguments, catch_exceptions=False)
+        paths = {request.path for request in server.requests}
+    assert result.exit_code == 0, result.output
+    assert paths == {"/v1/responses"}
+    ratings = pd.read_csv(out / "ratings.csv")
+    assert ratings["p_1"].notna().all() and len(ratings) == 20
+    assert json.loads((out / "config.json").read_text())["backend"]["api"] == "responses"
