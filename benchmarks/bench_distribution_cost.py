@@ -1,7 +1,7 @@
 """Token cost of distribution mode vs value mode: ``lusifer estimate`` against a run through the real SDKs.
 
-For each of OpenAI value mode, OpenAI distribution mode (log-probabilities with ``top_logprobs``) and
-Anthropic distribution mode (the verbalised fallback), this estimates the paper protocol's first
+For OpenAI and Anthropic in value mode and in distribution mode (OpenAI: log-probabilities with
+``top_logprobs``; Anthropic: the verbalised fallback), this estimates the paper protocol's first
 ``--users`` users with ``lusifer estimate``, then runs them with ``lusifer run`` against a loopback
 fake server (:mod:`lusifer.testing.fake_servers`) that answers like a well-behaved model, and prints
 prompt and completion tokens per rating (whole run, and feedback calls alone from the run store).
@@ -31,7 +31,7 @@ import pandas as pd
 from lusifer.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer, FakeReply
 
 PROFILE = " ".join(["Enjoys character-driven dramas and dry comedies, dislikes loud action sequels."] * 8)
-MODES = (("openai", "value"), ("openai", "distribution"), ("anthropic", "distribution"))
+MODES = (("openai", "value"), ("openai", "distribution"), ("anthropic", "value"), ("anthropic", "distribution"))
 
 
 def _schema(request: dict[str, Any]) -> dict[str, Any]:
