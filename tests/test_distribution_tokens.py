@@ -21,6 +21,7 @@ from lusifer.backends.openai_backend import OpenAIBackend
 from lusifer.cli import cli, load_plugin_commands
 from lusifer.config import load_config
 from lusifer.distributions import DistributionReader, distribution_request, verbalised_answer_tokens
+from lusifer.errors import ConfigError
 from lusifer.simulation.estimate import estimate_run
 from lusifer.simulation.runner import plan_run
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
@@ -231,3 +232,10 @@ def test_a_run_through_the_responses_api(ml100k: Path, tmp_path: Path, monkeypat
     ratings = pd.read_csv(out / "ratings.csv")
     assert ratings["p_1"].notna().all() and len(ratings) == 20
     assert json.loads((out / "config.json").read_text())["backend"]["api"] == "responses"
+
+
+def test_the_responses_api_refuses_a_chat_only_structured_output_mode(tmp_path: Path) -> None:
+    config = make_config(tmp_path, name="openai", base_url="http://127.0.0.1:9/v1")
+    config.backend.api, config.backend.structured_output = "responses", "tools"
+    with pytest.raises(ConfigError, match="structured_output = 'tools' is for Chat Completions"):
+        OpenAIBackend(config.backend, SecretStr("sk-test"))

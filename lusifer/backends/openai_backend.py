@@ -39,7 +39,7 @@ from lusifer.backends.negotiation import AUTO, ModeStore, Negotiator, is_rejecti
 from lusifer.backends.structured_output import answer_text, chat_messages, structured_arguments
 from lusifer.calls.batch_limits import OPENAI_BATCH_LIMITS
 from lusifer.distributions import TOP_LOGPROBS
-from lusifer.errors import BackendError, RetryableError
+from lusifer.errors import BackendError, ConfigError, RetryableError
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -99,6 +99,12 @@ class OpenAIBackend(Backend):
     def __init__(self, config: BackendConfig, api_key: SecretStr | None = None) -> None:
         super().__init__(config, api_key)
         import openai
+
+        if config.api == "responses" and config.structured_output not in (AUTO, "json_schema"):
+            raise ConfigError(
+                f"backend.api = 'responses' sends the schema as json_schema; structured_output = "
+                f"'{config.structured_output}' is for Chat Completions (set it to 'auto' or use api = 'chat')"
+            )
 
         base_url = _base_url(config)
         key = self._api_key.get_secret_value() if self._api_key is not None else KEYLESS_PLACEHOLDER
