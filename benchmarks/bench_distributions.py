@@ -2,7 +2,8 @@
 
 Reads ``ratings.csv`` of a distribution-mode run (``lusifer run --protocol paper ... --distribution``)
 and prints RMSE/MAE/Pearson of the integer answer, the distribution's argmax and its expected rating,
-then NLL, RPS and ECE; ``--plot`` saves the reliability diagram.
+then NLL, RPS and ECE; ``--plot`` saves the reliability diagram. ``lusifer evaluate RUN`` reports the
+same numbers with bootstrap intervals (and ``plots/reliability.png``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lusifer.evaluation.scoring import reliability_plot, scores
+from lusifer.evaluation import plots
+from lusifer.evaluation.scoring import reliability_table, scores
 
 
 def main() -> None:
@@ -37,7 +39,7 @@ def main() -> None:
         )
     print(f"NLL {result['nll']:.3f} RPS {result['rps']:.4f} ECE {result['ece']:.4f}")
     if arguments.plot is not None:
-        reliability_plot(frame, str(arguments.plot))
+        plots.reliability(reliability_table(frame), arguments.plot, result["ece"])
 
 
 if __name__ == "__main__":

@@ -115,6 +115,11 @@ class BackendConfig(Section):
     structured_output: Literal["auto", "json_schema", "json_object_schema", "json_object", "tools", "none"] = Field(
         "auto", description="'auto' negotiates the richest mode the server accepts; any other forces that mode."
     )
+    api: Literal["chat", "responses"] = Field(
+        "chat",
+        description="OpenAI: 'responses' sends single calls through the Responses API (json_schema output; "
+        "batch mode keeps Chat Completions).",
+    )
 
 
 class CacheConfig(Section):

@@ -6,10 +6,17 @@ Where a distribution comes from depends on the backend (its ``distribution_metho
   unrounded prediction and answers it under ``"distributions"`` in the JSON.
 - ``"logprobs"`` (OpenAI and compatible servers): the answer's tokens are read *token-aware*: the token
   holding each item's rating is located in the answer text, and its ``top_logprobs`` alternatives
-  that spell a scale point (``"4"`` or ``" 4"``) are summed and renormalised; the mass outside the
-  scale is reported. A rating split over several tokens or without alternatives gets no distribution.
+  that spell a scale point (``"4"``, ``" 4"``, or with the same punctuation around it, ``"4}"``) are
+  summed and renormalised; the mass outside the scale is reported. A rating split over two tokens
+  (``"1"`` + ``"0"`` on a 1..10 scale) combines the first token's alternatives with the second's
+  (the continuations of the chosen first token; other first tokens count as complete numbers). A
+  rating over more tokens, or one whose tokens carry no alternatives, gets no distribution.
 - ``"verbalised"`` (Anthropic): the model is asked for a probability per scale point in the JSON;
   each distribution must sum to 1 ± :data:`SUM_TOLERANCE`.
+
+A logprobs server that returns no log-probabilities, or none with alternatives (it ignores
+``logprobs`` or ``top_logprobs``), is detected on its first answer: :class:`DistributionReader` warns
+once and switches the run's later requests to the verbalised method.
 
 A distribution is a ``{scale point: probability}`` dict over every point of the scale.
 """
@@ -37,6 +44,10 @@ OUTPUT_MODES = ("value", "distribution")
 SUM_TOLERANCE = 0.01
 #: Alternatives asked of a logprobs backend per token (the most OpenAI allows).
 TOP_LOGPROBS = 20
+#: Answer tokens assumed per scale point of a verbalised distribution (``"4": 0.25,`` is 6-8 tokens in
+#: OpenAI's and Anthropic's tokenizers), and for its id and braces; a pilot run's calibration replaces them.
+TOKENS_PER_PROBABILITY = 6
+TOKENS_PER_VERBALISED_ITEM = 4
 
 VERBALISED_INSTRUCTION = (
     'Also give, for every id, the probability of each possible value under "distributions": '
@@ -86,18 +97,53 @@ class TokenDistribution:
     outside_mass: float
 
 
-def from_top_logprobs(alternatives: Iterable[Mapping[str, Any]], points: Sequence[int]) -> TokenDistribution | None:
-    """Map a token's ``top_logprobs`` onto the scale: ``"4"`` and ``" 4"`` both count for 4."""
-    spelled = {str(point): point for point in points}
+_NUMBER = re.compile(r"(\D*?)(\d+)(\D*)")
+
+
+def _digits(token: str) -> tuple[str, bool] | None:
+    """The one digit run of ``token`` and whether it reaches the token's end (a number that may go on);
+    None for a token with no digits or several runs."""
+    match = _NUMBER.fullmatch(token)
+    return (match[2], match[3] == "") if match else None
+
+
+def _probabilities(alternatives: Iterable[Mapping[str, Any]]) -> list[tuple[str, float]]:
+    return [(str(alternative["token"]), math.exp(float(alternative["logprob"]))) for alternative in alternatives]
+
+
+def from_top_logprobs(
+    alternatives: Iterable[Mapping[str, Any]],
+    points: Sequence[int],
+    continuation: Iterable[Mapping[str, Any]] | None = None,
+    chosen: str | None = None,
+) -> TokenDistribution | None:
+    """Map a token's ``top_logprobs`` onto the scale: ``"4"``, ``" 4"`` and ``"4}"`` all count for 4.
+
+    ``continuation``: the alternatives of the next token when the rating is split over two tokens;
+    they extend the ``chosen`` first token's digits (``"1"`` + ``"0"`` is 10; ``"1"`` + ``","`` is 1).
+    """
     masses: dict[int, float] = {}
     outside = 0.0
-    for alternative in alternatives:
-        probability = math.exp(float(alternative["logprob"]))
-        point = spelled.get(str(alternative["token"]).strip())
-        if point is None:
+    following = _probabilities(continuation or [])
+    total_following = sum(probability for _, probability in following)
+    for token, probability in _probabilities(alternatives):
+        number = _digits(token)
+        if number is None:
             outside += probability
+            continue
+        digits, open_ended = number
+        if open_ended and token == chosen and total_following > 0:
+            values = []
+            for next_token, next_probability in following:
+                more = re.match(r"\d+", next_token)
+                values.append((int(digits + more[0]) if more else int(digits), next_probability / total_following))
         else:
-            masses[point] = masses.get(point, 0.0) + probability
+            values = [(int(digits), 1.0)]
+        for value, share in values:
+            if value in points:
+                masses[value] = masses.get(value, 0.0) + probability * share
+            else:
+                outside += probability * share
     distribution = normalised(masses, points)
     if distribution is None:
         return None
@@ -118,8 +164,8 @@ def _value_spans(text: str, item_ids: Iterable[str]) -> dict[str, tuple[int, int
 def from_logprobs(
     text: str, logprobs: Sequence[Mapping[str, Any]], item_ids: Iterable[str], points: Sequence[int]
 ) -> dict[str, TokenDistribution]:
-    """Per item id, the distribution of the token holding its rating (ids whose rating is not one whole
-    token with alternatives are left out)."""
+    """Per item id, the distribution of the token(s) holding its rating (ids whose rating spans more than
+    two tokens, shares a token with other digits, or has no alternatives are left out)."""
     tokens = [str(entry["token"]) for entry in logprobs]
     if "".join(tokens) != text:
         return {}
@@ -127,16 +173,22 @@ def from_logprobs(
     for token in tokens:
         starts.append(offset)
         offset += len(token)
+
+    def holding(position: int) -> int:
+        return next(i for i, start in enumerate(starts) if start <= position < start + len(tokens[i]))
+
     result = {}
     for item_id, (begin, end) in _value_spans(text, item_ids).items():
-        index = next((i for i, start in enumerate(starts) if start <= begin < start + len(tokens[i])), None)
-        if index is None:
+        first, last = holding(begin), holding(end - 1)
+        alternatives = logprobs[first].get("top")
+        number = _digits(tokens[first])
+        if not alternatives or number is None or last > first + 1:
             continue
-        token, start = tokens[index], starts[index]
-        if token.strip() != text[begin:end] or start + len(token) < end:
-            continue  # the rating is split over tokens, or shares its token with other text
-        alternatives = logprobs[index].get("top")
-        parsed = from_top_logprobs(alternatives, points) if alternatives else None
+        if last == first:
+            parsed = from_top_logprobs(alternatives, points) if number[0] == text[begin:end] else None
+        else:  # split over two tokens: the second's alternatives continue the first's digits
+            continuation = logprobs[last].get("top")
+            parsed = from_top_logprobs(alternatives, points, continuation, tokens[first]) if continuation else None
         if parsed is not None:
             result[item_id] = parsed
     return result
@@ -171,6 +223,11 @@ def from_verbalised(
     return result, problems
 
 
+def verbalised_answer_tokens(points: Sequence[int]) -> int:
+    """Answer tokens a verbalised distribution adds per rated item (an estimate)."""
+    return TOKENS_PER_VERBALISED_ITEM + TOKENS_PER_PROBABILITY * len(points)
+
+
 def verbalised_request(request: LLMRequest) -> LLMRequest:
     """``request`` also asking for a probability per scale point and id (prompt and schema)."""
     context = feedback_context(request)
@@ -203,7 +260,9 @@ def verbalised_request(request: LLMRequest) -> LLMRequest:
 
 def distribution_request(request: LLMRequest, method: str) -> LLMRequest:
     """A feedback request in distribution mode for a backend whose ``distribution_method`` is ``method``."""
-    context = feedback_context(request).model_copy(update={"feedback_output": "distribution"})
+    context = feedback_context(request).model_copy(
+        update={"feedback_output": "distribution", "distribution_method": method}
+    )
     if method == "verbalised":
         request = verbalised_request(request)
     return replace(request, context=context)
@@ -212,9 +271,21 @@ def distribution_request(request: LLMRequest, method: str) -> LLMRequest:
 # reading a response ----------------------------------------------------------------------------------
 
 
+#: Warning when a logprobs server gives no usable log-probabilities (the reader then falls back).
+IGNORED_LOGPROBS = (
+    "the server returned no {what} (it ignores them): these ratings have no distribution; "
+    "the next requests ask for verbalised distributions instead"
+)
+
+
 @dataclass
 class DistributionReader:
-    """Reads the distributions out of feedback responses; warns once when a backend gives none."""
+    """Reads the distributions out of feedback responses; warns once per kind of problem.
+
+    ``method`` is what the next requests ask for (:func:`distribution_request`): it starts as the
+    backend's ``distribution_method`` and becomes ``"verbalised"`` once a logprobs server proves to
+    ignore ``logprobs`` or ``top_logprobs``.
+    """
 
     method: str
     warned: set[str] = field(default_factory=set)
@@ -226,14 +297,15 @@ class DistributionReader:
         ids = [str(item_id) for item_id in accepted]
         if response is None or not ids:
             return {}
-        points = feedback_context(request).scale.points
-        if self.method == "logprobs":
-            if not response.logprobs:
-                self._warn("the server returned no logprobs (it may ignore them): ratings have no distribution")
+        context = feedback_context(request)
+        points = context.scale.points
+        if (context.distribution_method or self.method) == "logprobs":
+            if not response.logprobs or not any(entry.get("top") for entry in response.logprobs):
+                self._fall_back("logprobs" if not response.logprobs else "top_logprobs")
                 return {}
             parsed = from_logprobs(response.text, response.logprobs, ids, points)
             if len(parsed) < len(ids):
-                self._warn("some ratings were not a single token with top_logprobs: those have no distribution")
+                self._warn("some ratings were not one or two tokens with top_logprobs: those have no distribution")
             return {item_id: entry.distribution for item_id, entry in parsed.items()}
         try:
             answer, _ = parse_json(response.text)
@@ -243,6 +315,10 @@ class DistributionReader:
         if problems:
             self._warn(f"unusable distributions in the answer (e.g. {next(iter(problems.values()))})")
         return distributions
+
+    def _fall_back(self, what: str) -> None:
+        self.method = "verbalised"
+        self._warn(IGNORED_LOGPROBS.format(what=what))
 
     def _warn(self, message: str) -> None:
         if message not in self.warned:

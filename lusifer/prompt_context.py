@@ -121,6 +121,11 @@ class FeedbackContext(PromptContext):
     feedback_output: Literal["rating", "distribution"] = Field(
         "rating", description="`distribution`: the run also asks for a probability per scale point."
     )
+    distribution_method: Literal["logprobs", "verbalised", "model"] | None = Field(
+        None,
+        description="In distribution mode, where the distribution comes from: token `logprobs`, a `verbalised` "
+        "probability per scale point, or the backend's own `model`; unset in rating mode.",
+    )
 
 
 #: The context class of each task's request (the ``system`` template renders with its task's context).

@@ -12,6 +12,11 @@ Structured output (``backend.structured_output``): ``auto`` (the default) negoti
 the endpoint accepts (:mod:`lusifer.backends.negotiation`); any other value forces that mode
 (:mod:`lusifer.backends.structured_output`), and a server that rejects it is a one-line error naming
 ``auto``.
+
+``backend.api = "responses"`` sends single calls through the Responses API instead
+(``client.responses.create``: the schema as ``text.format`` of type ``json_schema``; log-probabilities
+through ``include=["message.output_text.logprobs"]`` and ``top_logprobs``), with the same answer,
+usage and token log-probabilities as Chat Completions; there is no negotiation on that path.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from lusifer.backends.negotiation import AUTO, ModeStore, Negotiator, is_rejecti
 from lusifer.backends.structured_output import answer_text, chat_messages, structured_arguments
 from lusifer.calls.batch_limits import OPENAI_BATCH_LIMITS
 from lusifer.distributions import TOP_LOGPROBS
-from lusifer.errors import BackendError, RetryableError
+from lusifer.errors import BackendError, ConfigError, RetryableError
 from lusifer.prompt_context import FeedbackContext
 
 if TYPE_CHECKING:
@@ -62,6 +67,8 @@ PROBE_REQUEST = LLMRequest(
     },
     schema_name="probe",
 )
+#: What the Responses API is asked to include for token log-probabilities.
+RESPONSES_LOGPROBS = "message.output_text.logprobs"
 #: Batch statuses after which nothing more will be answered.
 BATCH_ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
 
@@ -95,6 +102,12 @@ class OpenAIBackend(Backend):
     def __init__(self, config: BackendConfig, api_key: SecretStr | None = None) -> None:
         super().__init__(config, api_key)
         import openai
+
+        if config.api == "responses" and config.structured_output not in (AUTO, "json_schema"):
+            raise ConfigError(
+                f"backend.api = 'responses' sends the schema as json_schema; structured_output = "
+                f"'{config.structured_output}' is for Chat Completions (set it to 'auto' or use api = 'chat')"
+            )
 
         base_url = _base_url(config)
         key = self._api_key.get_secret_value() if self._api_key is not None else KEYLESS_PLACEHOLDER
@@ -136,14 +149,78 @@ class OpenAIBackend(Backend):
             arguments["seed"] = config.seed
         if config.logprobs:
             arguments["logprobs"] = True
-        if isinstance(request.context, FeedbackContext) and request.context.feedback_output == "distribution":
+        if _wants_logprobs(request):
             arguments.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
         arguments.update(structured_arguments(mode, request))
         return arguments
 
+    def _responses_arguments(self, request: LLMRequest) -> dict[str, Any]:
+        """``responses.create`` arguments of ``request`` (the schema as a strict ``json_schema`` format)."""
+        config = self.config
+        arguments: dict[str, Any] = {
+            "model": self.model,
+            "input": [{"role": message.role, "content": message.content} for message in request.messages],
+            "temperature": config.temperature,
+            "max_output_tokens": config.max_tokens,
+            "store": False,
+        }
+        if request.schema is not None:
+            schema = {
+                "type": "json_schema",
+                "name": request.schema_name,
+                "schema": dict(request.schema),
+                "strict": True,
+            }
+            arguments["text"] = {"format": schema}
+        distribution = _wants_logprobs(request)
+        if config.logprobs or distribution:
+            arguments["include"] = [RESPONSES_LOGPROBS]
+        if distribution:
+            arguments["top_logprobs"] = TOP_LOGPROBS
+        return arguments
+
+    async def _respond(self, request: LLMRequest) -> LLMResponse:
+        """One call through the Responses API."""
+        import openai
+
+        try:
+            response = await self._client.responses.create(**self._responses_arguments(request))
+        except openai.OpenAIError as error:
+            raise translate_sdk_error(error, "openai", self._api_key) from None
+        except json.JSONDecodeError:
+            raise RetryableError("openai: the response body is not JSON") from None
+        try:
+            return self._responses_response(response)
+        except (AttributeError, IndexError, TypeError) as error:
+            raise RetryableError(f"openai: malformed response ({type(error).__name__}: {error})") from None
+
+    def _responses_response(self, response: Any) -> LLMResponse:
+        texts: list[str] = []
+        logprobs: list[dict[str, Any]] = []
+        for item in response.output:
+            if item.type != "message":
+                continue
+            for part in item.content:
+                if part.type == "output_text":
+                    texts.append(part.text)
+                    logprobs += [
+                        {"token": entry.token, "logprob": entry.logprob, **_alternatives(entry)}
+                        for entry in part.logprobs or []
+                    ]
+        usage = response.usage
+        return LLMResponse(
+            text="".join(texts),
+            model=response.model or self.model,
+            usage=Usage(usage.input_tokens, usage.output_tokens) if usage else Usage(),
+            finish_reason="length" if response.status == "incomplete" else "stop",
+            logprobs=logprobs or None,
+        )
+
     async def acomplete(self, request: LLMRequest) -> LLMResponse:
         import openai
 
+        if self.config.api == "responses":
+            return await self._respond(request)
         while True:
             mode = self.structured_output
             try:
@@ -284,3 +361,8 @@ async def probe_structured_output(config: BackendConfig, api_key: SecretStr | No
     finally:
         await backend.aclose()
     return negotiator
+
+
+def _wants_logprobs(request: LLMRequest) -> bool:
+    """Whether ``request`` is a distribution-mode feedback request read from token log-probabilities."""
+    return isinstance(request.context, FeedbackContext) and request.context.distribution_method == "logprobs"

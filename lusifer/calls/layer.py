@@ -152,6 +152,7 @@ class CallLayer:
             "max_tokens": settings.max_tokens,
             "logprobs": settings.logprobs,
             "structured_output": settings.structured_output,
+            **({"api": settings.api} if settings.api != "chat" else {}),
             # Only in distribution mode, so that value-mode cache keys stay as they were.
             **({"feedback_output": "distribution"} if self.config.run.feedback_output == "distribution" else {}),
         }

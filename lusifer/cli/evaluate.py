@@ -125,6 +125,7 @@ def evaluate_command(
         click.echo(f"lusifer: note: {note}", err=True)
     written = write_report(result, out, title=f"Lusifer evaluation of {data.source}")
     _print_summary(result.metrics, result.methods, result.display_metrics(data.headline or HEADLINE[kind]))
+    _print_distribution(result.metrics)
     click.echo(f"Wrote {written['report']}, {written['metrics']} and {len(written) - 2} plots to {out}")
 
 
@@ -145,6 +146,18 @@ def _require_valid_values(frame: object, columns: list[str], source: str) -> Non
 
 #: Metrics printed when the domain is unknown (a plain predictions file).
 HEADLINE = {"rating": ["rmse", "mae", "pearson"], "binary": ["auc", "log_loss"]}
+
+
+def _print_distribution(metrics: object) -> None:
+    """One line of the rating distribution's proper scoring rules, when the evaluation has them."""
+    import pandas as pd
+
+    from lusifer.evaluation.scoring import DISTRIBUTION
+
+    assert isinstance(metrics, pd.DataFrame)
+    rows = metrics[(metrics["method"] == DISTRIBUTION) & (metrics["subset"] == "all")]
+    if len(rows):
+        click.echo("distribution: " + "  ".join(f"{row.metric.upper()} {row.value:.3f}" for row in rows.itertuples()))
 
 
 def _print_summary(metrics: object, methods: list[str], headline: list[str]) -> None:

@@ -14,7 +14,9 @@ Frames have columns ``user_id``, ``item_id``, ``simulated_rating`` (NaN = failed
 NaN) and, for fitting supervised calibrators, the truth ``rating``. ``history`` is the training slice
 ``user_id, item_id, rating`` the simulator saw. ``apply`` returns a copy of the frame with a
 ``calibrated_rating`` column, clipped to the rating scale. Fitted calibrators are saved as JSON and
-read back with :func:`load_calibrator`.
+read back with :func:`load_calibrator`; a calibrator remembers the column of ``ratings.csv`` it was
+fitted on (``input``: ``simulated_rating``, or ``expected_rating`` of a distribution-mode run), which
+``lusifer run --calibrator`` feeds it.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ class Calibrator(ABC):
     def __init__(self, scale: tuple[float, float] = (1, 5)) -> None:
         self.scale = (float(scale[0]), float(scale[1]))
         self.state: dict[str, Any] | None = None
+        #: The column whose values were fitted as ``simulated_rating`` (e.g. ``expected_rating``).
+        self.input = SIMULATED
 
     def params(self) -> dict[str, Any]:
         """Constructor arguments (JSON-friendly)."""
@@ -122,7 +126,8 @@ class Calibrator(ABC):
     def to_dict(self) -> dict[str, Any]:
         if self.state is None:
             raise DataError(f"{self.kind} calibrator is not fitted; nothing to save")
-        return {"type": self.kind, "version": FORMAT_VERSION, "params": self.params(), "state": self.state}
+        data = {"type": self.kind, "version": FORMAT_VERSION, "params": self.params(), "state": self.state}
+        return data if self.input == SIMULATED else {**data, "input": self.input}
 
     def save(self, path: str | Path) -> Path:
         """Write the fitted calibrator as JSON."""
@@ -408,6 +413,7 @@ def calibrator_from_dict(data: dict[str, Any]) -> Calibrator:
     calibrator.state = data.get("state")
     if calibrator.state is None:
         raise DataError(f"{kind} calibrator has no fitted state")
+    calibrator.input = str(data.get("input", SIMULATED))
     return calibrator
 
 

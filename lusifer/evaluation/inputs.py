@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 ITEM_COLUMNS = ("item_id", "movie_id")
 SIMULATED = "simulated_rating"
 CALIBRATED = "calibrated_rating"
+#: Distribution mode's mean rating (``ratings.csv`` of a ``--distribution`` run).
+EXPECTED = "expected_rating"
 
 
 @dataclass
@@ -173,8 +175,11 @@ def read_run_dir(run_dir: Path, columns: Sequence[str] = ()) -> EvaluationInput:
     """A simulation run: ``ratings.csv`` (+ ``history.csv``, ``profiles.jsonl``, ``config.json``).
 
     Scores ``columns`` of ``ratings.csv``, by default ``simulated_rating`` (and ``calibrated_rating``
-    when the run applied a calibrator). The feedback scale comes from the run's domain.
+    when the run applied a calibrator). A distribution-mode run also scores ``expected_rating`` and
+    ``argmax_rating`` (the most likely point of each distribution), and its ``p_<point>`` columns ride
+    along in the frame for the proper scoring rules. The feedback scale comes from the run's domain.
     """
+    from lusifer.evaluation.scoring import ARGMAX, argmax_ratings, probability_columns
     from lusifer.registry import get_domain
 
     run_dir = Path(run_dir)
@@ -182,9 +187,17 @@ def read_run_dir(run_dir: Path, columns: Sequence[str] = ()) -> EvaluationInput:
         raise DataError(f"{run_dir}: run directory not found")
     ratings_path = run_dir / "ratings.csv"
     header = read_csv(ratings_path).columns
+    probabilities = probability_columns(header)
     if not columns:
-        columns = [name for name in (SIMULATED, CALIBRATED) if name in header] or [SIMULATED]
-    frame = read_predictions(ratings_path, columns, "rating")
+        columns = [name for name in (SIMULATED, EXPECTED, CALIBRATED) if name in header] or [SIMULATED]
+        if len(probabilities) >= 3:
+            columns.insert(columns.index(EXPECTED) + 1 if EXPECTED in columns else len(columns), ARGMAX)
+    read = [column for column in columns if column != ARGMAX or column in header]
+    frame = read_predictions(ratings_path, [*read, *(p for p in probabilities if p not in read)], "rating")
+    if ARGMAX in columns and ARGMAX not in header:
+        if len(probabilities) < 3:
+            raise DataError(f"{ratings_path}: {ARGMAX} needs the p_<point> columns of a --distribution run")
+        frame[ARGMAX] = argmax_ratings(frame)
     stored = stored_target_count(run_dir)
     if stored is not None and stored != len(frame):
         raise DataError(

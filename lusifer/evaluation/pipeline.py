@@ -123,6 +123,9 @@ def evaluate(
         hybrid calibrators and the cold-start subsets need it and are skipped without it.
     :param calibrate: add each simulator's calibrated variants (cross-fitted over users, ``folds`` folds).
     :param calibrator_dir: where to save each calibrator fitted on all rows, as JSON (None: not saved).
+
+    When ``frame`` holds a rating distribution (``p_<point>`` columns), its NLL, RPS and ECE join the
+    metrics under the method ``distribution``.
     """
     import numpy as np
     import pandas as pd
@@ -131,6 +134,7 @@ def evaluate(
     from lusifer.evaluation.baselines import BASELINES, predict_baselines
     from lusifer.evaluation.calibration import Hybrid
     from lusifer.evaluation.compute import cold_start_subsets, metric_table, select_evaluators
+    from lusifer.evaluation.scoring import distribution_metrics, has_distribution
 
     feedback_scale = FeedbackScale(kind, round(scale[0]), round(scale[1]), "")  # type: ignore[arg-type]
     evaluators = [evaluator.for_scale(feedback_scale) for evaluator in select_evaluators(kind, metric_names)]
@@ -161,6 +165,7 @@ def evaluate(
                     if calibrator_dir is not None:
                         calibrator_dir.mkdir(parents=True, exist_ok=True)
                         path = calibrator_dir / f"{method}.{variant}.json"
+                        calibrator.input = method
                         saved[column] = calibrator.fit(data, history).save(path)
                 except DataError as error:
                     notes.append(f"{column} skipped: {error}")
@@ -190,4 +195,7 @@ def evaluate(
         settings={"reps": reps, "seed": seed, "folds": folds, "scale": scale, "metric_names": list(metric_names or [])},
     )
     result.metrics = metric_table(frame, result.methods, evaluators, truth, subsets, reps=reps, seed=seed)
+    if kind == "rating" and has_distribution(frame):
+        scored = distribution_metrics(frame, truth, subsets, reps=reps, seed=seed)
+        result.metrics = pd.concat([result.metrics, scored], ignore_index=True)
     return result

@@ -113,6 +113,28 @@ def calibration_curve(
     return _save(figure, path)
 
 
+def reliability(table: Sequence[tuple[float, float, int]], path: Path, ece: float | None = None) -> Path:
+    """Reliability diagram of a rating distribution: accuracy of its most likely point per confidence bin.
+
+    ``table``: ``(mean confidence, accuracy, rows)`` per bin (:func:`lusifer.evaluation.scoring.reliability`);
+    marker areas grow with the rows of a bin; the diagonal is perfect calibration.
+    """
+    figure = _figure(4.5, 4.5)
+    axis = figure.subplots()
+    axis.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect")
+    rows = np.array([count for _, _, count in table], dtype=float)
+    sizes = 20 + 180 * rows / rows.max() if rows.size else rows
+    confidence = [value for value, _, _ in table]
+    accuracy = [value for _, value, _ in table]
+    axis.plot(confidence, accuracy, color="#4c72b0", linewidth=1)
+    axis.scatter(confidence, accuracy, s=sizes, color="#4c72b0", zorder=3, label="bins (area: rows)")
+    axis.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence of the most likely rating", ylabel="accuracy")
+    axis.legend(fontsize=8, loc="upper left")
+    axis.grid(alpha=0.3)
+    axis.set_title("Reliability" + (f" (ECE {ece:.3f})" if ece is not None else ""))
+    return _save(figure, path)
+
+
 def user_errors(per_user: pd.DataFrame, path: Path, metric: str = "rmse") -> Path:
     """Box plots of the per-user ``metric`` (columns of ``per_user`` are methods)."""
     figure = _figure(max(6.0, 0.55 * per_user.shape[1] + 2), 4.5)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lusifer.evaluation.pipeline import CF_STACK
+from lusifer.evaluation.scoring import ARGMAX, DISTRIBUTION, DISTRIBUTION_METRICS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -154,6 +155,48 @@ def _added_value_section(result: Evaluation) -> list[str]:
     return [intro, "", *_table(["simulator", *(f"Δ {name}" for name in names)], rows)]
 
 
+DISTRIBUTION_TITLES = {
+    "nll": "NLL of the true rating (nats)",
+    "rps": "ranked probability score (per threshold; 0 = perfect)",
+    "ece": "expected calibration error (most likely rating, 10 confidence bins)",
+}
+#: Point predictions of a distribution-mode run, compared in its section.
+POINT_PREDICTIONS = {
+    "simulated_rating": "integer answer",
+    ARGMAX: "argmax of the distribution",
+    "expected_rating": "mean of the distribution",
+}
+
+
+def _distribution_section(
+    result: Evaluation, cells: dict[tuple[str, str, str], Any], plots: dict[str, Path], out: Path
+) -> list[str]:
+    """Proper scoring rules of the run's rating distribution, and its point predictions side by side."""
+    scored = [name for name in DISTRIBUTION_METRICS if (DISTRIBUTION, "all", name) in cells]
+    if not scored:
+        return []
+    lines = [
+        "## Rating distribution (proper scoring rules)",
+        "",
+        "The run kept a probability per scale point of each rating (`p_<point>` columns); the truths are "
+        "scored against it (lower is better for all three).",
+        "",
+    ]
+    rows = [[DISTRIBUTION_TITLES[name], _cell(cells[(DISTRIBUTION, "all", name)])] for name in scored]
+    lines += _table(["metric", "value"], rows)
+    names = SIDE_BY_SIDE_METRICS["rating"]
+    rows = [
+        [f"`{column}` ({title})", *(_cell(cells.get((column, "all", name))) for name in names)]
+        for column, title in POINT_PREDICTIONS.items()
+        if column in result.methods
+    ]
+    if rows:
+        lines += _table(["prediction", *names], rows)
+    if "reliability" in plots:
+        lines += [f"![reliability]({plots['reliability'].relative_to(out).as_posix()})", ""]
+    return lines
+
+
 def _profile_section(result: Evaluation, plots: dict[str, Path], out: Path) -> list[str]:
     if "profile_timeline" not in plots:
         return []
@@ -189,6 +232,7 @@ def make_plots(result: Evaluation, out: Path) -> dict[str, Path]:
 
     from lusifer.evaluation import plots
     from lusifer.evaluation.compute import per_user_metrics
+    from lusifer.evaluation.scoring import has_distribution, reliability_table
     from lusifer.registry import get_evaluator
 
     folder = out / "plots"
@@ -212,6 +256,10 @@ def make_plots(result: Evaluation, out: Path) -> dict[str, Path]:
         }
     )
     drawn["user_errors"] = plots.user_errors(per_user, folder / "user_errors.png", user_metric)
+    if kind == "rating" and has_distribution(frame):
+        ece = _lookup(result.metrics).get((DISTRIBUTION, "all", "ece"))
+        table = reliability_table(frame, truth)
+        drawn["reliability"] = plots.reliability(table, folder / "reliability.png", ece["value"] if ece else None)
     states = example_profile(result.profiles)
     if states:
         drawn["profile_timeline"] = plots.profile_timeline(states, folder / "profile_timeline.png")
@@ -242,6 +290,7 @@ def render_markdown(result: Evaluation, plots: dict[str, Path], out: Path, title
             for method in result.methods
         ],
     )
+    lines += _distribution_section(result, cells, plots, out)
     if any(len(variants) > 1 for variants in result.variants.values()):
         lines += ["## Raw vs calibrated vs hybrid", ""]
         variant_names = [name for name in VARIANT_TITLES if any(name in v for v in result.variants.values())]
@@ -285,7 +334,7 @@ def render_markdown(result: Evaluation, plots: dict[str, Path], out: Path, title
     lines += [
         f"![{name}]({path.relative_to(out).as_posix()})"
         for name, path in plots.items()
-        if name != "profile_timeline"
+        if name not in ("profile_timeline", "reliability")
     ]
     lines += [""]
     lines += _profile_section(result, plots, out)

@@ -4,6 +4,11 @@ The estimate renders the run's real prompts for a sample of users (profile steps
 profile of typical length, feedback calls in rating batches) and scales them to all users. It assumes
 every answer is valid on the first try: retries and re-asks come on top, cached answers cost less.
 
+Distribution mode (``run.feedback_output = "distribution"``) is estimated as the backend would run it:
+log-probabilities cost no tokens, so a logprobs backend costs what value mode costs; the verbalised
+method adds its instruction to each feedback prompt and a probability object per rating to each answer
+(:func:`lusifer.distributions.verbalised_answer_tokens`).
+
 Given a :class:`~lusifer.simulation.estimate_calibration.Calibration` (the exchanges of a pilot run or of
 the run being resumed), completion tokens and the prompt-token estimator follow what that run's model
 answered, and the interval is the calibration's; otherwise it is the wide uncalibrated one.
@@ -20,6 +25,7 @@ from lusifer.backends.base import Usage
 from lusifer.calls.batch import BatchCallLayer
 from lusifer.calls.costs import cost, price_for, price_table
 from lusifer.calls.layer import estimate_tokens
+from lusifer.distributions import distribution_request, verbalised_answer_tokens
 from lusifer.registry import get_backend
 from lusifer.simulation.estimate_calibration import UNCALIBRATED_RANGE, Calibration
 from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts
@@ -69,6 +75,11 @@ def estimate_run(config: LusiferConfig, plan: RunPlan, calibration: Calibration 
     targets: dict[str, list[str]] = {}
     for user_id, item_id in zip(plan.targets["user_id"], plan.targets["item_id"]):
         targets.setdefault(str(user_id), []).append(str(item_id))
+    method = backend.distribution_method if config.run.feedback_output == "distribution" else None
+    per_rating = float(TOKENS_PER_RATING)
+    if method == "verbalised":
+        points = plan.domain.scale.points
+        per_rating += verbalised_answer_tokens(points)
     users = plan.user_ids
     sample = users if len(users) <= SAMPLE_USERS else random.Random(config.seed).sample(users, SAMPLE_USERS)
     calls = prompt = profile_calls = feedback_calls = rated = 0
@@ -85,6 +96,8 @@ def estimate_run(config: LusiferConfig, plan: RunPlan, calibration: Calibration 
         for start in range(0, len(items), config.run.items_per_call):
             chunk = items[start : start + config.run.items_per_call]
             request = builder.feedback(user_id, "", PLACEHOLDER_PROFILE, recent, chunk, stats, community)
+            if method is not None:
+                request = distribution_request(request, method)
             calls, prompt, feedback_calls, rated = (
                 calls + 1,
                 prompt + estimate_tokens(request),
@@ -92,7 +105,9 @@ def estimate_run(config: LusiferConfig, plan: RunPlan, calibration: Calibration 
                 rated + len(chunk),
             )
     scale = len(users) / max(len(sample), 1)
-    totals = _token_totals(prompt * scale, profile_calls * scale, feedback_calls * scale, rated * scale, calibration)
+    totals = _token_totals(
+        prompt * scale, profile_calls * scale, feedback_calls * scale, rated * scale, calibration, per_rating
+    )
     prices = price_table(backend, config.prices)
     # A keyless backend (local server, offline) costs nothing unless [prices] or the backend price it.
     priced = bool(backend.key_name or price_for(model, prices))
@@ -115,21 +130,27 @@ def estimate_run(config: LusiferConfig, plan: RunPlan, calibration: Calibration 
 
 
 def _token_totals(
-    prompt: float, profile_calls: float, feedback_calls: float, rated: float, calibration: Calibration | None
+    prompt: float,
+    profile_calls: float,
+    feedback_calls: float,
+    rated: float,
+    calibration: Calibration | None,
+    per_rating: float = TOKENS_PER_RATING,
 ) -> list[tuple[int, int]]:
     """(prompt, completion) tokens: the point estimate, then the low and the high end of its interval.
 
+    ``per_rating``: completion tokens assumed per rated item (more in verbalised distribution mode).
     A quantity the calibration did not measure keeps its fixed assumption (with no spread)."""
     if calibration is None:
-        completion = profile_calls * PROFILE_COMPLETION_TOKENS + rated * TOKENS_PER_RATING + feedback_calls * 10
+        completion = profile_calls * PROFILE_COMPLETION_TOKENS + rated * per_rating + feedback_calls * 10
         ends = [(1.0, 1.0), *zip(UNCALIBRATED_RANGE["prompt"], UNCALIBRATED_RANGE["completion"])]
         return [(math.ceil(prompt * p), math.ceil(completion * c)) for p, c in ends]
     measured = (calibration.prompt_ratio, calibration.profile_completion, calibration.completion_per_rating)
     totals = []
     for end in ("mean", "low", "high"):
-        ratio, profile, per_rating = (getattr(m, end) if m is not None else None for m in measured)
+        ratio, profile, measured_rating = (getattr(m, end) if m is not None else None for m in measured)
         profile_tokens = profile_calls * (PROFILE_COMPLETION_TOKENS if profile is None else profile)
-        rating_tokens = rated * TOKENS_PER_RATING + feedback_calls * 10 if per_rating is None else rated * per_rating
+        rating_tokens = rated * per_rating + feedback_calls * 10 if measured_rating is None else rated * measured_rating
         totals.append(
             (math.ceil(prompt * (1.0 if ratio is None else ratio)), math.ceil(profile_tokens + rating_tokens))
         )

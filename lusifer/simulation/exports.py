@@ -184,8 +184,16 @@ def distribution_columns(
 
 
 def _calibrated(ratings: pd.DataFrame, history: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """``ratings`` with ``calibrated_rating``: the calibrator applied to the column it was fitted on
+    (``expected_rating`` for one fitted on a distribution-mode run's means, else ``simulated_rating``)."""
+    import pandas as pd
+
     from lusifer.evaluation.calibration import CALIBRATED, load_calibrator
 
-    frame = ratings.assign(simulated_rating=ratings["simulated_rating"].astype("float64"))
-    calibrated = load_calibrator(path).apply(frame, history)[CALIBRATED]
+    calibrator = load_calibrator(path)
+    source = "expected_rating" if calibrator.input == "expected_rating" else "simulated_rating"
+    if source not in ratings.columns:  # a distribution-mode run without any distribution yet
+        return ratings.assign(calibrated_rating=pd.array([None] * len(ratings), dtype="Float64"))
+    frame = ratings.assign(simulated_rating=ratings[source].astype("float64"))
+    calibrated = calibrator.apply(frame, history)[CALIBRATED]
     return ratings.assign(calibrated_rating=calibrated.to_numpy())

@@ -211,7 +211,12 @@ def prepare_run(config: LusiferConfig, api_key: str | None = None) -> tuple[Path
     if config.run.calibrator is not None:
         from lusifer.evaluation.calibration import load_calibrator
 
-        load_calibrator(config.run.calibrator)  # a bad file fails before anything is written
+        calibrator = load_calibrator(config.run.calibrator)  # a bad file fails before anything is written
+        if calibrator.input == "expected_rating" and config.run.feedback_output != "distribution":
+            raise ConfigError(
+                f"--calibrator {config.run.calibrator} was fitted on expected_rating: "
+                "it needs a distribution-mode run (--distribution)"
+            )
     check_templates(template_environment(config.prompts_dir), plan.domain.templates)  # and a broken template
     backend = create_backend(config, api_key)  # so does an unknown backend or a missing key
     return out, plan, backend

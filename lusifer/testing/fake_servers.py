@@ -79,6 +79,8 @@ class FakeReply:
     :param drop: close the connection without answering.
     :param hang: never answer; hold the request (and its place in flight) until the client disconnects,
         as a server that aborts abandoned requests does.
+    :param logprobs: OpenAI only: the answer's tokens (``{"token", "logprob", "top_logprobs"}`` each,
+        spelling ``content``) when the request asks for log-probabilities.
     """
 
     status: int = 200
@@ -89,6 +91,7 @@ class FakeReply:
     delay: float = 0.0
     drop: bool = False
     hang: bool = False
+    logprobs: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,11 @@ class FakeServer(ABC):
     """Base of the fake vendor servers; subclasses define the protocol (path, envelope, errors)."""
 
     path = "/"
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The paths answered like model requests (injected replies, the responder, latency)."""
+        return (self.path,)
 
     def __init__(
         self,
@@ -334,7 +342,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         data = self.rfile.read(length) if length else b""
-        if self.path.split("?")[0] != self.fake.path:
+        if self.path.split("?")[0] not in self.fake.paths:
             self._route("POST", data)
             return
         try:
@@ -453,8 +461,11 @@ def _structured_output_rejection(behaviour: str, request: Any) -> FakeReply | No
 
 
 def _requested_schema(request: Any) -> Mapping[str, Any] | None:
-    """The schema in ``response_format`` (``json_schema``, or llama.cpp's ``json_object`` + ``schema``) or a tool."""
+    """The schema in ``response_format`` (``json_schema``, or llama.cpp's ``json_object`` + ``schema``), a tool,
+    or the Responses API's ``text.format``."""
     request = request or {}
+    if "input" in request:
+        return ((request.get("text") or {}).get("format") or {}).get("schema")
     response_format = request.get("response_format") or {}
     if response_format.get("type") == "json_schema":
         return (response_format.get("json_schema") or {}).get("schema")
@@ -473,20 +484,34 @@ def _tool_call_message(request: Any, content: str, number: int) -> dict[str, Any
 
 
 class FakeOpenAIServer(FakeServer):
-    """Speaks ``POST /v1/chat/completions`` (``response_format``, tools and ``logprobs``).
+    """Speaks ``POST /v1/chat/completions`` (``response_format``, tools and ``logprobs``) and
+    ``POST /v1/responses`` (``text.format``, ``include=["message.output_text.logprobs"]``, ``top_logprobs``).
 
     :param structured_output: one of :data:`STRUCTURED_OUTPUT_BEHAVIOURS` (see the module's docstring).
+    :param ignores_logprobs: answer without ``logprobs`` even when asked (as some servers do); otherwise
+        asked-for log-probabilities come as 4-character tokens without ``top_logprobs`` alternatives.
     """
 
     path = "/v1/chat/completions"
+    responses_path = "/v1/responses"
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return (self.path, self.responses_path)
 
     def __init__(
-        self, responder: Responder | None = None, *, structured_output: str = "openai", **options: Any
+        self,
+        responder: Responder | None = None,
+        *,
+        structured_output: str = "openai",
+        ignores_logprobs: bool = False,
+        **options: Any,
     ) -> None:
         if structured_output not in STRUCTURED_OUTPUT_BEHAVIOURS:
             raise ValueError(f"structured_output must be one of {STRUCTURED_OUTPUT_BEHAVIOURS}")
         super().__init__(responder, **options)
         self.structured_output = structured_output
+        self.ignores_logprobs = ignores_logprobs
         self.files: dict[str, bytes] = {}
         self._inputs: dict[str, str] = {}
         self._outputs: dict[str, tuple[str | None, str | None]] = {}
@@ -508,22 +533,33 @@ class FakeOpenAIServer(FakeServer):
             return FakeReply(content=f"Sure! Here is my answer:\n```json\n{example}\n```")
         return super()._respond(payload)
 
-    def envelope(self, request: Any, content: str, number: int) -> dict[str, Any]:
+    def _body(self, reply: FakeReply, request: Any, number: int) -> bytes:
+        if reply.logprobs is None or reply.raw is not None or reply.json is not None or reply.status >= 400:
+            return super()._body(reply, request, number)
+        return json.dumps(self.envelope(request, reply.content or "", number, reply.logprobs)).encode()
+
+    def _tokens(self, request: Any, content: str, logprobs: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        """The answer's tokens when ``request`` asks for log-probabilities (``logprobs``, or else 4-character
+        pieces without alternatives); None when it does not or the server ignores them."""
+        asked = request.get("logprobs") or "message.output_text.logprobs" in (request.get("include") or [])
+        if not asked or self.ignores_logprobs:
+            return None
+        pieces = [content[i : i + 4] for i in range(0, len(content), 4)]
+        return logprobs or [
+            {"token": piece, "logprob": -0.01, "bytes": list(piece.encode()), "top_logprobs": []} for piece in pieces
+        ]
+
+    def envelope(
+        self, request: Any, content: str, number: int, logprobs: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         request = request or {}
+        if "input" in request:
+            return self._responses_envelope(request, content, number, logprobs)
         message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
         if request.get("tools") and self.structured_output != "ignores_response_format":
             message = _tool_call_message(request, content, number)
         prompt, completion = _estimate_tokens(request.get("messages")), max(len(content) // 4, 1)
-        logprobs = None
-        if request.get("logprobs"):
-            pieces = [content[i : i + 4] for i in range(0, len(content), 4)]
-            logprobs = {
-                "content": [
-                    {"token": piece, "logprob": -0.01, "bytes": list(piece.encode()), "top_logprobs": []}
-                    for piece in pieces
-                ],
-                "refusal": None,
-            }
+        tokens = self._tokens(request, content, logprobs)
         return {
             "id": f"chatcmpl-fake-{number}",
             "object": "chat.completion",
@@ -534,13 +570,40 @@ class FakeOpenAIServer(FakeServer):
                 {
                     "index": 0,
                     "message": message,
-                    "logprobs": logprobs,
+                    "logprobs": {"content": tokens, "refusal": None} if tokens is not None else None,
                     "finish_reason": "tool_calls" if "tool_calls" in message else "stop",
                 }
             ],
             "usage": {
                 "prompt_tokens": prompt,
                 "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            },
+        }
+
+    def _responses_envelope(
+        self, request: Any, content: str, number: int, logprobs: list[dict[str, Any]] | None
+    ) -> dict[str, Any]:
+        """A Responses API body: one ``message`` output item holding ``content`` as ``output_text``."""
+        prompt, completion = _estimate_tokens(request.get("input")), max(len(content) // 4, 1)
+        tokens = self._tokens(request, content, logprobs) or []
+        part = {"type": "output_text", "text": content, "annotations": [], "logprobs": tokens}
+        item = {"id": f"msg_fake_{number}", "type": "message", "role": "assistant", "status": "completed"}
+        return {
+            "id": f"resp_fake_{number}",
+            "object": "response",
+            "created_at": int(time.time()),
+            "model": request.get("model", "fake-model"),
+            "status": "completed",
+            "output": [{**item, "content": [part]}],
+            "parallel_tool_calls": False,
+            "tool_choice": "auto",
+            "tools": [],
+            "usage": {
+                "input_tokens": prompt,
+                "input_tokens_details": {"cached_tokens": 0},
+                "output_tokens": completion,
+                "output_tokens_details": {"reasoning_tokens": 0},
                 "total_tokens": prompt + completion,
             },
         }
