@@ -47,6 +47,8 @@ PROCESS_VARIABLES = {
     "TEST_GGUF",  # the real-model tests' GGUF file (lusifer.testing.local_model)
     "REQUIRE_LOCAL_MODEL",
     "PROGRESS_INTERVAL",  # seconds between progress lines in logs (lusifer.simulation.progress_lines)
+    "REQUIRE_BROWSER",  # CI: the run explorer's browser test fails instead of skipping without Chromium
+    "EXPLORER_SCREENSHOT",  # where the browser test saves its screenshot of the run explorer
 }
 
 
