@@ -179,7 +179,7 @@ def run_command(**options: Any) -> None:
     config = simulation_config(options)
     if config.run.out is None:  # fixed now, so that an interrupted run can say where it resumes
         config.run.out = default_run_dir(config)
-    progress = RunProgress(enabled=options["progress"])
+    progress = RunProgress(enabled=options["progress"], out=config.run.out)
     previous_handler = signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
     try:
         run, summary = run_simulation(config, progress, api_key=options["api_key"])
