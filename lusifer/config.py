@@ -10,7 +10,7 @@ validated by the model the plugin registers through ``register_settings``.
 from __future__ import annotations
 
 import os
-import sys
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,11 +27,6 @@ from pydantic import (
 
 from lusifer.errors import ConfigError
 from lusifer.validation import PROFILE_MIN_WORDS
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 DEFAULT_CONFIG_FILE = "lusifer.toml"
 ENV_PREFIX = "LUSIFER_"

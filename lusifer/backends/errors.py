@@ -60,7 +60,7 @@ _SECRET_PATTERNS = (
 )
 
 
-class ErrorKind(str, Enum):
+class ErrorKind(str, Enum):  # noqa: UP042 - str() stays "ErrorKind.X", as before
     """What a failed call was, and so whether and how it is tried again (see the module table)."""
 
     REJECTED = "rejected"

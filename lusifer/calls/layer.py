@@ -297,7 +297,7 @@ class CallLayer:
             timeout = self.config.backend.timeout
             try:
                 response = await self._answer_in_time(request, ticket)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._stats.timeouts += 1
                 concurrency.timed_out(ticket)
                 raise RetryableError(
@@ -326,7 +326,7 @@ class CallLayer:
             while not call.done():
                 left = self._limiter.concurrency.deadline(ticket, self.config.backend.timeout) - time.monotonic()
                 if left <= 0:
-                    raise asyncio.TimeoutError
+                    raise TimeoutError
                 await asyncio.wait({call}, timeout=left)
             return call.result()
         finally:
