@@ -35,11 +35,14 @@ def brief(text: str, words: int = 40) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def template_environment(prompts_dir: Path | None = None) -> jinja2.Environment:
-    """The jinja2 environment for an optional user template folder (cached per folder)."""
+def template_environment(prompts_dir: Path | None = None, domain_folders: tuple[str, ...] = ()) -> jinja2.Environment:
+    """The jinja2 environment for an optional user template folder (cached per folder).
+
+    :param domain_folders: template folders of domains not (yet) registered that ``prompts_dir`` may hold.
+    """
     folders: list[str] = []
     if prompts_dir is not None:
-        check_prompts_dir(Path(prompts_dir))
+        check_prompts_dir(Path(prompts_dir), domain_folders)
         folders.append(str(prompts_dir))
     folders.extend(str(entry.obj) for entry in template_dirs())
     environment = jinja2.Environment(
@@ -60,7 +63,7 @@ SIMULATION_TASKS = ("system", "profile", "profile_update", "feedback")
 _LAYOUT = "<prompts dir>/<domain>/<task>.j2 (see `lusifer templates list`; `lusifer templates export DIR` writes it)"
 
 
-def check_prompts_dir(folder: Path) -> None:
+def check_prompts_dir(folder: Path, domain_folders: tuple[str, ...] = ()) -> None:
     """Refuse a ``--prompts-dir`` whose files a run would not use: each must be ``<domain>/<task>.j2``.
 
     :raises ConfigError: the folder is missing, holds templates without the domain level, or holds a
@@ -75,6 +78,7 @@ def check_prompts_dir(folder: Path) -> None:
             f"named after the domain: {_LAYOUT}"
         )
     domains, tasks = _known_template_names()
+    domains.update(domain_folders)
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
         if path.is_dir() or any(part.startswith(".") for part in relative.parts) or len(relative.parts) == 1:

@@ -80,3 +80,13 @@ def test_template_syntax_error_is_one_line(ml100k: Path, tmp_path: Path) -> None
     assert result.exit_code == 1 and len(lines) == 1, result.output
     assert "feedback.j2, line 1" in lines[0] and "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_a_domain_not_yet_registered_may_be_named(tmp_path: Path) -> None:
+    from lusifer.errors import ConfigError
+    from lusifer.templates import check_prompts_dir
+
+    folder = _prompts(tmp_path, {"books/feedback.j2": "Rate."})
+    with pytest.raises(ConfigError, match="books/feedback.j2 is not a template a run uses"):
+        check_prompts_dir(folder)
+    check_prompts_dir(folder, ("books",))  # e.g. a plugin's own domain under `check_templates`
