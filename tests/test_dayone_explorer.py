@@ -125,3 +125,22 @@ def test_the_page_renders_a_users_timeline_in_a_headless_browser(explored_run: P
 
     pixels = imread(screenshot)
     assert pixels.shape[:2] == (1400, 1280) and float(np.std(pixels[..., :3])) > 0.05  # drawn, not blank
+
+
+def test_profile_text_cannot_end_the_data_block(tmp_path: Path) -> None:
+    from lusifer.evaluation.explorer import write_explorer
+    from lusifer.store import ProfileState
+
+    hostile = "Likes </script><script>alert(1)</script> films & <b>bold</b> claims."
+    store = RunStore(tmp_path)
+    try:
+        store.save_history([("7", "1", 4.0, 0)])
+        store.add_profile(ProfileState("7", 0, hostile, "why </script>", ["1"]))
+        store.set_user_status("7", "done")
+    finally:
+        store.close()
+    page = write_explorer(tmp_path)
+    assert page.read_text(encoding="utf-8").count("</script>") == 3  # the page's own blocks only
+    data = _page_data(page)
+    assert data["users"][0]["steps"][0]["profile"] == hostile and data["users"][0]["steps"][0]["items"] == [["1", 4.0]]
+    assert data["metrics"] == [] and data["plots"] == {} and data["titles"] == {}
