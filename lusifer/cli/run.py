@@ -344,7 +344,7 @@ def show_user(user_id: str, run_dir: Path) -> None:
             return f"{titles[item]} ({item})" if item in titles else item
 
         for state in states:
-            click.echo(f"--- step {state.step} ({len(state.item_ids)} {state.source} items)")
+            click.echo(f"--- step {state.step} ({state.source}; {len(state.item_ids)} items)")
             for item in state.item_ids:
                 rating = rated.get((user_id, item))
                 click.echo(f"  {named(item)}: rated {'?' if rating is None else f'{rating:g}'}")

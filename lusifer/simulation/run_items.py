@@ -13,8 +13,15 @@ if TYPE_CHECKING:
 
 
 def history_ratings(store: RunStore) -> dict[tuple[str, str], float]:
-    """``(user_id, item_id) -> rating`` of the history the profiles were built from."""
-    return {(user, item): float(rating) for user, item, rating, _ in store.history()}
+    """``(user_id, item_id) -> rating`` the profiles were built from: the history's ratings, and the
+    simulated ratings of online steps (the RL environment's recommendations, feedback not of ``test``)."""
+    ratings = {
+        (row["user_id"], row["item_id"]): float(row["simulated"])
+        for row in store.feedback(None)
+        if row["source"] != "test" and row["status"] == "ok"
+    }
+    ratings.update({(user, item): float(rating) for user, item, rating, _ in store.history()})
+    return ratings
 
 
 def item_titles(run_dir: Path) -> dict[str, str]:
