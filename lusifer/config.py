@@ -44,6 +44,7 @@ PROCESS_VARIABLES = {
     "PROGRESS_INTERVAL",  # seconds between progress lines in logs (lusifer.simulation.progress_lines)
     "REQUIRE_BROWSER",  # CI: the run explorer's browser test fails instead of skipping without Chromium
     "EXPLORER_SCREENSHOT",  # where the browser test saves its screenshot of the run explorer
+    "SHARED_DIR",  # the tests' shared data folder (tests/conftest.py)
 }
 
 

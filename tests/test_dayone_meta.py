@@ -74,3 +74,13 @@ def test_docs_site_lists_every_page_and_builds_strictly(tmp_path: Path) -> None:
     )
     assert built.returncode == 0, built.stderr[-3000:]
     assert "check_templates" in (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
+
+
+def test_the_test_switches_are_not_configuration_keys(tmp_path: Path) -> None:
+    from lusifer.config import load_config
+
+    switches = {"LUSIFER_SHARED_DIR": str(tmp_path), "LUSIFER_REQUIRE_BROWSER": "1"}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {**switches, "LUSIFER_EXPLORER_SCREENSHOT": str(tmp_path / "shot.png")}.items():
+            patch.setenv(name, value)
+        assert load_config(None, {}).domain == "movies"
