@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,11 +28,6 @@ from pydantic import (
 
 from lusifer.errors import ConfigError
 from lusifer.validation import PROFILE_MIN_WORDS
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 _log = logging.getLogger(__name__)
 
@@ -56,6 +51,9 @@ PROCESS_VARIABLES = {
     "TEST_GGUF",  # the real-model tests' GGUF file (lusifer.testing.local_model)
     "REQUIRE_LOCAL_MODEL",
     "PROGRESS_INTERVAL",  # seconds between progress lines in logs (lusifer.simulation.progress_lines)
+    "REQUIRE_BROWSER",  # CI: the run explorer's browser test fails instead of skipping without Chromium
+    "EXPLORER_SCREENSHOT",  # where the browser test saves its screenshot of the run explorer
+    "SHARED_DIR",  # the tests' shared data folder (tests/conftest.py)
 }
 
 

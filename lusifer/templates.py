@@ -35,17 +35,14 @@ def brief(text: str, words: int = 40) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def template_environment(prompts_dir: Path | None = None) -> jinja2.Environment:
-    """The jinja2 environment for an optional user template folder (cached per folder)."""
+def template_environment(prompts_dir: Path | None = None, domain_folders: tuple[str, ...] = ()) -> jinja2.Environment:
+    """The jinja2 environment for an optional user template folder (cached per folder).
+
+    :param domain_folders: template folders of domains not (yet) registered that ``prompts_dir`` may hold.
+    """
     folders: list[str] = []
     if prompts_dir is not None:
-        if not Path(prompts_dir).is_dir():
-            raise ConfigError(f"prompts directory not found: {prompts_dir}")
-        if any(Path(prompts_dir).glob("*.j2")) and not any(Path(prompts_dir).glob("*/*.j2")):
-            raise ConfigError(
-                f"prompts directory {prompts_dir} holds templates directly; put them in a folder named "
-                "after the domain (<prompts dir>/<domain>/<task>.j2)"
-            )
+        check_prompts_dir(Path(prompts_dir), domain_folders)
         folders.append(str(prompts_dir))
     folders.extend(str(entry.obj) for entry in template_dirs())
     environment = jinja2.Environment(
@@ -62,6 +59,49 @@ def template_environment(prompts_dir: Path | None = None) -> jinja2.Environment:
 
 #: The tasks a simulation renders prompts for.
 SIMULATION_TASKS = ("system", "profile", "profile_update", "feedback")
+
+_LAYOUT = "<prompts dir>/<domain>/<task>.j2 (see `lusifer templates list`; `lusifer templates export DIR` writes it)"
+
+
+def check_prompts_dir(folder: Path, domain_folders: tuple[str, ...] = ()) -> None:
+    """Refuse a ``--prompts-dir`` whose files a run would not use: each must be ``<domain>/<task>.j2``.
+
+    :raises ConfigError: the folder is missing, holds templates without the domain level, or holds a
+        file whose domain folder or task name is unknown (so a typo is never ignored silently).
+    """
+    if not folder.is_dir():
+        raise ConfigError(f"prompts directory not found: {folder}")
+    flat = sorted(path.name for path in folder.glob("*.j2"))
+    if flat:
+        raise ConfigError(
+            f"prompts directory {folder} holds templates directly ({', '.join(flat[:3])}); put them in a folder "
+            f"named after the domain: {_LAYOUT}"
+        )
+    domains, tasks = _known_template_names()
+    domains.update(domain_folders)
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if path.is_dir() or any(part.startswith(".") for part in relative.parts) or len(relative.parts) == 1:
+            continue
+        domain, task = relative.parts[0], relative.name.removesuffix(".j2")
+        if len(relative.parts) != 2 or path.suffix != ".j2" or domain not in domains or task not in tasks:
+            raise ConfigError(
+                f"prompts directory {folder}: {relative} is not a template a run uses; expected {_LAYOUT} with "
+                f"domain one of {', '.join(sorted(domains))} and task one of {', '.join(sorted(tasks))}"
+            )
+
+
+def _known_template_names() -> tuple[set[str], set[str]]:
+    """Domain folders (registered domains, ``default`` and plugin template folders) and task names."""
+    from lusifer.registry import domains
+
+    names = {"default", *(entry.obj.templates for entry in domains().entries())}
+    tasks = set(SIMULATION_TASKS)
+    for entry in template_dirs():
+        for template in entry.obj.glob("*/*.j2"):
+            names.add(template.parent.name)
+            tasks.add(template.stem)
+    return names, tasks
 
 
 def check_templates(environment: jinja2.Environment, folder: str, tasks: tuple[str, ...] = SIMULATION_TASKS) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -65,3 +69,14 @@ def test_short_model_flag(ml100k: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "with openai/gpt-4.1-nano" in result.output
+
+
+def test_keys_set_reads_a_piped_key_without_a_warning(tmp_path: Path) -> None:
+    environment = {**os.environ, "LUSIFER_HOME": str(tmp_path)}
+    command = [sys.executable, "-m", "lusifer", "keys", "set", "openai"]
+    stored = subprocess.run(command, input="sk-piped-1\n", capture_output=True, text=True, env=environment)
+    assert stored.returncode == 0 and stored.stdout == "Stored key 'openai'.\n"
+    assert stored.stderr == "" and "sk-piped" not in stored.stdout
+    assert json.loads((tmp_path / "keys.json").read_text())["openai"] == "sk-piped-1"
+    empty = subprocess.run(command, input="", capture_output=True, text=True, env=environment)
+    assert empty.returncode == 1 and "no key for openai on standard input" in empty.stderr

@@ -60,7 +60,7 @@ _SECRET_PATTERNS = (
 )
 
 
-class ErrorKind(str, Enum):
+class ErrorKind(str, Enum):  # noqa: UP042 - str() stays "ErrorKind.X", as before
     """What a failed call was, and so whether and how it is tried again (see the module table)."""
 
     REJECTED = "rejected"
@@ -92,11 +92,31 @@ class RequestRejectedError(BackendError):
         self.status = status
 
 
-class AuthError(LusiferError):
-    """The key was refused (401, 403) or the account cannot pay: every further call would fail too.
+class RunStoppedError(LusiferError):
+    """Every further call would fail the same way: the run stops at the first one (completed work is kept).
 
-    Not a :class:`BackendError`, so that nothing treats it as one failed item: it stops the run.
+    Not a :class:`BackendError`, so that nothing treats it as one failed item.
     """
+
+
+class AuthError(RunStoppedError):
+    """The key was refused (401, 403) or the account cannot pay: every further call would fail too."""
+
+
+class ConnectFailedError(RetryableError):
+    """No connection could be made to ``url`` (refused, unknown host, no network).
+
+    The call layer retries it only once the endpoint has answered in this run (a server restarting);
+    otherwise, or when the retries run out, it stops the run with :class:`EndpointUnreachableError`.
+    """
+
+    def __init__(self, message: str, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class EndpointUnreachableError(RunStoppedError):
+    """Nothing answers at the backend's URL: every call would fail, so the run stops once, naming it."""
 
 
 def redact(text: str, secret: SecretStr | str | None = None) -> str:
@@ -190,7 +210,9 @@ def translate_sdk_error(error: Exception, vendor: str, secret: SecretStr | str |
     status = getattr(error, "status_code", None)
     detail = getattr(error, "message", None) or str(error) or type(error).__name__
     if status is None:  # connection error, timeout, or a response that could not be parsed
-        return RetryableError(redact(f"{vendor}: {type(error).__name__}: {detail}", secret))
+        message = redact(f"{vendor}: {type(error).__name__}: {detail}", secret)
+        url = _unreachable_url(error)
+        return RetryableError(message) if url is None else ConnectFailedError(message, redact(url, secret))
     vendor_type, server_message = vendor_error(getattr(error, "body", None))
     kind = classify(status, f"{server_message} {detail}", vendor_type)
     response = getattr(error, "response", None)
@@ -201,3 +223,17 @@ def translate_sdk_error(error: Exception, vendor: str, secret: SecretStr | str |
         status=status,
         retry_after=retry_after_seconds(getattr(response, "headers", None)),
     )
+
+
+def _unreachable_url(error: Exception) -> str | None:
+    """The URL (without credentials) that no connection could be made to, when ``error`` is that.
+
+    The SDKs raise their connection error from the HTTP client's ``ConnectError`` (matched by name: an
+    SDK may bundle its own copy of the HTTP client); a connection dropped later is another error.
+    """
+    from lusifer.keys import redact_url
+
+    if not any(kind.__name__ == "ConnectError" for kind in type(error.__cause__).__mro__):
+        return None
+    request = getattr(error, "request", None)
+    return redact_url(str(request.url)) if request is not None else "the backend's URL"

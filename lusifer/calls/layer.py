@@ -34,10 +34,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from lusifer import registry
-from lusifer.backends.errors import AuthError, OverloadedError, RateLimitedError, RequestRejectedError, redact
+from lusifer.backends.errors import (
+    AuthError,
+    ConnectFailedError,
+    EndpointUnreachableError,
+    OverloadedError,
+    RateLimitedError,
+    RequestRejectedError,
+    RunStoppedError,
+    redact,
+)
 from lusifer.calls.cache import ResponseCache, cache_key
 from lusifer.calls.costs import cost, price_for, price_table
 from lusifer.calls.limiter import Limiter, Ticket
@@ -130,7 +139,9 @@ class CallLayer:
         self._stats = CallStats()
         self._prices = price_table(backend, config.prices)
         self._reserved_usd = 0.0
-        self._refused: AuthError | None = None
+        self._refused: RunStoppedError | None = None
+        #: Whether the endpoint has answered (anything) in this run: until then a refused connection stops it.
+        self._answered = False
 
     @property
     def in_flight_limit(self) -> int:
@@ -166,6 +177,7 @@ class CallLayer:
         :raises BackendError: the call failed for good (after retries, or a non-retryable error);
             :class:`~lusifer.backends.errors.RequestRejectedError` when the server refused the request.
         :raises AuthError: the server refused the key (now or on an earlier call of this layer).
+        :raises EndpointUnreachableError: no connection to the backend's URL (now or on an earlier call).
         """
         if self._refused is not None:
             raise self._refused
@@ -193,10 +205,12 @@ class CallLayer:
         estimate = self._reserve(request)
         try:
             response = await self._send(request, exchange)
-        except (BackendError, AuthError) as error:
+        except (BackendError, RunStoppedError) as error:
             self._stats.errors += 1
             if isinstance(error, AuthError):
                 error = self._refused = AuthError(self._refusal_advice(error))
+            elif isinstance(error, EndpointUnreachableError):
+                self._refused = error
             # Backends redact their messages; this second pass also covers third-party backends.
             exchange.error = redact(str(error), self.backend._api_key)
             exchange.latency_s = time.monotonic() - started
@@ -251,12 +265,17 @@ class CallLayer:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.config.backend.max_retries + 1),
             wait=self._wait,
-            retry=retry_if_exception_type(RetryableError),
+            retry=retry_if_exception(self._worth_retrying),
             before_sleep=self._before_sleep,
             reraise=True,
         )
         try:
             return await retrying(self._attempt, request, exchange)
+        except ConnectFailedError as error:
+            raise EndpointUnreachableError(
+                f"{error}: cannot connect to {error.url}; start the server or fix --base-url (backend.base_url) "
+                "and rerun (the run stopped at this first failure; completed work is kept)"
+            ) from None
         except RateLimitedError as error:
             configured = self.config.backend.max_concurrency
             raise RateLimitedError(
@@ -265,6 +284,10 @@ class CallLayer:
                 f"{self.in_flight_limit} at once)",
                 retry_after=error.retry_after,
             ) from None
+
+    def _worth_retrying(self, error: BaseException) -> bool:
+        """Transient failures are; a refused connection only once the endpoint has answered in this run."""
+        return isinstance(error, RetryableError) and (self._answered or not isinstance(error, ConnectFailedError))
 
     async def _attempt(self, request: LLMRequest, exchange: Exchange) -> LLMResponse:
         tokens = estimate_tokens(request) + self.config.backend.max_tokens
@@ -275,7 +298,7 @@ class CallLayer:
             timeout = self.config.backend.timeout
             try:
                 response = await self._answer_in_time(request, ticket)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._stats.timeouts += 1
                 concurrency.timed_out(ticket)
                 raise RetryableError(
@@ -283,9 +306,16 @@ class CallLayer:
                 ) from None
             except (RateLimitedError, OverloadedError) as error:
                 self._stats.rate_limited += isinstance(error, RateLimitedError)
+                self._answered = True
                 concurrency.pushed_back(ticket)
                 raise
+            except ConnectFailedError:
+                raise
+            except BackendError:  # the server answered, with an error
+                self._answered = True
+                raise
             concurrency.succeeded(ticket)
+            self._answered = True
         self._limiter.settle(tokens, response.usage.total_tokens)
         return response
 
@@ -297,13 +327,15 @@ class CallLayer:
             while not call.done():
                 left = self._limiter.concurrency.deadline(ticket, self.config.backend.timeout) - time.monotonic()
                 if left <= 0:
-                    raise asyncio.TimeoutError
+                    raise TimeoutError
                 await asyncio.wait({call}, timeout=left)
             return call.result()
         finally:
             if not call.done():
                 call.cancel()
                 await asyncio.gather(call, return_exceptions=True)
+            elif not call.cancelled():
+                call.exception()  # retrieved, also when this caller was cancelled before reading it
 
     def _wait(self, state: RetryCallState) -> float:
         """Full jitter: anywhere from 0 to the exponential step, after the server's ``retry_after``, so
@@ -377,10 +409,10 @@ def endpoint_name(backend: Backend) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
-def _same_kind(error: BackendError | AuthError, message: str) -> BackendError | AuthError:
+def _same_kind(error: BackendError | RunStoppedError, message: str) -> BackendError | RunStoppedError:
     """An error of ``error``'s category carrying ``message`` (the redacted text the exchange recorded)."""
-    if isinstance(error, AuthError):
-        return AuthError(message)
+    if isinstance(error, RunStoppedError):
+        return type(error)(message)
     if isinstance(error, RequestRejectedError):
         return RequestRejectedError(message, error.server_message, error.status)
     return BackendError(message)

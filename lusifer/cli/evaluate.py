@@ -119,6 +119,7 @@ def evaluate_command(
         folds=folds,
         metric_names=list(metrics) or None,
         calibrator_dir=out / "calibrators",
+        on_step=EvaluationProgress(),
     )
     result.profiles = data.profiles
     for note in result.notes:
@@ -127,6 +128,29 @@ def evaluate_command(
     _print_summary(result.metrics, result.methods, result.display_metrics(data.headline or HEADLINE[kind]))
     _print_distribution(result.metrics)
     click.echo(f"Wrote {written['report']}, {written['metrics']} and {len(written) - 2} plots to {out}")
+
+
+class EvaluationProgress:
+    """Prints ``lusifer: evaluate: ...`` lines to stderr: each new stage at once, then at most one line per
+    progress interval (``$LUSIFER_PROGRESS_INTERVAL``, default 30 s) within a stage such as the bootstrap."""
+
+    def __init__(self) -> None:
+        import time
+
+        from lusifer.simulation.progress_lines import interval_s
+
+        self.interval = min(interval_s(), 10.0)
+        self._started = self._last = time.monotonic()
+        self._stage = ""
+
+    def __call__(self, step: str) -> None:
+        import time
+
+        now, stage = time.monotonic(), step.split(":", 1)[0]
+        if stage == self._stage and now - self._last < self.interval:
+            return
+        self._stage, self._last = stage, now
+        click.echo(f"lusifer: evaluate: {step} [{now - self._started:.0f} s]", err=True)
 
 
 def _require_valid_values(frame: object, columns: list[str], source: str) -> None:

@@ -14,9 +14,19 @@ def keys_group() -> None:
 @click.argument("name")
 @click.option("--value", hidden=True, help="The key (prefer the hidden prompt).")
 def keys_set(name: str, value: str | None) -> None:
-    """Store the key NAME (e.g. openai, anthropic, tmdb), asked for with a hidden prompt."""
+    """Store the key NAME (e.g. openai, anthropic, tmdb), asked for with a hidden prompt or read from a pipe.
+
+    ``pass show openai | lusifer keys set openai`` reads the key from standard input's first line.
+    """
+    import sys
+
+    from lusifer.errors import ConfigError
     from lusifer.keys import set_key
 
+    if value is None and not sys.stdin.isatty():
+        value = sys.stdin.readline().strip()
+        if not value:
+            raise ConfigError(f"no key for {name} on standard input (pipe the key, or run without a pipe)")
     if value is None:
         value = click.prompt(f"Enter key for {name}", hide_input=True)
     set_key(name, value)

@@ -221,7 +221,7 @@ def run_command(**options: Any) -> None:
     config = simulation_config(options)
     if config.run.out is None:  # fixed now, so that an interrupted run can say where it resumes
         config.run.out = default_run_dir(config)
-    progress = RunProgress(enabled=options["progress"])
+    progress = RunProgress(enabled=options["progress"], out=config.run.out)
     previous_handler = signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
     try:
         run, summary = run_simulation(config, progress, api_key=options["api_key"])
@@ -365,8 +365,10 @@ def show_group() -> None:
 @click.argument("user_id")
 @click.option("--run", "run_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 def show_user(user_id: str, run_dir: Path) -> None:
-    """Print USER_ID's profile timeline with explanations, then their simulated feedback."""
+    """Print USER_ID's profile timeline with explanations and the rated items behind each step, then their
+    simulated feedback beside the truth (items by title where the run's dataset is on this machine)."""
     from lusifer.errors import NotFoundError
+    from lusifer.simulation.run_items import history_ratings, item_titles
     from lusifer.store import STORE_FILE, RunStore
 
     if not (run_dir / STORE_FILE).exists():
@@ -379,8 +381,16 @@ def show_user(user_id: str, run_dir: Path) -> None:
             raise NotFoundError(f"user {user_id} has no profile in {run_dir}")
         if status == "failed":
             click.echo(f"--- failed: {reason or 'no reason was stored'}")
+        titles, rated = item_titles(run_dir), history_ratings(store)
+
+        def named(item: str) -> str:
+            return f"{titles[item]} ({item})" if item in titles else item
+
         for state in states:
-            click.echo(f"--- step {state.step} ({state.source}; items {', '.join(state.item_ids)})")
+            click.echo(f"--- step {state.step} ({state.source}; {len(state.item_ids)} items)")
+            for item in state.item_ids:
+                rating = rated.get((user_id, item))
+                click.echo(f"  {named(item)}: rated {'?' if rating is None else f'{rating:g}'}")
             click.echo(f"why: {state.explanation}")
             click.echo(state.profile)
         rows = [row for row in store.feedback(None) if row["user_id"] == user_id]
@@ -389,6 +399,6 @@ def show_user(user_id: str, run_dir: Path) -> None:
             for row in rows:
                 value = row["simulated"] if row["status"] == "ok" else f"failed ({row['reason']})"
                 truth = "" if row["truth"] is None else f" / {row['truth']:g}"
-                click.echo(f"{row['item_id']}: {value}{truth}")
+                click.echo(f"{named(row['item_id'])}: {value}{truth}")
     finally:
         store.close()

@@ -16,6 +16,7 @@ def register_commands(cli: click.Group) -> None:
     from lusifer.cli.logs import logs_command
     from lusifer.cli.models import models_command
     from lusifer.cli.plugins import plugin_group, plugins_group
+    from lusifer.cli.report import report_command
     from lusifer.cli.run import estimate_command, merge_command, run_command, show_group
     from lusifer.cli.templates import templates_group
     from lusifer.cli.validate import validate_command
@@ -26,6 +27,7 @@ def register_commands(cli: click.Group) -> None:
         merge_command,
         show_group,
         evaluate_command,
+        report_command,
         plugins_group,
         plugin_group,
         domains_command,

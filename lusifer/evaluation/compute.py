@@ -10,7 +10,7 @@ resampling counts per subset for every method, so intervals of different methods
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -122,6 +122,7 @@ def metric_table(
     seed: int = 0,
     confidence: float = 0.95,
     per_user: Sequence[str] = ("all",),
+    on_step: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Metrics of every method on every subset, with user-bootstrap percentile intervals.
 
@@ -130,12 +131,14 @@ def metric_table(
     :param reps: bootstrap replicates (0: no intervals).
     :param per_user: subsets that also get ``per_user_<metric>``, the mean over users of each user's
         own metric (with the same bootstrap over users).
+    :param on_step: told ``"bootstrap: i/n (subset, method)"`` before each method of each subset.
     :returns: rows ``method, subset, metric, value, ci_low, ci_high``.
     """
     import pandas as pd
 
     subsets = subsets or {"all": np.ones(len(frame), dtype=bool)}
     records = []
+    cells, done = len(methods) * sum(bool(np.asarray(mask).any()) for mask in subsets.values()), 0
     for subset, mask in subsets.items():
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
@@ -145,6 +148,9 @@ def metric_table(
         counts = bootstrap_counts(len(users), reps, seed)
         y = part[truth].to_numpy(dtype=float)
         for method in methods:
+            done += 1
+            if on_step is not None:
+                on_step(f"bootstrap: {done}/{cells} ({reps} resamples; subset {subset}, {method})")
             p = part[method].to_numpy(dtype=float)
             replicates: dict[str, list[np.ndarray]] = {evaluator.name: [] for evaluator in evaluators}
             for block in _chunks(reps, _MAX_CELLS // max(1, len(part))):

@@ -7,7 +7,7 @@ and optionally the training slice, and returns an :class:`Evaluation` that
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,6 +115,7 @@ def evaluate(
     folds: int = 5,
     metric_names: Sequence[str] | None = None,
     calibrator_dir: Path | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> Evaluation:
     """Score ``simulators`` (columns of ``frame``) against ``truth``, beside baselines and calibrations.
 
@@ -123,6 +124,8 @@ def evaluate(
         hybrid calibrators and the cold-start subsets need it and are skipped without it.
     :param calibrate: add each simulator's calibrated variants (cross-fitted over users, ``folds`` folds).
     :param calibrator_dir: where to save each calibrator fitted on all rows, as JSON (None: not saved).
+    :param on_step: told what starts (``"baselines: ..."``, ``"calibration: ..."``, ``"bootstrap: i/n ..."``),
+        for progress on long evaluations.
 
     When ``frame`` holds a rating distribution (``p_<point>`` columns), its NLL, RPS and ECE join the
     metrics under the method ``distribution``.
@@ -150,6 +153,8 @@ def evaluate(
         clashes = [name for name in BASELINES if name in frame.columns]
         if clashes:
             raise DataError(f"column(s) {', '.join(clashes)} clash with baseline names; rename them")
+        if on_step is not None:
+            on_step(f"baselines: training {len(BASELINES)} on {len(history):,} history ratings")
         frame = frame.join(predict_baselines(history, frame, BASELINES, seed=seed, scale=scale))
         baseline_columns = list(BASELINES)
     elif baselines:
@@ -160,6 +165,8 @@ def evaluate(
             data = _calibrator_frame(frame, method, truth, extra)
             for variant, calibrator in _calibrators(kind, history is not None, scale, seed).items():
                 column = f"{method}+{variant}"
+                if on_step is not None:
+                    on_step(f"calibration: {column} ({folds} folds)")
                 try:
                     frame[column] = calibrator.cross_fit_predict(data, history, folds=folds, seed=seed)
                     if calibrator_dir is not None:
@@ -194,7 +201,9 @@ def evaluate(
         notes=notes,
         settings={"reps": reps, "seed": seed, "folds": folds, "scale": scale, "metric_names": list(metric_names or [])},
     )
-    result.metrics = metric_table(frame, result.methods, evaluators, truth, subsets, reps=reps, seed=seed)
+    result.metrics = metric_table(
+        frame, result.methods, evaluators, truth, subsets, reps=reps, seed=seed, on_step=on_step
+    )
     if kind == "rating" and has_distribution(frame):
         scored = distribution_metrics(frame, truth, subsets, reps=reps, seed=seed)
         result.metrics = pd.concat([result.metrics, scored], ignore_index=True)

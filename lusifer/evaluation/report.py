@@ -202,9 +202,11 @@ def _profile_section(result: Evaluation, plots: dict[str, Path], out: Path) -> l
         return []
     states = example_profile(result.profiles)
     lines = [
-        "## Profile timeline (example)",
+        "## Profile timeline",
         "",
-        f"User `{states[0].get('user_id')}`, {len(states)} profile states.",
+        "Similarity of each profile to the one before it (the share of its words kept in order), over users "
+        f"and for user `{states[0].get('user_id')}` ({len(states)} profile states, listed below). Every user's "
+        "timeline, with what changed and the rated items behind each step: `lusifer report RUN_DIR --html`.",
         "",
         f"![profile timeline]({plots['profile_timeline'].relative_to(out).as_posix()})",
         "",
@@ -226,6 +228,17 @@ def example_profile(profiles: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(by_user[user], key=lambda state: state.get("step") or 0)
 
 
+def method_groups(result: Evaluation) -> dict[str, str]:
+    """Each method's group for the plots' colours: simulator (raw), calibrated simulator, control, baseline."""
+    groups = {method: "baseline" for method in result.baselines}
+    groups.update({method: "control (no simulator)" for method in result.controls})
+    for variants in result.variants.values():
+        for variant, column in variants.items():
+            groups[column] = "simulator" if variant == "raw" else "simulator, calibrated"
+    groups.update({method: "simulator" for method in result.simulators if method not in groups})
+    return groups
+
+
 def make_plots(result: Evaluation, out: Path) -> dict[str, Path]:
     """Draw every plot of the report into ``out/plots``; returns name -> path."""
     import pandas as pd
@@ -242,7 +255,7 @@ def make_plots(result: Evaluation, out: Path) -> dict[str, Path]:
         "distributions": plots.distributions(
             frame, truth, result.methods, folder / "distributions.png", kind
         ),
-        "errors": plots.errors(result.metrics, result.methods, folder / "errors.png", headline),
+        "errors": plots.errors(result.metrics, result.methods, folder / "errors.png", headline, method_groups(result)),
         "calibration_curve": plots.calibration_curve(
             frame, truth, result.simulators + result.baselines[:2], folder / "calibration_curve.png", kind
         ),
@@ -262,7 +275,9 @@ def make_plots(result: Evaluation, out: Path) -> dict[str, Path]:
         drawn["reliability"] = plots.reliability(table, folder / "reliability.png", ece["value"] if ece else None)
     states = example_profile(result.profiles)
     if states:
-        drawn["profile_timeline"] = plots.profile_timeline(states, folder / "profile_timeline.png")
+        drawn["profile_timeline"] = plots.profile_timeline(
+            result.profiles, folder / "profile_timeline.png", str(states[0].get("user_id"))
+        )
     return drawn
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lusifer import __version__
-from lusifer.backends.errors import REJECTED_ADVICE, AuthError
+from lusifer.backends.errors import REJECTED_ADVICE, RunStoppedError
 from lusifer.errors import BudgetExceededError, ConfigError, DataError, LusiferError
 from lusifer.registry import emit_run_finished, emit_run_started, get_domain
 from lusifer.run_info import RunInfo, RunSummary
@@ -360,7 +360,7 @@ async def _simulate(
             if budget_stop or not again or batch_calls is not None:
                 break
             await asyncio.gather(*(simulate_user(user, final_pass=True) for user in again))
-    except AuthError:  # every further call would be refused too: stop now, keep what is stored
+    except RunStoppedError:  # every further call would fail too (key refused, no server): stop, keep what is stored
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

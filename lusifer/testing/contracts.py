@@ -103,7 +103,9 @@ def check_templates(domain: Domain, data: Dataset, prompts_dir: Path | None = No
     from lusifer.simulation.requests import RequestBuilder
     from lusifer.templates import template_environment
 
-    builder = RequestBuilder(domain, template_environment(prompts_dir), item_texts(data.items, domain))
+    builder = RequestBuilder(
+        domain, template_environment(prompts_dir, (domain.templates,)), item_texts(data.items, domain)
+    )
     histories = histories_by_user(data.ratings)
     assert histories, "the dataset has no ratings to build a prompt from"
     user_id, history = next(iter(histories.items()))

@@ -58,7 +58,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
 REDACTED = "[REDACTED]"
 #: The string of default answers: long enough to pass as a profile (validators reject one-word texts).

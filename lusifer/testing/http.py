@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlparse
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
 #: ``respond(path, query, headers) -> (status, response headers, body)``.
 Respond = Callable[[str, dict[str, list[str]], dict[str, str]], tuple[int, Mapping[str, str], bytes]]
