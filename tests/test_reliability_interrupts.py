@@ -13,15 +13,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from simulation_fakes import ScriptedModel
 
 from conftest import ML_100K
-from lusifer.testing.fake_servers import FakeOpenAIServer
+from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 
 pytestmark = pytest.mark.slow
 
@@ -130,20 +132,44 @@ def test_interrupted_run_resumes_to_the_uninterrupted_outputs(
     assert not [name for name in os.listdir(out) if name.endswith(".tmp")]
 
 
+class HeldAfter:
+    """A responder that holds every request after the first ``count`` until ``release`` is set.
+
+    It keeps the first process mid-run however slowly the second one starts (a loaded machine).
+    """
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.seen = 0
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+        self._model = ScriptedModel()
+
+    def __call__(self, request: dict[str, Any]) -> FakeReply:
+        with self._lock:
+            self.seen += 1
+            held = self.seen > self.count
+        if held:
+            self.release.wait(timeout=50)  # below the client's timeout: a held call is not retried
+        return self._model(request)
+
+
 def test_a_second_process_on_the_same_out_is_refused_at_once(clean: tuple[Path, list[str]], tmp_path: Path) -> None:
     clean_run, _ = clean
     out, home = tmp_path / "run", tmp_path / "home"
-    with FakeOpenAIServer(ScriptedModel(), latency=0.2) as server:  # slow enough to outlast a second start
+    responder = HeldAfter(3)
+    with FakeOpenAIServer(responder) as server:
         first = start(server, out, home)
         deadline = time.monotonic() + 60
-        while len(server.requests) < 3 and time.monotonic() < deadline:
+        while responder.seen <= 3 and time.monotonic() < deadline:  # the first run holds its lock, mid-run
             time.sleep(0.005)
         second = start(server, out, tmp_path / "home-2")
         _, refusal = second.communicate(timeout=60)
+        responder.release.set()
         assert second.returncode == 1
         assert f"lock held by pid {first.pid} since" in refusal and "use another --out" in refusal, refusal
         assert first.wait(timeout=120) == 0
-        bodies = [str(request.json) for request in server.requests]
+    bodies = [str(request.json) for request in server.requests]
     assert len(bodies) == len(set(bodies))  # nothing was paid twice
     for name in EXPORTS:
         assert (out / name).read_bytes() == (clean_run / name).read_bytes(), name
