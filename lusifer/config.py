@@ -139,6 +139,11 @@ class RunConfig(Section):
     shard: str | None = Field(
         None, pattern=r"^[1-9][0-9]*/[1-9][0-9]*$", description="'i/n': simulate only shard i of n (1 <= i <= n)."
     )
+    executor: Literal["local", "ray"] = Field(
+        "local", description="'ray': simulate the users on Ray workers (the lusifer[ray] extra), one store."
+    )
+    workers: int | None = Field(None, ge=1, description="Ray workers (default: the cluster's CPUs).")
+    ray_address: str | None = Field(None, description="Ray cluster to join (default: a local one is started).")
 
     @field_validator("shard")
     @classmethod
