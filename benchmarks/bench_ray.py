@@ -8,7 +8,7 @@ seconds per answer, 429 above C requests in flight). For each C of ``--caps``:
 - **ray N workers**: ``--workers`` Ray actors on a local Ray instance, each with its own call layer and
   backend holding its even share of C (as ``--executor ray`` splits ``max_concurrency``), send their
   share of the same calls. The clock runs from the driver starting them (actors already up) to the last
-  answer; Ray's start-up is reported once, apart.
+  answer; Ray's start-up is reported once, apart. Both send C calls first, unmeasured (imports, connections).
 
 Share of C/L is calls/s over the ideal C / latency. ``load`` is the 1-minute load average (``uptime``) when
 the row was measured: the machine's other work takes cores from client and server alike.
@@ -67,8 +67,6 @@ class CallWorker:
     """A Ray actor with its own call layer, as an ``--executor ray`` worker has."""
 
     def ready(self) -> bool:
-        import lusifer.backends.openai_backend  # noqa: F401  (imports paid before the clock starts)
-
         return True
 
     async def drive(self, config: Any, requests: int) -> tuple[float, int]:
@@ -125,9 +123,16 @@ def main() -> None:
             try:
                 assert server.stdout is not None
                 base_url = server.stdout.readline().strip()
+                config = config_for(base_url, cap, arguments.latency, folder)
+                asyncio.run(drive(config, cap))  # warm-up: imports, first connections (not measured)
                 before = load()
-                elapsed, limited = asyncio.run(drive(config_for(base_url, cap, arguments.latency, folder), requests))
+                elapsed, limited = asyncio.run(drive(config, requests))
                 print(row(cap, "one process", requests, elapsed, limited, arguments.latency, before), flush=True)
+                warm_up = [
+                    actor.drive.remote(config_for(base_url, share(cap, index, count), arguments.latency, folder), cap)
+                    for index, actor in enumerate(actors)
+                ]
+                ray.get(warm_up)
                 before = load()
                 clock = time.perf_counter()
                 parts = [

@@ -94,6 +94,11 @@ class BackendConfig(Section):
     name: str = "offline"
     model: str | None = None
     base_url: str | None = None
+    base_urls: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="Replicas of one model (e.g. one server per node): Ray worker i calls base_urls[i % n].",
+    )
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     seed: int | None = None
     max_tokens: int = Field(1024, ge=1)
@@ -106,6 +111,12 @@ class BackendConfig(Section):
     structured_output: Literal["auto", "json_schema", "json_object_schema", "json_object", "tools", "none"] = Field(
         "auto", description="'auto' negotiates the richest mode the server accepts; any other forces that mode."
     )
+
+    @model_validator(mode="after")
+    def _first_replica_by_default(self) -> BackendConfig:
+        if self.base_urls and self.base_url is None:
+            self.base_url = self.base_urls[0]  # what a single process (and the driver's checks) talks to
+        return self
 
 
 class CacheConfig(Section):

@@ -140,3 +140,10 @@ def test_without_ray_or_with_batch_the_run_stops_before_creating_its_folder(
     missing = CliRunner().invoke(cli, [*arguments, "--out", str(tmp_path / "missing")])
     assert missing.exit_code == 1 and RAY_MISSING in missing.output
     assert not (tmp_path / "batch").exists() and not (tmp_path / "missing").exists()
+
+
+def test_each_worker_calls_its_replica_of_base_urls() -> None:
+    replicas = ["http://node-1:8000/v1", "http://node-2:8000/v1"]
+    config = LusiferConfig.model_validate({"backend": {"name": "openai", "base_urls": replicas}})
+    assert config.backend.base_url == replicas[0]  # a single process (and the driver's checks) uses the first
+    assert [worker_config(config, index, 3, 0.0).backend.base_url for index in range(3)] == [*replicas, replicas[0]]

@@ -13,7 +13,9 @@ Limits are split evenly (no shared limiter actor, so no round trip per call): wo
 share of ``backend.max_concurrency``, ``run.concurrency``, ``backend.requests_per_minute``,
 ``backend.tokens_per_minute`` and of the budget left (``run.budget_usd`` minus what the run already
 spent), so the workers together never exceed any of them. A worker whose budget share is spent leaves its
-remaining users "not started"; a rerun splits what is left again.
+remaining users "not started"; a rerun splits what is left again. With ``backend.base_urls`` (replicas of
+one model, say one server per node), worker ``i`` calls replica ``i mod n``; the limits stay totals over
+all workers (``max_concurrency``: what all replicas accept together).
 """
 
 from __future__ import annotations
@@ -211,10 +213,13 @@ class PartitionWorker:
 
 
 def worker_config(config: LusiferConfig, index: int, count: int, prior_cost_usd: float) -> LusiferConfig:
-    """Worker ``index``'s (0-based) configuration: its even share of every limit and of the budget left."""
+    """Worker ``index``'s (0-based) configuration: its even share of every limit and of the budget left, and
+    its replica of ``backend.base_urls`` (round robin)."""
     worker = config.model_copy(deep=True)
     worker.run.executor = "local"
     worker.cache.path = config.cache.path or default_cache_path()  # the driver's, also on a worker's machine
+    if config.backend.base_urls:
+        worker.backend.base_url = config.backend.base_urls[index % len(config.backend.base_urls)]
     worker.run.concurrency = share(config.run.concurrency, index, count)
     worker.backend.max_concurrency = share(config.backend.max_concurrency, index, count)
     if config.backend.requests_per_minute is not None:

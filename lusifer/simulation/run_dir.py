@@ -31,6 +31,7 @@ RESUMABLE_KEYS = {
     ("run", "workers"),
     ("run", "ray_address"),
     ("backend", "base_url"),  # where the model answers, not what it answers (shards may use replicas)
+    ("backend", "base_urls"),
     ("backend", "max_concurrency"),
     ("backend", "timeout"),
     ("backend", "max_retries"),
