@@ -13,7 +13,13 @@ seconds per answer, 429 above C requests in flight). For each C of ``--caps``:
 Share of C/L is calls/s over the ideal C / latency. ``load`` is the 1-minute load average (``uptime``) when
 the row was measured: the machine's other work takes cores from client and server alike.
 
+``--runs``: whole paper-protocol runs instead (ML-100K + TMDB from ``../shared``, 459 users, 1,980 calls, no
+response cache) against the fake server answering as ``bench_throughput.fake_model`` does, in one process
+and with ``--executor ray --workers N`` (joining the Ray instance started once), and whether the Ray run's
+exports are byte-identical to the single process's.
+
     python benchmarks/bench_ray.py [--caps 16 64 256 1024] [--workers 2] [--latency 0.3] [--seconds 3]
+    python benchmarks/bench_ray.py --runs [--caps 64 256] [--workers 2]
 """
 
 from __future__ import annotations
@@ -93,6 +99,62 @@ def serve(cap: int, latency: float) -> subprocess.Popen[str]:
     )
 
 
+def serve_model(cap: int, latency: float) -> None:
+    """The server process of ``--runs``: answers like ``bench_throughput.fake_model``; serves until stdin closes."""
+    from bench_throughput import fake_model
+
+    from lusifer.testing.fake_servers import FakeOpenAIServer
+
+    with FakeOpenAIServer(fake_model([]), latency=latency, jitter=latency / 6, max_concurrency=cap) as server:
+        print(server.base_url, flush=True)
+        sys.stdin.read()
+
+
+EXPORTS = ("ratings.csv", "profiles.jsonl", "history.csv", "failures.csv", "ratings.parquet", "profiles.parquet")
+
+
+def whole_runs(caps: list[int], workers: int, latency: float) -> None:
+    """One process against ``--executor ray`` on whole paper-protocol runs."""
+    from bench_throughput import paper_config
+
+    from lusifer.simulation.runner import run_simulation
+
+    print("| C | executor | calls | seconds | calls/s | share of C/L | exports as one process | load |")
+    print("|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        for cap in caps:
+            server = subprocess.Popen(
+                [sys.executable, __file__, "--serve-model", str(cap), "--latency", str(latency)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                assert server.stdout is not None
+                base_url = server.stdout.readline().strip()
+                for executor in ("local", "ray"):
+                    out = root / f"{executor}-{cap}"
+                    config = paper_config(base_url, cap, out, root / "cache.sqlite", 10**6)
+                    config.cache.enabled = False
+                    config.run.executor, config.run.workers = executor, workers
+                    before, clock = load(), time.perf_counter()
+                    _, summary = run_simulation(config)
+                    elapsed = time.perf_counter() - clock
+                    same = all(
+                        (out / name).read_bytes() == (root / f"local-{cap}" / name).read_bytes() for name in EXPORTS
+                    )
+                    rate = summary.calls / elapsed
+                    label = "one process" if executor == "local" else f"ray, {workers} workers"
+                    print(
+                        f"| {cap} | {label} | {summary.calls} | {elapsed:.1f} | {rate:.1f} | "
+                        f"{100 * rate * latency / cap:.1f} % | {'yes' if same else 'NO'} | {before} |",
+                        flush=True,
+                    )
+            finally:
+                server.communicate("")
+
+
 def row(cap: int, client: str, requests: int, elapsed: float, limited: int, latency: float, started_load: str) -> str:
     rate, ideal = requests / elapsed, cap / latency
     return f"| {cap} | {client} | {requests} | {rate:.1f} | {100 * rate / ideal:.1f} % | {limited} | {started_load} |"
@@ -104,7 +166,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--latency", type=float, default=0.3)
     parser.add_argument("--seconds", type=float, default=3.0, help="ideal duration of each measurement")
+    parser.add_argument("--runs", action="store_true", help="whole paper-protocol runs, one process and Ray")
+    parser.add_argument("--serve-model", type=int, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
+    if arguments.serve_model:
+        serve_model(arguments.serve_model, arguments.latency)
+        return
     import ray
 
     os.environ["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH", "")])
@@ -114,6 +181,10 @@ def main() -> None:
     actors = [ray.remote(CallWorker).options(num_cpus=0).remote() for _ in range(count)]
     ray.get([actor.ready.remote() for actor in actors])
     print(f"Ray start-up and {count} actors ready: {time.perf_counter() - started:.1f} s (load {load()})\n")
+    if arguments.runs:
+        whole_runs(arguments.caps, count, arguments.latency)
+        ray.shutdown()
+        return
     print("| C | client | calls | calls/s | share of C/L | 429s | load |")
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
