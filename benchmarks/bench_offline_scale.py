@@ -1,8 +1,8 @@
 """A run's cost as users grow (offline backend, synthetic ML-1M-shaped data), and ``lusifer estimate`` vs actual.
 
 Default: for each N of ``--users``, write a synthetic dataset of N users shaped like ML-1M (3,706 movies,
-at least 20 ratings per user and about 165 on average after duplicates are dropped, popular movies rated more, ML-1M's mix of
-rating values, ``::`` files), then time ``lusifer run --dataset ml-1m --data-dir DIR --history 40
+at least 20 ratings per user and about 150 on average (ML-1M: 165), popular movies rated more, ML-1M's
+mix of rating values, ``::`` files), then time ``lusifer run --dataset ml-1m --data-dir DIR --history 40
 --test-items 10 --no-cache`` in a child process, and a ``--users 1`` run on the same data (the fixed
 cost: loading and splitting the data). Reported per N: seconds per user (whole command), the marginal
 seconds per user ((T(N) - T(1)) / (N - 1)), the child's peak RSS, store bytes per user and per call

@@ -338,7 +338,7 @@ class RunStore:
         """The stored exchanges (oldest first) with their full prompts; ``last``: only the newest ``last``."""
         query, parameters = "SELECT id, record FROM exchanges", ()
         if user_id is not None:
-            query, parameters = query + " WHERE user_id = ?", (user_id,)
+            query, parameters = query + " WHERE user_id = ?", (user_id,)  # type: ignore[assignment]
         if last is not None:
             query = f"SELECT id, record FROM ({query} ORDER BY id DESC LIMIT {int(last)})"
         texts: dict[str, str] = {}
