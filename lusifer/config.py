@@ -101,6 +101,11 @@ class BackendConfig(Section):
     name: str = "offline"
     model: str | None = None
     base_url: str | None = None
+    base_urls: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="Replicas of one model (e.g. one server per node): Ray worker i calls base_urls[i % n].",
+    )
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     seed: int | None = None
     max_tokens: int = Field(1024, ge=1)
@@ -118,6 +123,12 @@ class BackendConfig(Section):
         description="OpenAI: 'responses' sends single calls through the Responses API (json_schema output; "
         "batch mode keeps Chat Completions).",
     )
+
+    @model_validator(mode="after")
+    def _first_replica_by_default(self) -> BackendConfig:
+        if self.base_urls and self.base_url is None:
+            self.base_url = self.base_urls[0]  # what a single process (and the driver's checks) talks to
+        return self
 
 
 class CacheConfig(Section):
@@ -151,6 +162,11 @@ class RunConfig(Section):
     shard: str | None = Field(
         None, pattern=r"^[1-9][0-9]*/[1-9][0-9]*$", description="'i/n': simulate only shard i of n (1 <= i <= n)."
     )
+    executor: Literal["local", "ray"] = Field(
+        "local", description="'ray': simulate the users on Ray workers (the lusifer[ray] extra), one store."
+    )
+    workers: int | None = Field(None, ge=1, description="Ray workers (default: the cluster's CPUs).")
+    ray_address: str | None = Field(None, description="Ray cluster to join (default: a local one is started).")
 
     @field_validator("shard")
     @classmethod

@@ -3,13 +3,21 @@
 Everything is written as soon as it completes (one transaction per profile step, feedback batch or
 exchange), so a killed run loses at most the calls in flight, and a rerun on the same directory
 resumes from what is stored. Exports (:mod:`lusifer.simulation.exports`) are derived from it.
+
+Exchanges are stored compactly (schema 2): each message text once in ``texts`` (by its SHA-256, zlib
+compressed), so a template's system text shared by every call is kept once, and the rest of the record
+as zlib-compressed JSON naming its texts; :meth:`RunStore.exchanges` gives back the full prompts. A
+store of schema 1 (records as plain JSON) is migrated when opened and its old records stay readable;
+a store written by a newer Lusifer is refused with a clear error.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +27,9 @@ from lusifer.exchange import Exchange
 from lusifer.keys import redact_credentials
 
 STORE_FILE = "run.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: zlib level of stored exchange records and texts (6: most of level 9's gain at a fraction of its CPU).
+COMPRESSION_LEVEL = 6
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -45,7 +55,8 @@ CREATE TABLE IF NOT EXISTS batches (
 CREATE TABLE IF NOT EXISTS exchanges (
     id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT, task TEXT NOT NULL, cache_hit INTEGER NOT NULL,
     error TEXT, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cost_usd REAL NOT NULL,
-    latency_s REAL NOT NULL, record TEXT NOT NULL);
+    latency_s REAL NOT NULL, record BLOB NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS texts (digest TEXT PRIMARY KEY, body BLOB NOT NULL);
 """
 
 
@@ -73,6 +84,7 @@ class RunStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._migrate()
             # Feedback batches are numbered in the order they were stored; the next number is kept here
             # (one query when the store opens, not one per batch: that grew with the run).
             self._next_seq = self._db.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM feedback").fetchone()[0]
@@ -81,6 +93,24 @@ class RunStore:
 
     def close(self) -> None:
         self._db.close()
+
+    def _migrate(self) -> None:
+        """Bring a store of an older schema up to :data:`SCHEMA_VERSION`; refuse one of a newer Lusifer."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        version = int(row[0]) if row is not None else 1
+        if version > SCHEMA_VERSION:
+            raise LusiferError(
+                f"{self.path} was written by a newer Lusifer (store schema {version}; this one reads up to "
+                f"{SCHEMA_VERSION}): upgrade Lusifer (pip install -U lusifer) to read or resume this run"
+            )
+        columns = {column[1] for column in self._db.execute("PRAGMA table_info(exchanges)")}
+        with self._db:
+            self._db.execute("BEGIN")
+            if "attempts" not in columns:  # schema 1: the attempts lived only inside the JSON record
+                self._db.execute("ALTER TABLE exchanges ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+                self._db.execute("UPDATE exchanges SET attempts = COALESCE(json_extract(record, '$.attempts'), 0)")
+            if version < SCHEMA_VERSION:
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
     # metadata ---------------------------------------------------------------------------------
     def get_meta(self, key: str) -> Any:
@@ -176,9 +206,7 @@ class RunStore:
         columns = ("user_id", "item_id", "simulated", "truth", "status", "reason", "source", "seq")
         return [dict(zip(columns, row)) for row in self._db.execute(query + " ORDER BY seq", parameters)]
 
-    def add_distributions(
-        self, user_id: str, distributions: dict[str, dict[int, float]], source: str = "test"
-    ) -> None:
+    def add_distributions(self, user_id: str, distributions: dict[str, dict[int, float]], source: str = "test") -> None:
         """Store the rating distribution (``{scale point: probability}``) of rated items of one user."""
         rows = [
             (user_id, item_id, source, json.dumps({str(point): p for point, p in distribution.items()}))
@@ -190,9 +218,7 @@ class RunStore:
 
     def distributions(self, source: str = "test") -> dict[tuple[str, str], dict[int, float]]:
         """Stored rating distributions by ``(user_id, item_id)``."""
-        rows = self._db.execute(
-            "SELECT user_id, item_id, probabilities FROM distributions WHERE source = ?", (source,)
-        )
+        rows = self._db.execute("SELECT user_id, item_id, probabilities FROM distributions WHERE source = ?", (source,))
         return {
             (user_id, item_id): {int(point): p for point, p in json.loads(text).items()}
             for user_id, item_id, text in rows
@@ -232,8 +258,10 @@ class RunStore:
                 self._db.execute("INSERT INTO distributions SELECT * FROM shard.distributions")
                 self._db.execute("INSERT INTO users SELECT * FROM shard.users")
                 self._db.execute("INSERT OR IGNORE INTO history SELECT * FROM shard.history")
+                self._db.execute("INSERT OR IGNORE INTO texts SELECT * FROM shard.texts")
                 columns = (
-                    "user_id, task, cache_hit, error, prompt_tokens, completion_tokens, cost_usd, latency_s, record"
+                    "user_id, task, cache_hit, error, prompt_tokens, completion_tokens, cost_usd, latency_s, record,"
+                    " attempts"
                 )
                 self._db.execute(f"INSERT INTO exchanges ({columns}) SELECT {columns} FROM shard.exchanges ORDER BY id")
             self._next_seq = self._db.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM feedback").fetchone()[0]
@@ -261,38 +289,71 @@ class RunStore:
 
     # exchanges --------------------------------------------------------------------------------------
     def add_exchange(self, exchange: Exchange) -> None:
-        """Store one exchange; credentials in its error text (URLs, Basic auth) are redacted first."""
+        """Store one exchange compactly; credentials in its error text (URLs, Basic auth) are redacted first."""
         if exchange.error:
             exchange.error = redact_credentials(exchange.error)
+        record = exchange.to_dict()
+        with self._db:
+            self._db.execute("BEGIN")
+            record["messages"] = [
+                {"role": message["role"], "text": self._add_text(message["content"])} for message in record["messages"]
+            ]
+            packed = zlib.compress(json.dumps(record, sort_keys=True, default=str).encode(), COMPRESSION_LEVEL)
+            self._db.execute(
+                "INSERT INTO exchanges (user_id, task, cache_hit, error, prompt_tokens, completion_tokens, cost_usd,"
+                " latency_s, record, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    exchange.user_id,
+                    exchange.task,
+                    int(exchange.cache_hit),
+                    exchange.error,
+                    exchange.prompt_tokens,
+                    exchange.completion_tokens,
+                    exchange.cost_usd,
+                    exchange.latency_s,
+                    packed,
+                    exchange.attempts,
+                ),
+            )
+
+    def _add_text(self, text: str) -> str:
+        """Keep ``text`` once (by its digest, compressed) and return the digest that names it."""
+        digest = hashlib.sha256(text.encode()).hexdigest()[:32]
         self._db.execute(
-            "INSERT INTO exchanges (user_id, task, cache_hit, error, prompt_tokens, completion_tokens, cost_usd,"
-            " latency_s, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                exchange.user_id,
-                exchange.task,
-                int(exchange.cache_hit),
-                exchange.error,
-                exchange.prompt_tokens,
-                exchange.completion_tokens,
-                exchange.cost_usd,
-                exchange.latency_s,
-                json.dumps(exchange.to_dict(), sort_keys=True, default=str),
-            ),
+            "INSERT OR IGNORE INTO texts VALUES (?, ?)", (digest, zlib.compress(text.encode(), COMPRESSION_LEVEL))
         )
+        return digest
 
     def exchange_totals(self) -> dict[str, float]:
         """Totals over every exchange of the run: ``calls`` counts requests sent (retries included)."""
         row = self._db.execute(
             "SELECT COUNT(*), COALESCE(SUM(cache_hit), 0), COALESCE(SUM(prompt_tokens), 0),"
             " COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0),"
-            " COALESCE(SUM(json_extract(record, '$.attempts')), 0) FROM exchanges"
+            " COALESCE(SUM(attempts), 0) FROM exchanges"
         ).fetchone()
         names = ("exchanges", "cache_hits", "prompt_tokens", "completion_tokens", "cost_usd", "calls")
         return dict(zip(names, row))
 
-    def exchanges(self, user_id: str | None = None) -> list[dict[str, Any]]:
-        query = "SELECT record FROM exchanges"
+    def exchanges(self, user_id: str | None = None, last: int | None = None) -> list[dict[str, Any]]:
+        """The stored exchanges (oldest first) with their full prompts; ``last``: only the newest ``last``."""
+        query = "SELECT id, record FROM exchanges"
         parameters: tuple[str, ...] = ()
         if user_id is not None:
             query, parameters = query + " WHERE user_id = ?", (user_id,)
-        return [json.loads(row[0]) for row in self._db.execute(query + " ORDER BY id", parameters)]
+        if last is not None:
+            query = f"SELECT id, record FROM ({query} ORDER BY id DESC LIMIT {int(last)})"
+        texts: dict[str, str] = {}
+        return [self._unpacked(row[1], texts) for row in self._db.execute(query + " ORDER BY id", parameters)]
+
+    def _unpacked(self, stored: str | bytes, texts: dict[str, str]) -> dict[str, Any]:
+        """A stored record as :meth:`Exchange.to_dict` gave it (schema 1 records are plain JSON)."""
+        if isinstance(stored, str):
+            return dict(json.loads(stored))
+        record: dict[str, Any] = json.loads(zlib.decompress(stored))
+        for message in record["messages"]:
+            digest = message.pop("text")
+            if digest not in texts:
+                body = self._db.execute("SELECT body FROM texts WHERE digest = ?", (digest,)).fetchone()[0]
+                texts[digest] = zlib.decompress(body).decode()
+            message["content"] = texts[digest]
+        return record

@@ -40,8 +40,8 @@ def logs_command(run_dir: Path, count: int, user_id: str | None, full: bool) -> 
         raise NotFoundError(f"{run_dir} is not a run directory (no {STORE_FILE})")
     store = RunStore(run_dir)
     try:
-        records = store.exchanges(user_id)
+        records = store.exchanges(user_id, last=count) if count else []
     finally:
         store.close()
-    for record in records[-count:] if count else []:
+    for record in records:
         click.echo("\n".join(_describe(record, full)))

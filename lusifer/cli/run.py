@@ -82,6 +82,9 @@ SIMULATION_FLAGS: dict[str, tuple[str, ...]] = {
     "vendor_batch": ("run", "vendor_batch"),
     "batch_poll": ("run", "batch_poll"),
     "shard": ("run", "shard"),
+    "executor": ("run", "executor"),
+    "workers": ("run", "workers"),
+    "ray_address": ("run", "ray_address"),
     "feedback_output": ("run", "feedback_output"),
     "cache_enabled": ("cache", "enabled"),
     "cache_refresh": ("cache", "refresh"),
@@ -199,6 +202,13 @@ def simulation_config(options: dict[str, Any]) -> LusiferConfig:
 @click.option("--concurrency", type=int, help="Users simulated at once (default 8).")
 @click.option("--max-concurrency", type=int, help="Requests in flight at once (default 8).")
 @click.option("--budget-usd", type=float, help="Stop cleanly before spending more than this.")
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    help="'ray': spread the users over Ray workers (pip install 'lusifer[ray]'); default: this process.",
+)
+@click.option("--ray-address", help="Ray cluster to join with --executor ray (default: start a local one).")
+@click.option("--workers", type=int, help="Ray workers with --executor ray (default: the cluster's CPUs).")
 @click.option("--batch-poll", type=float, help="Seconds between status checks of a batch (default 30).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the response cache.")
 @click.option("--refresh-cache", is_flag=True, help="Ask again, ignoring cached answers (and store the new ones).")
@@ -341,7 +351,8 @@ def _calibration(config: Any, run_dir: Path | None) -> Any:
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("shard_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 def merge_command(out: Path, shard_dirs: tuple[Path, ...]) -> None:
-    """Merge the run directories of `lusifer run --shard i/n` (every shard once) into one run in OUT."""
+    """Merge partial runs into one run in OUT: every `lusifer run --shard i/n` once, or runs of disjoint
+    --user-ids lists. Writes the exports and summary.json of the merged run."""
     from lusifer.simulation.merge import merge_shards
 
     store = merge_shards(out, shard_dirs)  # writes the exports and summary.json
@@ -349,7 +360,7 @@ def merge_command(out: Path, shard_dirs: tuple[Path, ...]) -> None:
         statuses = [status for status, _ in store.user_statuses().values()]
         rated = sum(1 for row in store.feedback("test") if row["status"] == "ok")
         click.echo(
-            f"{out}: {len(shard_dirs)} shards merged; users {statuses.count('done')} done / "
+            f"{out}: {len(shard_dirs)} runs merged; users {statuses.count('done')} done / "
             f"{len(statuses) - statuses.count('done')} failed; ratings {rated} of {len(store.targets())}"
         )
     finally:

@@ -27,7 +27,11 @@ RESUMABLE_KEYS = {
     ("run", "budget_usd"),
     ("run", "vendor_batch"),
     ("run", "batch_poll"),
+    ("run", "executor"),  # how the users are spread over processes, not what they answer
+    ("run", "workers"),
+    ("run", "ray_address"),
     ("backend", "base_url"),  # where the model answers, not what it answers (shards may use replicas)
+    ("backend", "base_urls"),
     ("backend", "max_concurrency"),
     ("backend", "timeout"),
     ("backend", "max_retries"),

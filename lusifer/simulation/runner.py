@@ -45,6 +45,7 @@ from lusifer.templates import check_templates, template_environment
 if TYPE_CHECKING:
     import pandas as pd
 
+    from lusifer.calls.layer import CallStats
     from lusifer.config import LusiferConfig
     from lusifer.domains.base import Dataset, Domain
     from lusifer.simulation.progress import RunProgress
@@ -74,6 +75,9 @@ def plan_run(config: LusiferConfig) -> RunPlan:
     data = domain.load(dataset, config.data)
     split = domain.split(data, config.data.fold, config.seed)
     history, targets = protocol_slices(split, data.items, config.data)
+    # The index is each target's place in the whole test split: a shard or a --user-ids partition keeps its
+    # targets' places, so that merged partitions export in the order of one run.
+    targets = targets.reset_index(drop=True)
     user_ids = [str(user) for user in dict.fromkeys(targets["user_id"].tolist())]
     if config.run.user_ids:
         known = set(user_ids)
@@ -87,8 +91,7 @@ def plan_run(config: LusiferConfig) -> RunPlan:
     if not user_ids:
         raise DataError(_nothing_to_simulate(config))
     selected = set(user_ids)
-    # The index is each target's place in the whole run; a shard keeps its targets' places.
-    targets = targets[targets["user_id"].astype(str).isin(selected)].reset_index(drop=True)
+    targets = targets[targets["user_id"].astype(str).isin(selected)]
     if config.run.shard is not None:
         index, count = (int(part) for part in config.run.shard.split("/"))
         user_ids = [user for user in user_ids if shard_of(user, count) == index]
@@ -176,7 +179,7 @@ def run_simulation(
         store, run = _open_run(config, plan, out)
         summary = RunSummary()
         try:
-            summary = asyncio.run(_simulate(config, plan, store, backend, run, progress, summary))
+            summary = asyncio.run(_execute(config, plan, store, backend, run, progress, summary, api_key))
         finally:  # also when interrupted: what is stored is exported, and the summary says so
             _close_run(store, out, config, summary)
         return run, summary
@@ -195,7 +198,7 @@ async def simulate(
         store, run = _open_run(config, plan, out)
         summary = RunSummary()
         try:
-            summary = await _simulate(config, plan, store, backend, run, progress, summary)
+            summary = await _execute(config, plan, store, backend, run, progress, summary, api_key)
         finally:
             _close_run(store, out, config, summary)
         return run, summary
@@ -218,6 +221,10 @@ def prepare_run(config: LusiferConfig, api_key: str | None = None) -> tuple[Path
                 "it needs a distribution-mode run (--distribution)"
             )
     check_templates(template_environment(config.prompts_dir), plan.domain.templates)  # and a broken template
+    if config.run.executor == "ray":
+        from lusifer.simulation.ray_executor import check_ray_run
+
+        check_ray_run(config)  # Ray missing, or asked for with --vendor-batch
     backend = create_backend(config, api_key)  # so does an unknown backend or a missing key
     return out, plan, backend
 
@@ -246,10 +253,11 @@ def _open_run(config: LusiferConfig, plan: RunPlan, out: Path) -> tuple[RunStore
     store.set_meta("versions", {"lusifer": __version__})
     write_text_atomically(out / "config.json", json.dumps(snapshot, indent=2, sort_keys=True))
     if not store.targets():
+        history = stored_history(config, plan)
         store.save_history(
             [
                 (str(u), str(i), float(r), int(t))
-                for u, i, r, t in plan.history[["user_id", "item_id", "rating", "timestamp"]].itertuples(index=False)
+                for u, i, r, t in history[["user_id", "item_id", "rating", "timestamp"]].itertuples(index=False)
             ]
         )
         store.save_targets(
@@ -262,12 +270,49 @@ def _open_run(config: LusiferConfig, plan: RunPlan, out: Path) -> tuple[RunStore
     return store, RunInfo(run_id=out.name, out=out, config=snapshot, seed=config.seed)
 
 
+def stored_history(config: LusiferConfig, plan: RunPlan) -> pd.DataFrame:
+    """The training rows a run stores and exports (``history.csv``, what baselines train on): every user's
+    in a whole run or shard; only the selected users' with ``--users`` / ``--user-ids``, so that the fixed
+    cost of a run follows the users it simulates (community statistics still come from the whole slice)."""
+    if config.run.users is None and not config.run.user_ids:
+        return plan.history
+    return selected_history(plan)
+
+
+def selected_history(plan: RunPlan) -> pd.DataFrame:
+    """The training rows of the plan's users."""
+    return plan.history[plan.history["user_id"].astype(str).isin(set(plan.user_ids))]
+
+
 def _close_run(store: RunStore, out: Path, config: LusiferConfig, summary: RunSummary) -> None:
     try:
         write_exports(store, out, config.run.calibrator)
         write_summary(store, out, summary)
     finally:
         store.close()
+
+
+async def _execute(
+    config: LusiferConfig,
+    plan: RunPlan,
+    store: RunStore,
+    backend: Any,
+    run: RunInfo,
+    progress: RunProgress | None,
+    summary: RunSummary,
+    api_key: str | None,
+) -> RunSummary:
+    """Simulate the plan's users in this process, or on Ray workers (``run.executor = "ray"``)."""
+    if config.run.executor != "ray":
+        return await _simulate(config, plan, store, backend, run, progress, summary)
+    from lusifer.simulation.ray_executor import simulate_on_ray
+
+    key = api_key or backend._api_key  # the key this process found, for workers that may run elsewhere
+    await backend.aclose()  # each worker makes its own
+    emit_run_started(run)
+    summary = await simulate_on_ray(config, plan, store, run, progress, summary, key, _simulate, _fill_summary)
+    emit_run_finished(run, summary)
+    return summary
 
 
 async def _simulate(
@@ -278,7 +323,9 @@ async def _simulate(
     run: RunInfo,
     progress: RunProgress | None,
     summary: RunSummary,
+    announce: bool = True,
 ) -> RunSummary:
+    """Simulate the plan's users through one call layer; ``announce``: emit the run lifecycle hooks."""
     from lusifer.calls import CallLayer
 
     def record(exchange: Any) -> None:
@@ -298,7 +345,7 @@ async def _simulate(
     texts = item_texts(plan.data.items, plan.domain)
     simulator = Simulator(plan.domain, calls, config, texts, community_stats(plan.history), store)
     users_info = plan.data.users.get("user_info")
-    histories = histories_by_user(plan.history)
+    histories = histories_by_user(selected_history(plan))
     targets: dict[str, list[tuple[str, float | None]]] = {}
     for user_id, item_id, truth in store.targets():
         targets.setdefault(user_id, []).append((item_id, truth))
@@ -306,7 +353,8 @@ async def _simulate(
     todo = [user for user in plan.user_ids if statuses.get(user, ("",))[0] != "done"]
     if progress is not None:
         progress.start(total=len(plan.user_ids), done=len(plan.user_ids) - len(todo))
-    emit_run_started(run)
+    if announce:
+        emit_run_started(run)
     # Batch mode needs every user in flight: a batch holds one step of all of them.
     semaphore = asyncio.Semaphore(max(len(todo), 1) if config.run.vendor_batch else config.run.concurrency)
     budget_stop: list[str] = []  # the budget message, once the budget stopped a call
@@ -369,8 +417,9 @@ async def _simulate(
         await calls.aclose()
     if budget_stop:
         summary.failures["budget"] = budget_stop[0]
-    _fill_summary(summary, store, plan.user_ids, calls)
-    emit_run_finished(run, summary)
+    _fill_summary(summary, store, plan.user_ids, calls.stats)
+    if announce:
+        emit_run_finished(run, summary)
     return summary
 
 
@@ -379,7 +428,7 @@ def _worth_asking_again(status: tuple[str, str | None] | None) -> bool:
     return status is not None and status[0] == "failed" and REJECTED_ADVICE not in (status[1] or "")
 
 
-def _fill_summary(summary: RunSummary, store: RunStore, user_ids: list[str], calls: Any) -> None:
+def _fill_summary(summary: RunSummary, store: RunStore, user_ids: list[str], stats: CallStats) -> None:
     statuses = store.user_statuses()
     summary.users_done = sum(1 for user in user_ids if statuses.get(user, ("",))[0] == "done")
     summary.users_not_started = sum(1 for user in user_ids if statuses.get(user, ("",))[0] == NOT_STARTED)
@@ -387,7 +436,6 @@ def _fill_summary(summary: RunSummary, store: RunStore, user_ids: list[str], cal
     feedback = store.feedback("test")
     summary.ratings = sum(1 for row in feedback if row["status"] == "ok")
     summary.ratings_failed = len(store.targets()) - summary.ratings
-    stats = calls.stats
     summary.calls = stats.calls
     summary.cache_hits = stats.cache_hits
     summary.prompt_tokens = stats.prompt_tokens
