@@ -80,6 +80,9 @@ _STOP_TEXT = """a about above after again against all almost along also although
 #: Words that say nothing about taste (function words, and the labels of the item text).
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 
+#: The offline backend's leave answers (``leave`` task), by whether something was picked.
+LEAVE_REASONS = {True: "Found something I wanted, so I keep browsing.", False: "Nothing here was worth it, so I leave."}
+
 _GENRES = re.compile(r"Genres?:\s*([^.\n]*)", re.IGNORECASE)
 _WORD = re.compile(r"[a-z][a-z'-]{2,}")
 _YEAR = re.compile(r"\(\d{4}\)")
@@ -403,6 +406,9 @@ class OfflineBackend(Backend):
                 answer = {"ratings": rate(context, self.config.seed or 0)}
                 if context.get("feedback_output") == "distribution":
                     answer["distributions"] = rate_distributions(context)
+            elif request.task == "leave":  # the documented rule: leave when nothing was good enough to pick
+                picked = bool(context["picked"])
+                answer = {"leave": not picked, "reason": LEAVE_REASONS[picked]}
             else:
                 raise BackendError(f"the offline backend cannot answer task '{request.task}'")
         except (KeyError, TypeError, ValueError) as error:
