@@ -11,8 +11,9 @@ Run ``python benchmarks/bench_env.py``; prints markdown tables.
    histories of N=40 and N=400 (the most active user, who has more than 400).
 2. ``RecommenderVectorEnv`` with N=8 users against the fake OpenAI server answering after a fixed 300 ms:
    wall time per step, in latencies, against the time the same calls would take one after another.
-3. Scaling (``--scaling`` runs only this): N = 1, 8, 32 users with refreshes and autoresets, user-steps per
-   second against the ideal N / latency, with refreshes overlapped and next users prepared, and without.
+3. Scaling (``--scaling`` runs only this; ``--users=32`` one size, overlapped only): N = 1, 8, 32 users with
+   refreshes and autoresets, user-steps per second against the ideal N / latency, with refreshes overlapped
+   and next users prepared, and without; the calls per step and this process's CPU time per call.
 """
 
 from __future__ import annotations
