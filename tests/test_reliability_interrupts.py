@@ -133,7 +133,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_outputs(
 def test_a_second_process_on_the_same_out_is_refused_at_once(clean: tuple[Path, list[str]], tmp_path: Path) -> None:
     clean_run, _ = clean
     out, home = tmp_path / "run", tmp_path / "home"
-    with FakeOpenAIServer(ScriptedModel(), latency=0.2) as server:  # slow enough to outlast a second start
+    with FakeOpenAIServer(ScriptedModel(), latency=0.5) as server:  # slow enough to outlast a second start
         first = start(server, out, home)
         deadline = time.monotonic() + 60
         while len(server.requests) < 3 and time.monotonic() < deadline:
