@@ -165,7 +165,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ppo-steps", type=int, default=30_000)
     parser.add_argument("--scores-steps", type=int, default=24_000, help="PPO steps with the scores action")
-    parser.add_argument("--agents", default=",".join(AGENTS), help=f"comma-separated subset of {', '.join(AGENTS)}")
+    parser.add_argument(
+        "--agents",
+        default=",".join(AGENTS),
+        help=f"comma-separated subset of {', '.join(AGENTS)} (the non-learning baselines always run)",
+    )
     parser.add_argument("--dqn-steps", type=int, default=20_000)
     parser.add_argument("--linucb-episodes", type=int, default=300)
     parser.add_argument("--envs", type=int, default=8)
