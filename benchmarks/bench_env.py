@@ -11,8 +11,9 @@ Run ``python benchmarks/bench_env.py``; prints markdown tables.
    histories of N=40 and N=400 (the most active user, who has more than 400).
 2. ``RecommenderVectorEnv`` with N=8 users against the fake OpenAI server answering after a fixed 300 ms:
    wall time per step, in latencies, against the time the same calls would take one after another.
-3. Scaling (``--scaling`` runs only this): N = 1, 8, 32 users with refreshes and autoresets, user-steps per
-   second against the ideal N / latency, with refreshes overlapped and next users prepared, and without.
+3. Scaling (``--scaling`` runs only this; ``--users=32`` one size, overlapped only): N = 1, 8, 32 users with
+   refreshes and autoresets, user-steps per second against the ideal N / latency, with refreshes overlapped
+   and next users prepared, and without; the calls per step and this process's CPU time per call.
 """
 
 from __future__ import annotations
@@ -237,26 +238,35 @@ def bench_scaling(data_dir: Path, users: int, overlap: bool) -> str:
         try:
             obs, _ = envs.reset(seed=0)
             rng = np.random.default_rng(0)
-            began = time.perf_counter()
+            began, cpu, calls = time.perf_counter(), time.process_time(), 0
             for _ in range(SCALING_STEPS):
                 actions = np.stack([rng.choice(np.flatnonzero(row), 5, replace=False) for row in obs["eligible"]])
-                obs, *_ = envs.step(actions)
-            wall = time.perf_counter() - began
+                obs, *_, infos = envs.step(actions)
+                calls += int(infos["calls"].sum()) if "calls" in infos else 0
+            wall, cpu = time.perf_counter() - began, time.process_time() - cpu
         finally:
             envs.close()
     rate, ideal = users * SCALING_STEPS / wall, users / LATENCY
     mode = "overlapped + prepared" if overlap else "sequential (before)"
-    return f"| {users} | {mode} | {wall / SCALING_STEPS * 1e3:.0f} | {rate:.1f} | {ideal:.1f} | {rate / ideal:.0%} |"
+    return (
+        f"| {users} | {mode} | {wall / SCALING_STEPS * 1e3:.0f} | {rate:.1f} | {ideal:.1f} | {rate / ideal:.0%} "
+        f"| {calls / SCALING_STEPS:.0f} | {cpu / max(calls, 1) * 1e3:.1f} |"
+    )
 
 
 def print_scaling(data_dir: Path) -> None:
     print(f"\nVector env scaling: fake OpenAI server, {LATENCY * 1e3:.0f} ms per call, {SCALING_STEPS} steps, K=5,")
     print(f"refresh every 10 interactions, episodes of {SCALING_MAX_STEPS} steps (autoresets included),")
     print("max_concurrency max(32, 4N); user-steps/s against the ideal N / latency\n")
-    print("| users N | refreshes and autoresets | wall ms/step | user-steps/s | ideal | share of ideal |")
-    print("|---|---|---|---|---|---|")
-    for users in SCALING_USERS:
-        for overlap in (False, True):
+    print("client CPU: this process's CPU time per LLM call (prompts, SDK, HTTP, validation, environment)\n")
+    print(
+        "| users N | refreshes and autoresets | wall ms/step | user-steps/s | ideal | share of ideal "
+        "| calls/step | client CPU ms/call |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    only = [int(arg.split("=")[1]) for arg in sys.argv[1:] if arg.startswith("--users=")]
+    for users in only or SCALING_USERS:
+        for overlap in (False, True) if not only else (True,):
             print(bench_scaling(data_dir, users, overlap))
 
 

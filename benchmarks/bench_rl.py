@@ -1,7 +1,8 @@
 """Agents against simulated users, evaluated on users they never trained on.
 
 Run ``python benchmarks/bench_rl.py`` (needs the RL extra; about 15 CPU minutes with the default budgets,
-``--quick`` for a smoke run). Prints a markdown table and writes a learning-curve plot (``--plot``).
+``--quick`` for a smoke run; ``--agents baselines,linucb,scores`` runs a subset). Prints a markdown table and
+writes a learning-curve plot (``--plot``).
 
 Setting: ``lusifer/MovieLens-v0`` with the offline backend on the shared ML-100K, the 300 most-rated
 candidates, K=5, ``liked_count`` with ``threshold=5`` (loved items), 10 steps per episode. (With the
@@ -14,6 +15,9 @@ same 50 episodes of ``test`` users (episode ``e`` resets with seed ``1000 + e``)
 - per-user oracle: asks the simulated user to rate every unconsumed candidate before each step and shows
   the K best (greedy; an upper bound for a non-anticipating recommender);
 - LinUCB (``examples/train_bandit.py``): trained on ``train`` users, keeps learning while evaluated;
+- hand-set feature weights: the ``scores`` action with fixed weights (1, 0, 0.6, 0.25, 0) over the
+  ``candidates`` columns (no learning: what the features allow);
+- PPO scoring (``examples/train_ppo_scores.py``): SB3's PPO with ``actions="scores"``, learning those weights;
 - MaskablePPO / PPO (``examples/train_maskable_ppo.py``) and DQN with one item per step
   (``examples/train_dqn.py``; its rows have their own K=1 baselines).
 """
@@ -37,7 +41,9 @@ sys.path.insert(0, str(REPO / "examples"))
 from train_bandit import LinUCBAgent  # noqa: E402
 from train_dqn import item_settings, train_dqn  # noqa: E402
 from train_maskable_ppo import EVAL_SEED, evaluate, model_policy, split, train_maskable_ppo  # noqa: E402
+from train_ppo_scores import scoring_policy, train_scoring_ppo  # noqa: E402
 
+from lusifer.envs.features import top_scored  # noqa: E402
 from lusifer.envs.recommender import RecommenderEnv  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "ml-100k"
@@ -51,6 +57,19 @@ SETTINGS = {
     "threshold": 5,
     "seed": 0,
 }
+#: The agent groups ``--agents`` may name.
+AGENTS = ("baselines", "linucb", "scores", "maskable", "dqn")
+#: Fixed weights over the ``candidates`` columns: item level, popularity, genre and keyword affinity, eligible.
+HAND_WEIGHTS = np.array([1.0, 0.0, 0.6, 0.25, 0.0])
+
+
+def weighted_policy(weights: np.ndarray) -> Any:
+    """The K eligible candidates with the highest weighted feature sum (for a slate-action environment)."""
+
+    def act(obs: dict[str, np.ndarray], env: RecommenderEnv) -> Any:
+        return top_scored(obs["candidates"], weights, obs["eligible"], env.core.slate_size)
+
+    return act
 
 
 def ranked_policy(scores: np.ndarray) -> Any:
@@ -145,6 +164,12 @@ def plot(curves: dict[str, list[tuple[int, float]]], lines: dict[str, float], pa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ppo-steps", type=int, default=30_000)
+    parser.add_argument("--scores-steps", type=int, default=24_000, help="PPO steps with the scores action")
+    parser.add_argument(
+        "--agents",
+        default=",".join(AGENTS),
+        help=f"comma-separated subset of {', '.join(AGENTS)} (the non-learning baselines always run)",
+    )
     parser.add_argument("--dqn-steps", type=int, default=20_000)
     parser.add_argument("--linucb-episodes", type=int, default=300)
     parser.add_argument("--envs", type=int, default=8)
@@ -152,7 +177,10 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, default=REPO / "docs" / "images" / "rl-learning-curve.png")
     args = parser.parse_args()
     if args.quick:
-        args.ppo_steps, args.dqn_steps, args.linucb_episodes = 1024, 600, 10
+        args.ppo_steps, args.dqn_steps, args.linucb_episodes, args.scores_steps = 1024, 600, 10, 1024
+    agents = set(args.agents.split(","))
+    if agents - set(AGENTS):
+        parser.error(f"--agents: unknown {', '.join(sorted(agents - set(AGENTS)))}")
 
     test = RecommenderEnv(user_split=split("test", 0), **SETTINGS)
     train = RecommenderEnv(user_split=split("train", 0), **SETTINGS)
@@ -170,10 +198,22 @@ def main() -> None:
     timed("popularity", ranked_policy(counts))
     timed("top-community-mean", ranked_policy(means + 1e-6 * counts / counts.max()))
     timed("per-user oracle", oracle_policy)
-    returns, seconds = linucb(train, test, args.linucb_episodes)
-    results["LinUCB"] = returns
-    rows.append(row("LinUCB", returns, f"{args.linucb_episodes} training episodes", seconds))
-    for name, masked in (("MaskablePPO", True), ("PPO (no mask)", False)):
+    if "linucb" in agents:
+        returns, seconds = linucb(train, test, args.linucb_episodes)
+        results["LinUCB"] = returns
+        rows.append(row("LinUCB", returns, f"{args.linucb_episodes} training episodes", seconds))
+    if "scores" in agents:
+        timed("hand-set feature weights (no learning)", weighted_policy(HAND_WEIGHTS))
+        began = time.perf_counter()
+        model, curves["PPO scoring"] = train_scoring_ppo(SETTINGS, args.envs, args.scores_steps, 0)
+        scoring_test = RecommenderEnv(user_split=split("test", 0), actions="scores", **SETTINGS)
+        results["PPO scoring"] = evaluate(scoring_test, scoring_policy(model), 50)
+        scoring_test.close()
+        budget = f"{args.scores_steps:,} steps, {args.envs} envs"
+        rows.append(
+            row('PPO scoring (`actions="scores"`)', results["PPO scoring"], budget, time.perf_counter() - began)
+        )
+    for name, masked in (("MaskablePPO", True), ("PPO (no mask)", False)) if "maskable" in agents else ():
         began = time.perf_counter()
         model, curves[name] = train_maskable_ppo(SETTINGS, args.envs, args.ppo_steps, 0, masked=masked)
         results[name] = evaluate(test, model_policy(model, masked), 50)
@@ -182,6 +222,22 @@ def main() -> None:
         )
     train.close()
     test.close()
+    report(rows, results, curves, args.plot)
+    if "dqn" in agents:
+        report(*dqn_rows(args, means, counts), args.plot.with_name(args.plot.stem + "-dqn.png"))
+
+
+def dqn_rows(
+    args: argparse.Namespace, means: np.ndarray, counts: np.ndarray
+) -> tuple[list[str], dict[str, list[float]], dict[str, Any]]:
+    """The K=1 rows: their own baselines and DQN with one item per step."""
+    rows: list[str] = []
+    results: dict[str, list[float]] = {}
+
+    def timed(name: str, policy: Any, env: RecommenderEnv) -> None:
+        began = time.perf_counter()
+        results[name] = evaluate(env, policy, 50)
+        rows.append(row(name, results[name], "—", time.perf_counter() - began))
 
     single = item_settings(DATA, 300, 10, 0, threshold=SETTINGS["threshold"])
     single_test = RecommenderEnv(user_split=split("test", 0), **single)
@@ -189,30 +245,28 @@ def main() -> None:
     timed("K=1: top-community-mean", ranked_policy(means + 1e-6 * counts / counts.max()), single_test)
     timed("K=1: per-user oracle", oracle_policy, single_test)
     began = time.perf_counter()
-    model, curves["DQN (K=1)"] = train_dqn(single, args.dqn_steps, 0)
+    model, curve = train_dqn(single, args.dqn_steps, 0)
     results["K=1: DQN"] = evaluate(single_test, lambda obs, _env: int(model.predict(obs, deterministic=True)[0]), 50)
     rows.append(row("K=1: DQN", results["K=1: DQN"], f"{args.dqn_steps:,} steps", time.perf_counter() - began))
     single_test.close()
+    return rows, results, {"DQN (K=1)": curve}
 
-    top, best = np.mean(results["top-community-mean"]), np.mean(results["per-user oracle"])
+
+def report(rows: list[str], results: dict[str, list[float]], curves: dict[str, Any], path: Path) -> None:
+    """Print the table and each learner's share of the top-community-mean → oracle gap; plot the curves."""
     print("| agent | return on held-out users (mean ± std, 50 episodes) | training budget | wall s |")
     print("|---|---|---|---|")
     print("\n".join(rows))
-    for name in ("LinUCB", "MaskablePPO", "PPO (no mask)"):
-        share = (np.mean(results[name]) - top) / (best - top) if best > top else float("nan")
-        print(f"\n{name}: closes {share:.0%} of the gap between top-community-mean and the oracle", end="")
-    print()
-    args.plot.parent.mkdir(parents=True, exist_ok=True)
-    ppo_curves = {name: points for name, points in curves.items() if "DQN" not in name}
-    plot(
-        ppo_curves,
-        {
-            key: float(np.mean(results[key]))
-            for key in ("random", "top-community-mean", "per-user oracle", "MaskablePPO")
-        },
-        args.plot,
-    )
-    print(f"learning curves: {args.plot}")
+    top, best = (np.mean(results.get(key, [np.nan])) for key in ("top-community-mean", "per-user oracle"))
+    for name in results:
+        if name in ("LinUCB", "MaskablePPO", "PPO (no mask)", "PPO scoring") or "hand-set" in name:
+            share = (np.mean(results[name]) - top) / (best - top) if best > top else float("nan")
+            print(f"{name}: closes {share:.0%} of the gap between top-community-mean and the oracle")
+    if any(curves.values()):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = [key for key in ("random", "top-community-mean", "per-user oracle") if key in results]
+        plot(curves, {key: float(np.mean(results[key])) for key in lines}, path)
+        print(f"learning curves: {path}")
 
 
 if __name__ == "__main__":

@@ -128,11 +128,31 @@ class FeedbackContext(PromptContext):
     )
 
 
+class ShownItem(_Frozen):
+    """An item of the slate a leave decision looks back on."""
+
+    item_id: str = Field(description="The item's id, as a string.")
+    title: str = Field(description="The item's title.")
+    rating: int | None = Field(description="The user's feedback on it this step (None: not rated, e.g. seen before).")
+
+
+class LeaveContext(PromptContext):
+    """The context of a ``leave`` request (the RL environment's ``leave_decision="llm"``)."""
+
+    profile: str = Field(description="The user's current profile.")
+    items: tuple[ShownItem, ...] = Field(description="The slate just shown, with the feedback given.")
+    chosen: str | None = Field(description="The title of the item the user picked (None: nothing).")
+    picked: bool = Field(description="Whether the user picked an item.")
+    step: int = Field(description="The step of this visit.")
+    max_words: int = Field(description="Words the reason may have at most.")
+
+
 #: The context class of each task's request (the ``system`` template renders with its task's context).
 TASK_CONTEXTS: dict[str, type[PromptContext]] = {
     "profile": ProfileContext,
     "profile_update": ProfileContext,
     "feedback": FeedbackContext,
+    "leave": LeaveContext,
 }
 
 

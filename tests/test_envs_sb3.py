@@ -95,6 +95,24 @@ def test_maskable_ppo_ppo_and_dqn_run_a_few_hundred_steps(settings: dict) -> Non
         single.close()
 
 
+def test_ppo_learns_feature_weights_with_the_scores_action(settings: dict) -> None:
+    """A short smoke run: PPO outputs weights, the slates it causes are distinct unconsumed candidates."""
+    venv = SB3VecEnv(RecommenderVectorEnv(4, max_steps=10, reward="liked_count", actions="scores", **settings))
+    try:
+        model = PPO("MultiInputPolicy", venv, n_steps=32, batch_size=64, n_epochs=1, gamma=0.0, seed=0)
+        model.learn(256)
+        obs = venv.reset()
+        eligible = obs["eligible"].copy()
+        weights, _ = model.predict(obs, deterministic=True)
+        assert weights.shape == (4, 5) and np.isfinite(weights).all()
+        _, _, _, infos = venv.step(weights)
+    finally:
+        venv.close()
+    for env, info in enumerate(infos):
+        slots = [venv.venv.catalogue.candidate_ids.index(item) for item in info["slate"]]
+        assert len(set(slots)) == 5 and eligible[env, slots].all() and not info["already_consumed"]
+
+
 def test_episodes_record_to_a_minari_dataset(settings: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     minari = pytest.importorskip("minari", reason="the RL extra is not installed (pip install 'lusifer[rl]')")
     from lusifer.envs.offline_data import record_dataset

@@ -227,7 +227,8 @@ def test_profile_refreshes_overlap_with_the_next_steps_feedback(ml100k: Path) ->
     from lusifer.testing.fake_servers import FakeOpenAIServer
 
     users = ["1", "2", "3"]
-    with FakeOpenAIServer(latency=0.1) as server:
+    # a latency long enough that the refreshes are still in flight when the next step starts on a busy machine
+    with FakeOpenAIServer(latency=0.5) as server:
         envs = RecommenderVectorEnv(
             len(users),
             backend="openai",

@@ -35,7 +35,15 @@ from typing import Any
 
 from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage
 from lusifer.errors import BackendError
-from lusifer.prompt_context import CandidateItem, FeedbackContext, FeedbackScale, ItemView, ProfileContext, RatedItem
+from lusifer.prompt_context import (
+    CandidateItem,
+    FeedbackContext,
+    FeedbackScale,
+    ItemView,
+    LeaveContext,
+    ProfileContext,
+    RatedItem,
+)
 
 #: Ratings an item needs before its community mean counts half (shrinkage toward the community level).
 ITEM_SHRINKAGE = 10.0
@@ -80,6 +88,9 @@ _STOP_TEXT = """a about above after again against all almost along also although
     movie genres overview tagline runtime minutes original language"""
 #: Words that say nothing about taste (function words, and the labels of the item text).
 STOP_WORDS = frozenset(_STOP_TEXT.split())
+
+#: The offline backend's leave answers (``leave`` task), by whether something was picked.
+LEAVE_REASONS = {True: "Found something I wanted, so I keep browsing.", False: "Nothing here was worth it, so I leave."}
 
 _WORD = re.compile(r"[a-z][a-z'-]{2,}")
 _YEAR = re.compile(r"\(\d{4}\)")
@@ -391,7 +402,9 @@ class OfflineBackend(Backend):
             answer = {"ratings": rate(context, self.config.seed or 0)}
             if context.feedback_output == "distribution":
                 answer["distributions"] = rate_distributions(context)
-        elif request.task not in ("profile", "profile_update", "feedback"):
+        elif request.task == "leave" and isinstance(context, LeaveContext):  # the documented rule
+            answer = {"leave": not context.picked, "reason": LEAVE_REASONS[context.picked]}
+        elif request.task not in ("profile", "profile_update", "feedback", "leave"):
             raise BackendError(f"the offline backend cannot answer task '{request.task}'")
         else:
             raise BackendError(

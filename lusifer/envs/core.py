@@ -24,6 +24,8 @@ from lusifer.calls import CallLayer
 from lusifer.config import LusiferConfig, deep_merge, load_config
 from lusifer.envs.dynamics import DistributionSampler, NormalNoise, RatingSampler, Retention, population
 from lusifer.envs.encoders import EmbeddingCache, TextEncoder, make_encoder
+from lusifer.envs.features import CandidateFeatures, Taste, top_scored
+from lusifer.envs.leave import LEAVE_DECISIONS, LeaveDecision, ask_leave
 from lusifer.envs.rewards import check_baseline, check_reward, choose, default_threshold, slate_reward
 from lusifer.errors import ConfigError, NotFoundError
 from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts, user_info_of
@@ -97,8 +99,9 @@ class Catalogue:
 
 #: Keys ``reset(options=...)`` accepts; any other key is an error.
 RESET_OPTIONS = frozenset({"user_id"})
-#: What ``actions=`` may be: a slate of K candidates, or one candidate per step.
-ACTION_KINDS = ("slate", "item")
+#: What ``actions=`` may be: a slate of K candidates, one candidate per step, or weights that score the
+#: candidates' feature rows (the slate is the K best-scored eligible candidates).
+ACTION_KINDS = ("slate", "item", "scores")
 
 
 @dataclass
@@ -111,6 +114,9 @@ class Session:
     eligible: np.ndarray
     rng: np.random.Generator
     baseline: float
+    taste: Taste | None = None
+    #: The candidates' feature rows of the last observation (None once the taste or eligibility changed).
+    rows: np.ndarray | None = None
     steps: int = 0
     done: bool = False
     session: int = 0
@@ -188,11 +194,13 @@ class RecommenderCore:
         encoder: str | TextEncoder = "hashing",
         seed: int | None = None,
         api_key: str | None = None,
-        actions: Literal["slate", "item"] = "slate",
+        actions: Literal["slate", "item", "scores"] = "slate",
+        candidate_features: bool = True,
         repeat_penalty: float = 0.0,
         reward_baseline: Literal["none", "user_mean"] = "none",
         rating_noise: float = 0.0,
         patience: int | None = None,
+        leave_decision: Literal["rule", "llm"] = "rule",
         sessions: int = 1,
         return_gap: int = 10,
         users: Sequence[str | int] | None = None,
@@ -207,6 +215,11 @@ class RecommenderCore:
             raise ConfigError(f"actions must be one of {', '.join(ACTION_KINDS)}, not {actions!r}")
         if actions == "item":
             slate_size = 1
+        if actions == "scores" and not candidate_features:
+            raise ConfigError("actions='scores' weights the candidate features: keep candidate_features=True")
+        if leave_decision not in LEAVE_DECISIONS or (leave_decision == "llm" and feedback != "choose"):
+            raise ConfigError(f"leave_decision is 'rule' or, with feedback='choose', 'llm'; not {leave_decision!r}")
+        self.leave_decision = leave_decision
         if repeat_penalty < 0 or rating_noise < 0:
             raise ConfigError("repeat_penalty and rating_noise must not be negative")
         self.actions = actions
@@ -216,8 +229,9 @@ class RecommenderCore:
         self.reward_baseline = check_baseline(self.reward, reward_baseline)
         self.repeat_penalty = float(repeat_penalty)
         self.overlap_refresh = overlap_refresh
-        # choose mode: a user who chooses nothing leaves at once unless a patience is given
-        self.retention = Retention(patience if patience is not None or feedback == "rate" else 1, sessions, return_gap)
+        # choose mode: a user who chooses nothing leaves at once unless a patience is given (or the LLM decides)
+        by_rule = feedback == "choose" and leave_decision == "rule"
+        self.retention = Retention(1 if patience is None and by_rule else patience, sessions, return_gap)
         self.max_steps = max_steps
         self.recent = recent
         self.seed = seed
@@ -244,6 +258,18 @@ class RecommenderCore:
         community = community_stats(plan.history)
         self.catalogue = _catalogue(item_texts(plan.data.items, plan.domain), community, candidates)
         self.embed = EmbeddingCache(make_encoder(encoder))
+        catalogue = self.catalogue
+        self.features = (
+            CandidateFeatures(
+                catalogue.item_ids,
+                catalogue.candidate_index,
+                catalogue.texts,
+                community,
+                self.scale.high - self.scale.low,
+            )
+            if candidate_features
+            else None
+        )
         self.sampler: RatingSampler | None = (
             NormalNoise(rating_noise, int(self.scale.low), int(self.scale.high)) if rating_noise else None
         )
@@ -269,19 +295,26 @@ class RecommenderCore:
         """The value of an empty slot in ``recent_items`` (the catalogue size)."""
         return len(self.catalogue.item_ids)
 
-    def _spaces(self) -> tuple[spaces.Dict, spaces.MultiDiscrete | spaces.Discrete]:
+    def _spaces(self) -> tuple[spaces.Dict, spaces.Space[Any]]:
         low, high = self.embed.bounds()
         dim = self.embed.encoder.dim
         size = len(self.catalogue.candidate_ids)
-        observation = spaces.Dict(
-            {
-                "user": spaces.Box(low, high, (dim,), np.float32),
-                "profile": spaces.Box(low, high, (dim,), np.float32),
-                "recent_items": spaces.Box(0, self.pad, (self.recent,), np.int64),
-                "recent_ratings": spaces.Box(min(0, self.scale.low), self.scale.high, (self.recent,), np.float32),
-                "eligible": spaces.MultiBinary(size),
-            }
-        )
+        keys: dict[str, spaces.Space[Any]] = {
+            "user": spaces.Box(low, high, (dim,), np.float32),
+            "profile": spaces.Box(low, high, (dim,), np.float32),
+            "recent_items": spaces.Box(0, self.pad, (self.recent,), np.int64),
+            "recent_ratings": spaces.Box(min(0, self.scale.low), self.scale.high, (self.recent,), np.float32),
+            "eligible": spaces.MultiBinary(size),
+        }
+        if self.features is not None:
+            column_low, column_high = self.features.bounds()
+            keys["candidates"] = spaces.Box(
+                np.tile(column_low, (size, 1)), np.tile(column_high, (size, 1)), dtype=np.float32
+            )
+        observation = spaces.Dict(keys)
+        if self.actions == "scores":
+            assert self.features is not None
+            return observation, spaces.Box(-1.0, 1.0, (self.features.dim,), np.float32)
         if self.actions == "item":
             return observation, spaces.Discrete(size)
         return observation, spaces.MultiDiscrete(np.full(self.slate_size, size, np.int64))
@@ -289,7 +322,7 @@ class RecommenderCore:
     def action_masks(self, session: Session) -> np.ndarray:
         """sb3-contrib's ``MaskablePPO`` mask: the eligible candidates, once per slate position (flat)."""
         eligible = session.eligible.astype(np.bool_)
-        return eligible if self.actions == "item" else np.tile(eligible, self.slate_size)
+        return eligible if self.actions != "slate" else np.tile(eligible, self.slate_size)
 
     def observe(self, session: Session) -> dict[str, np.ndarray]:
         """The observation of ``session``: O(recent), whatever the length of the user's history."""
@@ -298,13 +331,18 @@ class RecommenderCore:
         for position, entry in enumerate(reversed(session.user.history[-self.recent :])):
             items[position] = self.catalogue.index[entry.item_id]
             ratings[position] = entry.rating
-        return {
+        observation = {
             "user": session.user_vector.copy(),
             "profile": self.embed(session.user.profile or NO_PROFILE).copy(),
             "recent_items": items,
             "recent_ratings": ratings,
             "eligible": session.eligible.copy(),
         }
+        if self.features is not None and session.taste is not None:
+            if session.rows is None:
+                session.rows = self.features.rows(session.taste, session.eligible)
+            observation["candidates"] = session.rows.copy()
+        return observation
 
     # episodes -------------------------------------------------------------------------------------------
     def sample_user(self, rng: np.random.Generator) -> str:
@@ -335,6 +373,8 @@ class RecommenderCore:
         baseline = float(stats["mean"]) if stats else (self.scale.low + self.scale.high) / 2
         seed = None if rng is None else int(rng.integers(2**63))
         session = Session(user, self.embed(user.user_info), consumed, eligible, np.random.default_rng(seed), baseline)
+        if self.features is not None:
+            session.taste = self.features.taste(user.history)
         info = {
             "user_id": user_id,
             "history_length": len(user.history),
@@ -379,7 +419,7 @@ class RecommenderCore:
         if session.done:
             raise gym.error.ResetNeeded("the episode has ended: call reset() before step()")
         usage = _begin_usage()
-        slate = self._slate(action)
+        slate = self._slate(action, session)
         new, duplicates, consumed = [], [], []
         for position, item_id in enumerate(slate):
             if item_id in slate[:position]:
@@ -417,14 +457,20 @@ class RecommenderCore:
             reward = slate_reward(self.reward, list(taken.values()), self.threshold, None, baseline)
         reward -= self.repeat_penalty * (len(duplicates) + len(consumed))
         liked = sum(1 for rating in taken.values() if rating >= self.threshold)
-        terminated = self._retain(session, liked, info)
+        verdict = None
+        if self.leave_decision == "llm":
+            verdict = await self._ask_leave(session, slate, dict(rated), info)
+        terminated = self._retain(session, liked, info, verdict)
         if self.store is not None and (rated or result.failures):
             self.store.add_feedback(user.user_id, dict(rated), result.failures, {}, source="online")
         session.consumed.update(taken)
-        for item_id in taken:
-            candidate = self.catalogue.candidate_position.get(item_id)
-            if candidate is not None:
-                session.eligible[candidate] = 0
+        session.rows = None
+        for item_id, rating in taken.items():
+            if self.features is not None and session.taste is not None:
+                self.features.add(session.taste, item_id, rating)
+            slot = self.catalogue.candidate_position.get(item_id)
+            if slot is not None:
+                session.eligible[slot] = 0
         info["profile_refreshed"] = False
         if session.refresh is not None:  # the refresh started last step ran alongside this step's rating
             await self._report_refresh(*session.refresh, usage, info)
@@ -472,13 +518,26 @@ class RecommenderCore:
     def _sample(self, session: Session, item_id: str, rating: int) -> int:
         return rating if self.sampler is None else self.sampler.sample(item_id, rating, session.rng)
 
-    def _retain(self, session: Session, liked: int, info: dict[str, Any]) -> bool:
-        """Count a disappointing step; True when the user leaves for good (see :class:`Retention`)."""
+    async def _ask_leave(
+        self, session: Session, slate: list[str], ratings: dict[str, int], info: dict[str, Any]
+    ) -> bool:
+        """The user's own leave decision (``leave_decision="llm"``); without one, leave if nothing was chosen."""
+        shown = {item_id: ratings.get(item_id) for item_id in dict.fromkeys(slate)}
+        decision = await ask_leave(self.simulator, session.user, shown, info["chosen"], session.steps + 1)
+        if isinstance(decision, LeaveDecision):
+            info["leave_reason"] = decision.reason
+            return decision.leave
+        info["failures"]["leave"] = decision
+        return info["chosen"] is None
+
+    def _retain(self, session: Session, liked: int, info: dict[str, Any], verdict: bool | None = None) -> bool:
+        """Count a disappointing step; True when the user leaves for good (see :class:`Retention`).
+        ``verdict``: the user's own decision to leave now (``leave_decision="llm"``)."""
         session.shown += 1
         session.liked += liked > 0
         session.misses = 0 if liked else session.misses + 1
         info.update(session=session.session, left=False)
-        if not self.retention.leaves(session.misses):
+        if not (verdict or self.retention.leaves(session.misses)):
             return False
         info["left"] = True
         if session.session + 1 >= self.retention.sessions:
@@ -487,9 +546,16 @@ class RecommenderCore:
         session.session, session.misses, session.shown, session.liked = session.session + 1, 0, 0, 0
         return False
 
-    def _slate(self, action: Any) -> list[str]:
-        indices = np.asarray(action).reshape(-1)  # a Discrete action is one index
+    def _slate(self, action: Any, session: Session) -> list[str]:
         candidates = self.catalogue.candidate_ids
+        if self.actions == "scores":
+            assert self.features is not None and session.taste is not None
+            weights = np.asarray(action, dtype=np.float64).reshape(-1)
+            if weights.shape != (self.features.dim,) or not np.isfinite(weights).all():
+                raise ValueError(f"an action is {self.features.dim} finite feature weights, not {action!r}")
+            rows = self.features.rows(session.taste, session.eligible) if session.rows is None else session.rows
+            return [candidates[i] for i in top_scored(rows, weights, session.eligible, self.slate_size).tolist()]
+        indices = np.asarray(action).reshape(-1)  # a Discrete action is one index
         if (
             indices.shape[0] != self.slate_size
             or indices.dtype.kind not in "iu"

@@ -54,12 +54,16 @@ class RecommenderEnv(gym.Env[dict[str, Any], Any]):  # actions: an int ("item") 
     :param seed: seed of the first ``reset()`` that gives none (the data split follows the configuration's
         ``seed``).
     :param api_key: the backend's key (default: stored key or the vendor's environment variable).
-    :param actions: ``"slate"`` (``MultiDiscrete``, K candidates) or ``"item"`` (``Discrete``, one candidate).
+    :param actions: ``"slate"`` (``MultiDiscrete``, K candidates), ``"item"`` (``Discrete``, one candidate) or
+        ``"scores"`` (``Box``: weights over the candidate features; the slate is the K best-scored eligible ones).
+    :param candidate_features: add the ``candidates`` observation key, one feature row per candidate (default).
     :param repeat_penalty: subtracted from the reward per duplicate or already-consumed item of a slate.
     :param reward_baseline: ``"user_mean"`` takes rating rewards relative to the user's mean rating.
     :param rating_noise: standard deviation of a seeded normal around the backend's ratings (0: none).
     :param patience: the user leaves after this many consecutive steps with no liked new item (None:
         never in ``rate`` mode; 1 in ``choose`` mode).
+    :param leave_decision: ``"rule"`` (``patience``) or, in ``choose`` mode, ``"llm"``: the user says after
+        each step whether they leave, with a short reason (``info["leave_reason"]``).
     :param sessions: sessions per episode: a user who leaves with sessions left returns after a gap.
     :param return_gap: the longest gap before returning (a fully disappointing session).
     :param users: the user ids episodes are drawn from.

@@ -25,6 +25,8 @@ def render_text(core: RecommenderCore, session: Session) -> str:
                 mark = "already seen"
             lines.append(f"  {title} — {mark}")
         lines.append(f"reward {last['reward']:.2f}" + (" · the user left" if last.get("left") else ""))
+        if last.get("leave_reason"):
+            lines.append(f"the user says: {last['leave_reason']}")
     explanation = user.profiles[-1].explanation if user.profiles else "no profile yet"
     lines.append(f"profile: {explanation}")
     return "\n".join(lines)

@@ -344,7 +344,9 @@ def check_ray_run(config: LusiferConfig) -> Any:
     :raises ConfigError: Ray is not installed, or the run asks for vendor batches.
     """
     if config.run.vendor_batch:
-        raise ConfigError("--executor ray does not combine with --vendor-batch (a vendor batch already runs server-side)")
+        raise ConfigError(
+            "--executor ray does not combine with --vendor-batch (a vendor batch already runs server-side)"
+        )
     try:
         import ray
     except ImportError:
