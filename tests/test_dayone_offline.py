@@ -7,6 +7,7 @@ import json
 import socket
 from pathlib import Path
 
+from calls_helpers import VALIDATORS, feedback_request, layer, make_config
 from click.testing import CliRunner
 from pydantic import SecretStr
 
@@ -16,7 +17,6 @@ from lusifer.cli import cli, load_plugin_commands
 from lusifer.exchange import Exchange
 from lusifer.store import RunStore
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply, example_for_schema
-from tests.calls_helpers import VALIDATORS, feedback_request, layer, make_config
 
 SECRET = "sk-offline-test-0123456789"
 CLOSE = {"Connection": "close"}

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 from matplotlib.colors import to_hex
+from test_report import PROFILES, _world
 
 from lusifer.evaluation import plots
 from lusifer.evaluation.pipeline import evaluate
 from lusifer.evaluation.report import method_groups
-from tests.test_report import PROFILES, _world
 
 
 def _evaluation():

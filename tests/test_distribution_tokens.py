@@ -14,8 +14,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from calls_helpers import feedback_request, layer, make_config
 from click.testing import CliRunner
 from pydantic import SecretStr
+from simulation_fakes import good_answer, requested_ids, requested_schema
 
 from lusifer.backends.base import LLMRequest
 from lusifer.backends.openai_backend import OpenAIBackend
@@ -27,8 +29,6 @@ from lusifer.prompt_context import FeedbackScale
 from lusifer.simulation.estimate import estimate_run
 from lusifer.simulation.runner import plan_run
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
-from tests.calls_helpers import feedback_request, layer, make_config
-from tests.simulation_fakes import good_answer, requested_ids, requested_schema
 
 Token = tuple[str, dict[str, float] | None]
 
