@@ -17,12 +17,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lusifer.backends.base import LLMRequest, Message
-from lusifer.backends.openai_backend import OpenAIBackend
-from lusifer.calls import CallLayer
+from lusifer.api.backend import LLMRequest, Message
+from lusifer.engine.backends.openai_backend import OpenAIBackend
+from lusifer.engine.calls import CallLayer
 from lusifer.config import LusiferConfig
 from lusifer.testing.fake_servers import FakeOpenAIServer
-from lusifer.validation import FeedbackValidator, feedback_schema
+from lusifer.engine.validation import FeedbackValidator, feedback_schema
 
 ITEM_IDS = [str(item_id) for item_id in range(1, 21)]
 REQUEST = LLMRequest(

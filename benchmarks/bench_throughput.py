@@ -46,16 +46,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lusifer.backends.base import LLMRequest, Message
-from lusifer.backends.offline import build_profile, rate
-from lusifer.backends.openai_backend import OpenAIBackend
-from lusifer.calls import CallLayer
+from lusifer.api.backend import LLMRequest, Message
+from lusifer.engine.backends.offline import build_profile, rate
+from lusifer.engine.backends.openai_backend import OpenAIBackend
+from lusifer.engine.calls import CallLayer
 from lusifer.cli.run import PAPER_PROTOCOL
 from lusifer.config import LusiferConfig, load_config
-from lusifer.registry import template_dirs
-from lusifer.simulation.inputs import histories_by_user, item_texts, user_info_of
-from lusifer.simulation.runner import plan_run, run_simulation
-from lusifer.store import RunStore
+from lusifer.kernel.registry import template_dirs
+from lusifer.engine.inputs import histories_by_user, item_texts, user_info_of
+from lusifer.runs.runner import plan_run, run_simulation
+from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -396,7 +396,7 @@ def _memory_mb(field: str) -> float:
 
 def scale_child(folder: Path, users: int) -> dict[str, float]:
     """In this (fresh) process: prepare the data, run offline, re-export; time and memory of each."""
-    from lusifer.simulation.exports import write_exports
+    from lusifer.runs.exports import write_exports
 
     config = load_config(
         None,

@@ -25,8 +25,8 @@ from pydantic import (
     model_validator,
 )
 
-from lusifer.errors import ConfigError
-from lusifer.validation import PROFILE_MIN_WORDS
+from lusifer.api.errors import ConfigError
+from lusifer.engine.validation import PROFILE_MIN_WORDS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,7 +46,7 @@ PROCESS_VARIABLES = {
     "DATA_DIR",
     "TEST_GGUF",  # the real-model tests' GGUF file (lusifer.testing.local_model)
     "REQUIRE_LOCAL_MODEL",
-    "PROGRESS_INTERVAL",  # seconds between progress lines in logs (lusifer.simulation.progress_lines)
+    "PROGRESS_INTERVAL",  # seconds between progress lines in logs (lusifer.runs.progress_lines)
 }
 
 
@@ -83,7 +83,7 @@ class DataConfig(Section):
     def plugin_settings(self, name: str) -> BaseModel:
         """The validated settings of plugin section ``name`` in the run's configuration (``--config``,
         ``LUSIFER_PLUGINS__*`` variables and flags included); defaults when the section is absent."""
-        from lusifer.registry import settings_models
+        from lusifer.kernel.registry import settings_models
 
         return settings_models().get(name).model_validate(self._plugin_sections.get(name, {}))
 
@@ -183,7 +183,7 @@ class LusiferConfig(Section):
     @field_validator("plugins")
     @classmethod
     def _validate_plugin_sections(cls, sections: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        from lusifer.registry import settings_models
+        from lusifer.kernel.registry import settings_models
 
         models = settings_models()
         validated = {}
@@ -208,7 +208,7 @@ class LusiferConfig(Section):
         """This configuration with the domain's default dataset filled in when none is named."""
         if self.dataset is not None:
             return self
-        from lusifer.registry import get_domain
+        from lusifer.kernel.registry import get_domain
 
         datasets = get_domain(self.domain).datasets
         if not datasets:
@@ -217,7 +217,7 @@ class LusiferConfig(Section):
 
     def plugin_settings(self, name: str) -> BaseModel:
         """The validated settings of plugin section ``name`` (defaults when the section is absent)."""
-        from lusifer.registry import settings_models
+        from lusifer.kernel.registry import settings_models
 
         return settings_models().get(name).model_validate(self.plugins.get(name, {}))
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
-from lusifer.errors import KeyMissingError, LusiferError, NotFoundError
+from lusifer.api.errors import KeyMissingError, LusiferError, NotFoundError
 from lusifer.paths import user_dir
 
 #: Environment variable consulted for each well-known key name.

@@ -24,10 +24,10 @@ CLASS_SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "Domains",
         "A domain plugin subclasses `Domain` and returns `Dataset` and `Split` objects.",
         (
-            "lusifer.domains.base:Domain",
-            "lusifer.domains.base:FeedbackScale",
-            "lusifer.domains.base:Dataset",
-            "lusifer.domains.base:Split",
+            "lusifer.api.domain:Domain",
+            "lusifer.api.domain:FeedbackScale",
+            "lusifer.api.domain:Dataset",
+            "lusifer.api.domain:Split",
             "lusifer.config:DataConfig",
         ),
     ),
@@ -35,11 +35,11 @@ CLASS_SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "Backends",
         "A backend plugin subclasses `Backend`; Lusifer creates it with a `BackendConfig` and the key.",
         (
-            "lusifer.backends.base:Backend",
-            "lusifer.backends.base:LLMRequest",
-            "lusifer.backends.base:Message",
-            "lusifer.backends.base:LLMResponse",
-            "lusifer.backends.base:Usage",
+            "lusifer.api.backend:Backend",
+            "lusifer.api.backend:LLMRequest",
+            "lusifer.api.backend:Message",
+            "lusifer.api.backend:LLMResponse",
+            "lusifer.api.backend:Usage",
             "lusifer.config:BackendConfig",
             "lusifer.config:Price",
         ),
@@ -48,15 +48,15 @@ CLASS_SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "Validators and evaluators",
         "",
         (
-            "lusifer.validation:Validator",
-            "lusifer.validation:ValidationResult",
+            "lusifer.engine.validation:Validator",
+            "lusifer.engine.validation:ValidationResult",
             "lusifer.evaluation.metrics:Evaluator",
         ),
     ),
     (
         "Lifecycle events",
         "What `run_started`, `exchange_recorded` and `run_finished` receive.",
-        ("lusifer.run_info:RunInfo", "lusifer.run_info:RunSummary", "lusifer.exchange:Exchange"),
+        ("lusifer.api.run_info:RunInfo", "lusifer.api.run_info:RunSummary", "lusifer.api.exchange:Exchange"),
     ),
 )
 #: Kernel scales a domain can use as they are.
@@ -87,7 +87,7 @@ HELPERS = (
     "lusifer.download:download",
     "lusifer.download:unpacking_into",
     "lusifer.paths:data_cache_dir",
-    "lusifer.registry:unknown_name_message",
+    "lusifer.kernel.registry:unknown_name_message",
 )
 
 
@@ -255,7 +255,7 @@ def _class_section(reference: str) -> list[str]:
 
 
 def _hooks() -> list[str]:
-    from lusifer import hookspecs
+    from lusifer.api import hookspecs
 
     lines = ["## Hooks", "", _doc(hookspecs), ""]
     for name in hookspecs.hook_names():
@@ -269,9 +269,9 @@ def _template_context() -> list[str]:
     """The variables of each task's template, read from the contexts the request builder makes."""
     import jinja2
 
-    from lusifer.domains.base import STAR_RATING, Domain
-    from lusifer.simulation.requests import Interaction, ItemText, RequestBuilder
-    from lusifer.templates import template_environment
+    from lusifer.api.domain import STAR_RATING, Domain
+    from lusifer.engine.requests import Interaction, ItemText, RequestBuilder
+    from lusifer.engine.templates import template_environment
 
     class Sample(Domain):
         name = "movies"
@@ -320,7 +320,7 @@ def _variables(context: dict[str, Any], prefix: str = "") -> list[str]:
 
 
 def _errors() -> list[str]:
-    from lusifer import errors
+    from lusifer.api import errors
 
     lines = ["## Errors", "", _doc(errors), ""]
     for name in ERRORS:
@@ -346,7 +346,7 @@ def _helpers() -> list[str]:
 
 def render_reference() -> str:
     """The whole of ``docs/plugins/reference.md``."""
-    from lusifer.domains import base
+    from lusifer.api import domain as base
 
     lines = [
         "# Plugin reference",

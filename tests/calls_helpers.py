@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lusifer.backends.base import LLMRequest, Message
-from lusifer.calls import CallLayer
+from lusifer.api.backend import LLMRequest, Message
+from lusifer.engine.calls import CallLayer
 from lusifer.config import LusiferConfig
-from lusifer.exchange import Exchange
-from lusifer.validation import FeedbackValidator, ProfileValidator, feedback_schema
+from lusifer.api.exchange import Exchange
+from lusifer.engine.validation import FeedbackValidator, ProfileValidator, feedback_schema
 
 #: A key that must never show up anywhere Lusifer writes.
 SECRET = "sk-test-SECRET-0123456789abcdef"

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from lusifer.backends.anthropic_backend import AnthropicBackend
-from lusifer.backends.errors import AuthError
-from lusifer.backends.factory import create_backend
-from lusifer.errors import BackendError, KeyMissingError
-from lusifer.exchange import Exchange
+from lusifer.engine.backends.anthropic_backend import AnthropicBackend
+from lusifer.engine.backends.errors import AuthError
+from lusifer.runs.backend_factory import create_backend
+from lusifer.api.errors import BackendError, KeyMissingError
+from lusifer.api.exchange import Exchange
 from lusifer.testing.fake_servers import REDACTED, FakeAnthropicServer, FakeReply
 from tests.calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config
 

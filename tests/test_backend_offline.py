@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from lusifer.backends.base import LLMRequest, Message
-from lusifer.backends.factory import create_backend
-from lusifer.backends.offline import OfflineBackend, Taste, parse_profile, read_item, render_profile
-from lusifer.calls import CallLayer
+from lusifer.api.backend import LLMRequest, Message
+from lusifer.runs.backend_factory import create_backend
+from lusifer.engine.backends.offline import OfflineBackend, Taste, parse_profile, read_item, render_profile
+from lusifer.engine.calls import CallLayer
 from lusifer.config import BackendConfig
-from lusifer.errors import BackendError
-from lusifer.validation import feedback_schema, profile_schema
+from lusifer.api.errors import BackendError
+from lusifer.engine.validation import feedback_schema, profile_schema
 from tests.calls_helpers import VALIDATORS, make_config
 
 STARS = {"kind": "rating", "low": 1, "high": 5}

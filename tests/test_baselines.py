@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lusifer.errors import DataError, NotFoundError
+from lusifer.api.errors import DataError, NotFoundError
 from lusifer.evaluation.baselines import BASELINES, predict_baselines
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -13,9 +13,9 @@ from simulation_fakes import ScriptedModel, intended_rating, malformed, missing_
 
 from lusifer.cli import cli, load_plugin_commands
 from lusifer.config import LusiferConfig, load_config
-from lusifer.registry import get_backend
-from lusifer.simulation.runner import run_simulation
-from lusifer.store import RunStore
+from lusifer.kernel.registry import get_backend
+from lusifer.runs.runner import run_simulation
+from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer, FakeReply, FakeServer
 
 SERVERS = {"openai": FakeOpenAIServer, "anthropic": FakeAnthropicServer}

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lusifer.errors import DataError, NotFoundError
+from lusifer.api.errors import DataError, NotFoundError
 from lusifer.evaluation.baselines import predict_baselines
 from lusifer.evaluation.calibration import (
     CALIBRATED,

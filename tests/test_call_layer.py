@@ -12,20 +12,20 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import SecretStr
 
-from lusifer.backends.base import LLMRequest, Usage
-from lusifer.backends.errors import redact, retry_after_seconds
-from lusifer.backends.offline import OfflineBackend
-from lusifer.backends.openai_backend import OpenAIBackend
-from lusifer.calls import CallLayer, CallResult
-from lusifer.calls.costs import cost, price_for
-from lusifer.calls.limiter import TokenBucket
+from lusifer.api.backend import LLMRequest, Usage
+from lusifer.engine.backends.errors import redact, retry_after_seconds
+from lusifer.engine.backends.offline import OfflineBackend
+from lusifer.engine.backends.openai_backend import OpenAIBackend
+from lusifer.engine.calls import CallLayer, CallResult
+from lusifer.engine.calls.costs import cost, price_for
+from lusifer.engine.calls.limiter import TokenBucket
 from lusifer.config import LusiferConfig, Price
-from lusifer.errors import BackendError, BudgetExceededError
-from lusifer.exchange import Exchange
-from lusifer.hookspecs import hookimpl
-from lusifer.plugins import get_plugin_manager
+from lusifer.api.errors import BackendError, BudgetExceededError
+from lusifer.api.exchange import Exchange
+from lusifer.api.hookspecs import hookimpl
+from lusifer.kernel.plugins import get_plugin_manager
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
-from lusifer.validation import ValidationResult, Validator
+from lusifer.engine.validation import ValidationResult, Validator
 from tests.calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config
 
 

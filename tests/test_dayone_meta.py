@@ -11,7 +11,7 @@ import pytest
 from movies_fakes import spec_for, write_100k, zip_folder
 
 from lusifer.domains.movies.download import fetch
-from lusifer.errors import DataError
+from lusifer.api.errors import DataError
 
 try:
     import tomllib

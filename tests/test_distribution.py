@@ -15,11 +15,11 @@ import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
 
-from lusifer.backends.anthropic_backend import AnthropicBackend
-from lusifer.backends.openai_backend import OpenAIBackend
+from lusifer.engine.backends.anthropic_backend import AnthropicBackend
+from lusifer.engine.backends.openai_backend import OpenAIBackend
 from lusifer.cli import cli, load_plugin_commands
 from lusifer.config import LusiferConfig
-from lusifer.distributions import (
+from lusifer.engine.distributions import (
     DistributionReader,
     discretised_normal,
     distribution_request,
@@ -30,7 +30,7 @@ from lusifer.distributions import (
 from lusifer.envs.dynamics import DistributionSampler
 from lusifer.envs.recommender import RecommenderEnv
 from lusifer.evaluation.scoring import scores
-from lusifer.store import RunStore
+from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer, FakeReply
 from tests.calls_helpers import feedback_request, layer, make_config
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lusifer.hookspecs import hook_names
+from lusifer.api.hookspecs import hook_names
 
 REPO = Path(__file__).resolve().parents[1]
 HOOKS_DOC = REPO / "docs" / "plugins" / "hooks.md"

@@ -19,8 +19,8 @@ from lusifer.envs.encoders import HashingEncoder, SentenceTransformerEncoder, ma
 from lusifer.envs.recommender import RecommenderEnv
 from lusifer.envs.rewards import check_reward, choose, default_threshold
 from lusifer.envs.vector import RecommenderVectorEnv
-from lusifer.errors import ConfigError
-from lusifer.store import RunStore
+from lusifer.api.errors import ConfigError
+from lusifer.runs.store import RunStore
 
 REPO = Path(__file__).resolve().parents[1]
 ML_100K = REPO.parent / "shared" / "data" / "ml-100k"

@@ -14,7 +14,7 @@ import lusifer.envs  # noqa: F401  (registers the ids)
 from lusifer.envs.dynamics import Retention, population
 from lusifer.envs.recommender import RecommenderEnv
 from lusifer.envs.vector import RecommenderVectorEnv
-from lusifer.errors import ConfigError
+from lusifer.api.errors import ConfigError
 
 
 @pytest.fixture

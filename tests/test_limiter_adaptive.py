@@ -11,9 +11,9 @@ import pytest
 from pydantic import SecretStr
 from simulation_fakes import ScriptedModel
 
-from lusifer.backends.openai_backend import OpenAIBackend
-from lusifer.calls.limiter import AdaptiveLimit
-from lusifer.exchange import Exchange
+from lusifer.engine.backends.openai_backend import OpenAIBackend
+from lusifer.engine.calls.limiter import AdaptiveLimit
+from lusifer.api.exchange import Exchange
 from lusifer.testing.fake_behaviours import SerialModel
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 from tests.calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config

@@ -6,7 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from lusifer.backends.base import Backend, LLMRequest, LLMResponse
+from lusifer.api.backend import Backend, LLMRequest, LLMResponse
 from tests.calls_helpers import VALIDATORS, feedback_request, layer, make_config
 
 

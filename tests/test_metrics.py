@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lusifer import hookimpl, registry
+from lusifer import hookimpl
+from lusifer.kernel import registry
 from lusifer.evaluation.compute import (
     bootstrap_counts,
     cold_start_subsets,
@@ -17,7 +18,7 @@ from lusifer.evaluation.compute import (
     select_evaluators,
 )
 from lusifer.evaluation.metrics import Evaluator
-from lusifer.plugins import get_plugin_manager
+from lusifer.kernel.plugins import get_plugin_manager
 
 # Independent reference implementations: plain Python loops, no numpy/scipy/sklearn metric code.
 

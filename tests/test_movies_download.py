@@ -12,7 +12,7 @@ from lusifer.config import DataConfig
 from lusifer.domains.movies import datasets
 from lusifer.domains.movies.domain import MoviesDomain
 from lusifer.domains.movies.download import MARKER, fetch, is_fetched
-from lusifer.errors import DataError
+from lusifer.api.errors import DataError
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from movies_fakes import write_1m, write_100k, write_latest
 from lusifer.config import DataConfig
 from lusifer.domains.movies import readers
 from lusifer.domains.movies.domain import MoviesDomain
-from lusifer.errors import DataError, NotFoundError
-from lusifer.registry import get_domain
+from lusifer.api.errors import DataError, NotFoundError
+from lusifer.kernel.registry import get_domain
 
 TMDB_100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tmdb" / "ml-100k-tmdb.csv"
 DOMAIN = MoviesDomain()

@@ -16,8 +16,8 @@ TOY_PLUGIN = '''
 import json
 
 from lusifer import hookimpl
-from lusifer.backends.base import Backend, LLMResponse
-from lusifer.domains.base import CLICK, Dataset, Domain, Split
+from lusifer.api.backend import Backend, LLMResponse
+from lusifer.api.domain import CLICK, Dataset, Domain, Split
 
 
 class ToyDomain(Domain):
@@ -166,7 +166,7 @@ def test_installed_plugin_appears_and_broken_ones_only_warn(installed_plugins: N
 
 def test_installed_plugin_is_usable_by_name(installed_plugins: None) -> None:
     script = (
-        "from lusifer.registry import get_domain, get_backend\n"
+        "from lusifer.kernel.registry import get_domain, get_backend\n"
         "from lusifer.config import DataConfig\n"
         "data = get_domain('toy').load('toy-3', DataConfig())\n"
         "print(len(data.ratings), get_backend('echo').name)\n"

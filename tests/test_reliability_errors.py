@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.errors import ConfigError
+from lusifer.api.errors import ConfigError
 from lusifer.keys import keys_path
 
 DATA_FILES = ("u.data", "u.item", "u.user", "u.genre", "u.occupation", "u1.base", "u1.test")

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from lusifer.backends.anthropic_backend import AnthropicBackend
-from lusifer.backends.base import LLMRequest, Message
-from lusifer.backends.http_pool import ShardedTransport, http_client
-from lusifer.backends.openai_backend import OpenAIBackend
-from lusifer.calls import CallLayer
+from lusifer.engine.backends.anthropic_backend import AnthropicBackend
+from lusifer.api.backend import LLMRequest, Message
+from lusifer.engine.backends.http_pool import ShardedTransport, http_client
+from lusifer.engine.backends.openai_backend import OpenAIBackend
+from lusifer.engine.calls import CallLayer
 from lusifer.config import LusiferConfig
 from lusifer.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lusifer import selection
+from lusifer.engine import selection
 from lusifer.config import DataConfig
-from lusifer.domains.base import Split
+from lusifer.api.domain import Split
 from lusifer.domains.movies.domain import MoviesDomain
 
 TMDB_100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tmdb" / "ml-100k-tmdb.csv"

@@ -13,14 +13,14 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from lusifer.backends.base import Backend, LLMRequest, LLMResponse
+from lusifer.api.backend import Backend, LLMRequest, LLMResponse
 from lusifer.cli import cli, load_plugin_commands
 from lusifer.config import LusiferConfig
-from lusifer.errors import NotFoundError, PluginError
-from lusifer.hookspecs import hookimpl
-from lusifer.plugins import get_plugin_manager
-from lusifer.simulation.runner import plan_run
-from lusifer.validity.base import ValidityCheck, ValidityData
+from lusifer.api.errors import NotFoundError, PluginError
+from lusifer.api.hookspecs import hookimpl
+from lusifer.kernel.plugins import get_plugin_manager
+from lusifer.runs.runner import plan_run
+from lusifer.api.validity import ValidityCheck, ValidityData
 from lusifer.validity.battery import validate
 from lusifer.validity.live import LiveSimulator
 from lusifer.validity.sources import SIMULATED, live_data

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from lusifer import __version__
-from lusifer.errors import LusiferError
+from lusifer.api.errors import LusiferError
 
 
 def debug_enabled() -> bool:
@@ -91,7 +91,7 @@ def load_plugin_commands() -> None:
     global _commands_loaded
     if _commands_loaded:
         return
-    from lusifer.registry import add_commands
+    from lusifer.kernel.registry import add_commands
 
     add_commands(cli)
     _commands_loaded = True

@@ -15,7 +15,7 @@ import click
 
 if TYPE_CHECKING:
     from lusifer.config import LusiferConfig
-    from lusifer.domains.base import Dataset, Domain
+    from lusifer.api.domain import Dataset, Domain
 
 _path = click.Path(path_type=Path)
 domain_option = click.option("--domain", help="Domain of the dataset (default: the configured one, movies).")
@@ -51,15 +51,15 @@ def _config(
 
 def _other_domain_hint(dataset: str) -> str:
     """`` It is a dataset of domain 'books': pass --domain books.`` when another domain has it."""
-    from lusifer.registry import domains
+    from lusifer.kernel.registry import domains
 
     owners = [entry.name for entry in domains().entries() if dataset in entry.obj.datasets]
     return f" It is a dataset of domain '{owners[0]}': pass --domain {owners[0]}." if owners else ""
 
 
 def _load(config: LusiferConfig) -> tuple[Domain, Dataset]:
-    from lusifer.errors import NotFoundError
-    from lusifer.registry import get_domain, unknown_name_message
+    from lusifer.api.errors import NotFoundError
+    from lusifer.kernel.registry import get_domain, unknown_name_message
 
     domain = get_domain(config.domain)
     if config.dataset not in domain.datasets:
@@ -143,7 +143,7 @@ def enrich_command(
     from lusifer.domains.movies.enrichment import default_enrichment_path
     from lusifer.domains.movies.loading import load_folder
     from lusifer.domains.movies.tmdb import DEFAULT_BASE_URL, TMDBClient, enrich_items
-    from lusifer.errors import LusiferError
+    from lusifer.api.errors import LusiferError
     from lusifer.keys import require_key
 
     config = _config(domain, dataset, data_dir, None)

@@ -132,7 +132,7 @@ def _require_valid_values(frame: object, columns: list[str], source: str) -> Non
     """Refuse to score columns that hold no simulated value at all (every metric would be NaN)."""
     import pandas as pd
 
-    from lusifer.errors import DataError
+    from lusifer.api.errors import DataError
 
     assert isinstance(frame, pd.DataFrame)
     empty = [column for column in columns if not frame[column].notna().any()]

@@ -172,9 +172,9 @@ def run_command(**options: Any) -> None:
     Writes a run directory with run.sqlite (source of truth), ratings.csv, profiles.jsonl, history.csv,
     Parquet twins, config.json and summary.json. Rerun the same command to resume.
     """
-    from lusifer.simulation.progress import RunProgress
-    from lusifer.simulation.run_dir import default_run_dir
-    from lusifer.simulation.runner import run_simulation
+    from lusifer.runs.progress import RunProgress
+    from lusifer.runs.run_dir import default_run_dir
+    from lusifer.runs.runner import run_simulation
 
     config = simulation_config(options)
     if config.run.out is None:  # fixed now, so that an interrupted run can say where it resumes
@@ -199,7 +199,7 @@ def run_command(**options: Any) -> None:
         budget = summary.failures.pop("budget", None)
         for user, reason in list(summary.failures.items())[:5]:
             click.echo(f"  failed {user}: {reason}", err=True)
-        from lusifer.backends.errors import REJECTED_ADVICE
+        from lusifer.engine.backends.errors import REJECTED_ADVICE
 
         if budget is not None:
             click.echo(
@@ -220,7 +220,7 @@ def _terminate_like_ctrl_c(signum: int, frame: Any) -> None:
 
 
 def _report_interrupted(out: Path) -> None:
-    from lusifer.simulation.exports import SUMMARY_FILE
+    from lusifer.runs.exports import SUMMARY_FILE
 
     kept = ""
     try:
@@ -260,8 +260,8 @@ def estimate_interval_line(estimate: Any) -> str:
 )
 def estimate_command(calibrate_from: Path | None, **options: Any) -> None:
     """Predict the calls, tokens and cost of a run (same options as `run`) without calling anything."""
-    from lusifer.simulation.estimate import estimate_run
-    from lusifer.simulation.runner import plan_run
+    from lusifer.runs.estimate import estimate_run
+    from lusifer.runs.runner import plan_run
 
     config = simulation_config(options)
     estimate = estimate_run(config, plan_run(config), _calibration(config, calibrate_from))
@@ -282,13 +282,13 @@ def estimate_command(calibrate_from: Path | None, **options: Any) -> None:
 
 def _calibration(config: Any, run_dir: Path | None) -> Any:
     """The calibration from the exchanges stored in ``run_dir`` (an error if it holds none)."""
-    from lusifer.simulation.estimate_calibration import calibration_from_store
+    from lusifer.runs.estimate_calibration import calibration_from_store
 
     if run_dir is None:
         return None
     calibration = calibration_from_store(run_dir, config.backend.model)
     if calibration is None:
-        from lusifer.errors import ConfigError
+        from lusifer.api.errors import ConfigError
 
         raise ConfigError(f"--calibrate-from {run_dir}: no answered exchanges stored there to calibrate on")
     return calibration
@@ -299,7 +299,7 @@ def _calibration(config: Any, run_dir: Path | None) -> Any:
 @click.argument("shard_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 def merge_command(out: Path, shard_dirs: tuple[Path, ...]) -> None:
     """Merge the run directories of `lusifer run --shard i/n` (every shard once) into one run in OUT."""
-    from lusifer.simulation.merge import merge_shards
+    from lusifer.runs.merge import merge_shards
 
     store = merge_shards(out, shard_dirs)  # writes the exports and summary.json
     try:
@@ -323,8 +323,8 @@ def show_group() -> None:
 @click.option("--run", "run_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 def show_user(user_id: str, run_dir: Path) -> None:
     """Print USER_ID's profile timeline with explanations, then their simulated feedback."""
-    from lusifer.errors import NotFoundError
-    from lusifer.store import STORE_FILE, RunStore
+    from lusifer.api.errors import NotFoundError
+    from lusifer.runs.store import STORE_FILE, RunStore
 
     if not (run_dir / STORE_FILE).exists():
         raise NotFoundError(f"{run_dir} is not a run directory (no {STORE_FILE})")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lusifer.hookspecs import hookimpl
+from lusifer.api.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -19,22 +19,22 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from lusifer.backends.factory import create_backend
-from lusifer.calls import CallLayer
+from lusifer.runs.backend_factory import create_backend
+from lusifer.engine.calls import CallLayer
 from lusifer.config import LusiferConfig, deep_merge, load_config
 from lusifer.envs.dynamics import DistributionSampler, NormalNoise, RatingSampler, Retention, population
 from lusifer.envs.encoders import EmbeddingCache, TextEncoder, make_encoder
 from lusifer.envs.rewards import check_baseline, check_reward, choose, default_threshold, slate_reward
-from lusifer.errors import ConfigError, NotFoundError
-from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts, user_info_of
-from lusifer.simulation.run_dir import config_snapshot
-from lusifer.simulation.runner import check_resumable, plan_run
-from lusifer.simulation.simulator import NO_PROFILE, FeedbackResult, ProfileError, SimulatedUser, Simulator
-from lusifer.store import ProfileState, RunStore
+from lusifer.api.errors import ConfigError, NotFoundError
+from lusifer.engine.inputs import community_stats, histories_by_user, item_texts, user_info_of
+from lusifer.runs.run_dir import config_snapshot
+from lusifer.runs.runner import check_resumable, plan_run
+from lusifer.engine.simulator import NO_PROFILE, FeedbackResult, ProfileError, SimulatedUser, Simulator
+from lusifer.runs.store import ProfileState, RunStore
 
 if TYPE_CHECKING:
-    from lusifer.exchange import Exchange
-    from lusifer.simulation.requests import Interaction, ItemText
+    from lusifer.api.exchange import Exchange
+    from lusifer.engine.requests import Interaction, ItemText
 
 T = TypeVar("T")
 

@@ -12,11 +12,11 @@ import numpy as np
 
 from lusifer.envs.core import Catalogue, RecommenderCore, Session
 from lusifer.envs.render import render_text
-from lusifer.errors import ConfigError
+from lusifer.api.errors import ConfigError
 
 if TYPE_CHECKING:
     from lusifer.envs.encoders import TextEncoder
-    from lusifer.simulation.simulator import SimulatedUser
+    from lusifer.engine.simulator import SimulatedUser
 
 
 class RecommenderEnv(gym.Env[dict[str, Any], np.ndarray]):

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from lusifer.envs.vector import RecommenderVectorEnv
-from lusifer.errors import ConfigError
+from lusifer.api.errors import ConfigError
 
 try:
     from stable_baselines3.common.vec_env import VecEnv

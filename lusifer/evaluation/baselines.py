@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lusifer.errors import DataError, NotFoundError
+from lusifer.api.errors import DataError, NotFoundError
 
 if TYPE_CHECKING:
     import pandas as pd

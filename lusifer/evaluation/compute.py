@@ -48,8 +48,8 @@ _MAX_CELLS = 1 << 16
 
 def select_evaluators(kind: str, names: Sequence[str] | None = None) -> list[Evaluator]:
     """Registered evaluators for feedback ``kind`` (all of them, or the given ``names`` in order)."""
-    from lusifer.errors import NotFoundError
-    from lusifer.registry import evaluators, get_evaluator
+    from lusifer.api.errors import NotFoundError
+    from lusifer.kernel.registry import evaluators, get_evaluator
 
     if names is not None:
         chosen = [get_evaluator(name) for name in names]
@@ -211,7 +211,7 @@ def cold_start_subsets(
     A cold user has fewer than ``user_below`` ratings in the training slice ``history``; a cold item
     fewer than ``item_below``; an unseen item none.
     """
-    from lusifer.selection import cold_start_items, cold_start_users
+    from lusifer.engine.selection import cold_start_items, cold_start_users
 
     users, items = test["user_id"], test["item_id"]
     return {

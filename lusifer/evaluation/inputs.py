@@ -1,6 +1,6 @@
 """Reading what ``lusifer evaluate`` scores: run directories, prediction CSVs, training slices.
 
-Every problem is a :class:`lusifer.errors.DataError` (or ``NotFoundError``) whose one-line message
+Every problem is a :class:`lusifer.api.errors.DataError` (or ``NotFoundError``) whose one-line message
 names the file and, where known, the column or line.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lusifer.errors import DataError, NotFoundError
+from lusifer.api.errors import DataError, NotFoundError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,7 +90,7 @@ def read_predictions(
 
     ``frame``: the file's table already read (e.g. renamed by :mod:`lusifer.evaluation.foreign`).
     """
-    from lusifer.registry import unknown_name_message
+    from lusifer.kernel.registry import unknown_name_message
 
     path = Path(path)
     frame = _with_item_id(read_csv(path) if frame is None else frame, path)
@@ -175,7 +175,7 @@ def read_run_dir(run_dir: Path, columns: Sequence[str] = ()) -> EvaluationInput:
     Scores ``columns`` of ``ratings.csv``, by default ``simulated_rating`` (and ``calibrated_rating``
     when the run applied a calibrator). The feedback scale comes from the run's domain.
     """
-    from lusifer.registry import get_domain
+    from lusifer.kernel.registry import get_domain
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -218,7 +218,7 @@ def stored_target_count(run_dir: Path) -> int | None:
     """
     import sqlite3
 
-    from lusifer.store import STORE_FILE
+    from lusifer.runs.store import STORE_FILE
 
     path = Path(run_dir) / STORE_FILE
     if not path.is_file():
@@ -239,8 +239,8 @@ def paper_protocol(data_dir: Path | None, enrich_file: Path | None) -> tuple[pd.
     Test rows: ``u1.test`` restricted to movies with an overview, first 10 rows per user in file order.
     """
     from lusifer.config import DataConfig
-    from lusifer.registry import get_domain
-    from lusifer.selection import protocol_slices
+    from lusifer.kernel.registry import get_domain
+    from lusifer.engine.selection import protocol_slices
 
     if enrich_file is None:
         raise DataError("--protocol paper needs --enrich-file (TMDB overviews decide the test items)")

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from lusifer.domains.base import FeedbackScale
+    from lusifer.api.domain import FeedbackScale
 
 WeightedMetric = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
@@ -42,7 +42,7 @@ class Evaluator:
         ``(r, n)`` weight matrix (see the module docstring); without it the bootstrap falls back to
         calling ``function`` once per replicate.
     :param uses_scale: True when ``function`` (and ``weighted``) take a keyword argument ``scale``, the
-        :class:`~lusifer.domains.base.FeedbackScale` of the evaluated feedback (e.g. for a KL divergence
+        :class:`~lusifer.api.domain.FeedbackScale` of the evaluated feedback (e.g. for a KL divergence
         over the scale's values).
     """
 

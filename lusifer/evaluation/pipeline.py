@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lusifer.errors import DataError
+from lusifer.api.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,8 +52,8 @@ class Evaluation:
         computed = [name for name in dict.fromkeys(self.metrics.get("metric", [])) if name != "valid_share"]
         if self.settings.get("metric_names"):
             return [name for name in self.settings["metric_names"] if name in computed]
-        from lusifer.plugins import BUILTIN_PLUGINS
-        from lusifer.registry import evaluators
+        from lusifer.kernel.plugins import BUILTIN_PLUGINS
+        from lusifer.kernel.registry import evaluators
 
         plugin_metrics = [entry.name for entry in evaluators().entries() if entry.plugin not in BUILTIN_PLUGINS]
         return [name for name in dict.fromkeys([*headline, *plugin_metrics]) if name in computed]
@@ -127,7 +127,7 @@ def evaluate(
     import numpy as np
     import pandas as pd
 
-    from lusifer.domains.base import FeedbackScale
+    from lusifer.api.domain import FeedbackScale
     from lusifer.evaluation.baselines import BASELINES, predict_baselines
     from lusifer.evaluation.calibration import Hybrid
     from lusifer.evaluation.compute import cold_start_subsets, metric_table, select_evaluators

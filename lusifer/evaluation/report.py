@@ -122,7 +122,7 @@ def _added_value_section(result: Evaluation) -> list[str]:
     if CF_STACK not in result.controls:
         return []
     from lusifer.evaluation.compute import paired_difference
-    from lusifer.registry import get_evaluator
+    from lusifer.kernel.registry import get_evaluator
 
     names = ADDED_VALUE_METRICS[result.kind]
     rows = []
@@ -187,7 +187,7 @@ def make_plots(result: Evaluation, out: Path) -> dict[str, Path]:
 
     from lusifer.evaluation import plots
     from lusifer.evaluation.compute import per_user_metrics
-    from lusifer.registry import get_evaluator
+    from lusifer.kernel.registry import get_evaluator
 
     folder = out / "plots"
     frame, truth, kind = result.frame, result.truth, result.kind

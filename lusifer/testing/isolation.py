@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lusifer.keys import ENV_VARIABLES
-from lusifer.plugins import clear_caches
+from lusifer.kernel.plugins import clear_caches
 
 if TYPE_CHECKING:
     import pytest

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lusifer.errors import NotFoundError
-from lusifer.validity.base import (
+from lusifer.api.errors import NotFoundError
+from lusifer.api.validity import (
     PERMUTED,
     RESULT_COLUMNS,
     USER_MEAN,
@@ -51,8 +51,8 @@ def all_checks() -> list[ValidityCheck]:
 
     :raises PluginError: two checks share a name (the message names both plugins).
     """
-    from lusifer.plugins import get_plugin_manager
-    from lusifer.registry import Registry
+    from lusifer.kernel.plugins import get_plugin_manager
+    from lusifer.kernel.registry import Registry
 
     registry: Registry[ValidityCheck] = Registry("validity check")
     checks = builtin_checks()
@@ -75,7 +75,7 @@ def select_checks(names: Sequence[str] | None) -> list[ValidityCheck]:
 
     :raises NotFoundError: an unknown name (the message suggests the closest and lists the others).
     """
-    from lusifer.registry import unknown_name_message
+    from lusifer.kernel.registry import unknown_name_message
 
     checks = all_checks()
     known = [check.name for check in checks]

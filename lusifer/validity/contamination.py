@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lusifer.validity.base import ValidityCheck, ValidityData, interval
+from lusifer.api.validity import ValidityCheck, ValidityData, interval
 from lusifer.validity.live_stats import (
     UserErrors,
     condition_curves,
@@ -20,7 +20,7 @@ SETTINGS = ("titles shown", "titles masked")
 
 def contamination(data: ValidityData) -> list[tuple]:
     """The held-out items with titles masked: RMSE and within-user Spearman, and their change."""
-    from lusifer.simulation.requests import ItemText
+    from lusifer.engine.requests import ItemText
 
     live = live_of(data)
     targets, truth = targets_of(data), truth_of(data)

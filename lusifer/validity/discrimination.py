@@ -12,7 +12,7 @@ import random
 
 import numpy as np
 
-from lusifer.validity.base import (
+from lusifer.api.validity import (
     PERMUTED,
     USER_MEAN,
     ValidityCheck,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lusifer.validity.base import ValidityCheck, ValidityData, interval
+from lusifer.api.validity import ValidityCheck, ValidityData, interval
 from lusifer.validity.live_stats import (
     UserErrors,
     condition_curves,

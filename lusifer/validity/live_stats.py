@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lusifer.validity.base import ValidityData, interval, user_means
+from lusifer.api.validity import ValidityData, interval, user_means
 
 if TYPE_CHECKING:
     from lusifer.validity.live import LiveSimulator

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lusifer.errors import DataError
+from lusifer.api.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd

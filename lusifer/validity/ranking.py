@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lusifer.validity.base import (
+from lusifer.api.validity import (
     PERMUTED,
     ValidityCheck,
     ValidityData,

@@ -16,10 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lusifer.domains.base import STAR_RATING, Dataset, Domain, Split
+from lusifer.api.domain import STAR_RATING, Dataset, Domain, Split
 from lusifer.domains.movies.datasets import SPECS, get_spec
-from lusifer.errors import DataError, NotFoundError
-from lusifer.registry import unknown_name_message
+from lusifer.api.errors import DataError, NotFoundError
+from lusifer.kernel.registry import unknown_name_message
 
 if TYPE_CHECKING:
     from lusifer.config import DataConfig

@@ -2,7 +2,7 @@
 
 Ratings files are read with pandas for speed and then validated; anything wrong (missing file,
 truncated line, wrong column count, non-numeric or out-of-range value, undecodable bytes) is reported
-as a :class:`~lusifer.errors.DataError` naming the file and the line. The small item and user files are
+as a :class:`~lusifer.api.errors.DataError` naming the file and the line. The small item and user files are
 parsed line by line.
 
 Tables: ratings have ``user_id``, ``item_id`` (int32), ``rating`` (int8) and ``timestamp`` (int64) in
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lusifer.errors import DataError
+from lusifer.api.errors import DataError
 
 RATING_COLUMNS = ["user_id", "item_id", "rating", "timestamp"]
 LATIN1 = "latin-1"

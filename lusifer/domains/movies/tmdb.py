@@ -27,7 +27,7 @@ import httpx
 from pydantic import SecretStr
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from lusifer.errors import LusiferError
+from lusifer.api.errors import LusiferError
 from lusifer.paths import data_cache_dir
 
 if TYPE_CHECKING:

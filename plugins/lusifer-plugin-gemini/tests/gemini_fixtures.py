@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lusifer.backends.base import LLMRequest, Message
-from lusifer.validation import feedback_schema
+from lusifer.api.backend import LLMRequest, Message
+from lusifer.engine.validation import feedback_schema
 
 KEY = "gm-test-key-0123456789"
 

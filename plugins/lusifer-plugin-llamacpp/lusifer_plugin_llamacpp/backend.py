@@ -12,7 +12,7 @@
 - Usage: token counts from the model's own tokenizer; cost 0; answers are cached like any backend's
   (keyed by the GGUF file name and the settings).
 - Errors: a prompt longer than ``n_ctx`` is one line naming the setting; other llama.cpp failures are
-  final :class:`~lusifer.errors.BackendError`.
+  final :class:`~lusifer.api.errors.BackendError`.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import queue
 import re
 from typing import TYPE_CHECKING, Any
 
-from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage
+from lusifer.api.backend import Backend, LLMRequest, LLMResponse, Usage
 from lusifer.config import Price
-from lusifer.errors import BackendError, ConfigError
+from lusifer.api.errors import BackendError, ConfigError
 from lusifer_plugin_llamacpp.model_files import default_models_dir, resolve_model
 from lusifer_plugin_llamacpp.settings import SECTION, LlamaCppSettings
 

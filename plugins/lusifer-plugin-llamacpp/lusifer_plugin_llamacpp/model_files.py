@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lusifer.errors import ConfigError
+from lusifer.api.errors import ConfigError
 
 GGUF_MAGIC = b"GGUF"
 SUFFIX = ".gguf"

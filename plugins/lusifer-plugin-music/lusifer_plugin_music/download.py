@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lusifer.download import MARKER as MARKER_SUFFIX
 from lusifer.download import download
-from lusifer.errors import DataError
+from lusifer.api.errors import DataError
 from lusifer.paths import data_cache_dir
 from lusifer_plugin_music.datasets import RemoteFile
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from lusifer.config import DataConfig
-from lusifer.domains.base import STAR_RATING
-from lusifer.errors import ConfigError, DataError, NotFoundError
-from lusifer.registry import get_domain
+from lusifer.api.domain import STAR_RATING
+from lusifer.api.errors import ConfigError, DataError, NotFoundError
+from lusifer.kernel.registry import get_domain
 from lusifer.testing import check_domain
 from lusifer_plugin_music.domain import MusicDomain
 
@@ -63,8 +63,8 @@ def test_uncompressed_files_are_accepted_and_missing_ones_named(music_dir: Path,
 
 
 def test_music_templates_render(music_dir: Path) -> None:
-    from lusifer.simulation.requests import Interaction, ItemText, RequestBuilder
-    from lusifer.templates import template_environment
+    from lusifer.engine.requests import Interaction, ItemText, RequestBuilder
+    from lusifer.engine.templates import template_environment
 
     data = MusicDomain().load("digital-music", DataConfig(path=music_dir))
     items = {item: ItemText(row.title, row.item_info) for item, row in data.items.iterrows()}

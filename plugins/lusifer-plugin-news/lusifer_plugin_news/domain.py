@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lusifer.domains.base import CLICK, Dataset, Domain, Split
-from lusifer.errors import ConfigError, DataError, NotFoundError
-from lusifer.registry import unknown_name_message
+from lusifer.api.domain import CLICK, Dataset, Domain, Split
+from lusifer.api.errors import ConfigError, DataError, NotFoundError
+from lusifer.kernel.registry import unknown_name_message
 from lusifer_plugin_news.datasets import SPECS, get_spec
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ import zlib
 from pathlib import Path
 
 from lusifer.download import MARKER, download, unpacking_into
-from lusifer.errors import DataError
+from lusifer.api.errors import DataError
 from lusifer.paths import data_cache_dir
 from lusifer_plugin_news.datasets import MindPart
 

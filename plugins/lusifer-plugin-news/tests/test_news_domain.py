@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from lusifer.config import DataConfig
-from lusifer.domains.base import CLICK
-from lusifer.errors import ConfigError, DataError, NotFoundError
-from lusifer.registry import get_domain, template_dirs
+from lusifer.api.domain import CLICK
+from lusifer.api.errors import ConfigError, DataError, NotFoundError
+from lusifer.kernel.registry import get_domain, template_dirs
 from lusifer.testing import check_domain
 from lusifer_plugin_news.domain import NewsDomain
 
@@ -63,8 +63,8 @@ def test_data_dir_without_the_official_folders_is_an_error(tmp_path: Path, mind_
 
 
 def test_news_templates_render_clicks_and_skips(mind_dir: Path) -> None:
-    from lusifer.simulation.requests import Interaction, ItemText, RequestBuilder
-    from lusifer.templates import template_environment
+    from lusifer.engine.requests import Interaction, ItemText, RequestBuilder
+    from lusifer.engine.templates import template_environment
 
     data = NewsDomain().load("mind-small", DataConfig(path=mind_dir))
     items = {item: ItemText(row.title, row.item_info) for item, row in data.items.iterrows()}

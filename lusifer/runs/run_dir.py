@@ -1,0 +1,72 @@
+"""The default run directory: named after the configuration, so rerunning the same command resumes.
+
+``runs/<domain>-<dataset>-<backend>-<model>-<hash>``: the hash covers every setting that a resumed run
+must share (the keys :data:`RESUMABLE_KEYS` leaves out do not count). The configuration snapshot stored in a
+run and compared on resume lives here too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lusifer.keys import redact_credentials
+
+if TYPE_CHECKING:
+    from lusifer.config import LusiferConfig
+
+RUNS = Path("runs")
+
+#: Configuration keys that may differ between a run and its resumption.
+RESUMABLE_KEYS = {
+    ("run", "out"),
+    ("run", "concurrency"),
+    ("run", "budget_usd"),
+    ("run", "batch"),
+    ("run", "batch_poll"),
+    ("backend", "base_url"),  # where the model answers, not what it answers (shards may use replicas)
+    ("backend", "max_concurrency"),
+    ("backend", "timeout"),
+    ("backend", "max_retries"),
+    ("backend", "requests_per_minute"),
+    ("backend", "tokens_per_minute"),
+    ("run", "validation_retries"),  # how hard to retry, not what is asked
+    ("cache",),
+}
+
+
+def config_snapshot(config: LusiferConfig) -> dict[str, Any]:
+    """The configuration as stored in the run (JSON-safe; holds no keys, and URLs lose their credentials)."""
+    return _redacted(config.model_dump(mode="json"))
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    return redact_credentials(value) if isinstance(value, str) else value
+
+
+def _without(snapshot: dict[str, Any], skipped: set[tuple[str, ...]], prefix: tuple[str, ...] = ()) -> dict[str, Any]:
+    kept = {}
+    for key, value in snapshot.items():
+        path = (*prefix, key)
+        if path in skipped:
+            continue
+        kept[key] = _without(value, skipped, path) if isinstance(value, dict) else value
+    return kept
+
+
+def default_run_dir(config: LusiferConfig) -> Path:
+    """``runs/<domain>-<dataset>-<backend>-<model>-<8 hex digits of the resumable configuration>``."""
+    from lusifer.kernel.registry import get_domain
+
+    settings = _without(config_snapshot(config), set(RESUMABLE_KEYS))
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    dataset = config.dataset or get_domain(config.domain).datasets[0]
+    parts = [config.domain, dataset, config.backend.name, config.backend.model or "default", digest]
+    return RUNS / re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(str(part) for part in parts))
