@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lusifer.api.backend import LLMRequest, Message
+from lusifer.config import LusiferConfig
 from lusifer.engine.backends.openai_backend import OpenAIBackend
 from lusifer.engine.calls import CallLayer
-from lusifer.config import LusiferConfig
-from lusifer.testing.fake_servers import FakeOpenAIServer
 from lusifer.engine.validation import FeedbackValidator, feedback_schema
+from lusifer.testing.fake_servers import FakeOpenAIServer
 
 ITEM_IDS = [str(item_id) for item_id in range(1, 21)]
 REQUEST = LLMRequest(
@@ -99,9 +99,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--cap", type=int, default=16, help="server concurrency cap = max_concurrency")
     parser.add_argument("--latency", type=float, default=0.3)
-    parser.add_argument(
-        "--rpm", type=float, default=1800.0, help="requests per minute in the second scenario"
-    )
+    parser.add_argument("--rpm", type=float, default=1800.0, help="requests per minute in the second scenario")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         for name, rpm in (

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from lusifer.engine.backends.offline import OfflineBackend
-from lusifer.envs.recommender import RecommenderEnv
 from lusifer.engine.simulator import Simulator
+from lusifer.envs.recommender import RecommenderEnv
 
 ML_1M_SHAPE = (6040, 3706, 1_000_209)
 GENRES = ("Action", "Adventure", "Comedy", "Drama", "Romance", "Sci-Fi", "Thriller", "Horror", "Crime", "War")

@@ -32,9 +32,9 @@ import time
 from pathlib import Path
 
 from lusifer.api.backend import LLMRequest, Message
+from lusifer.config import LusiferConfig
 from lusifer.engine.backends.openai_backend import OpenAIBackend
 from lusifer.engine.calls import CallLayer
-from lusifer.config import LusiferConfig
 from lusifer.engine.validation import FeedbackValidator, feedback_schema
 
 ITEM_IDS = [str(item_id) for item_id in range(1, 11)]

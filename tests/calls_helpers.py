@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from lusifer.api.backend import LLMRequest, Message
-from lusifer.engine.calls import CallLayer
-from lusifer.config import LusiferConfig
 from lusifer.api.exchange import Exchange
+from lusifer.config import LusiferConfig
+from lusifer.engine.calls import CallLayer
 from lusifer.engine.validation import FeedbackValidator, ProfileValidator, feedback_schema
 
 #: A key that must never show up anywhere Lusifer writes.
@@ -21,14 +21,10 @@ FAST = {"backoff_base": 0.01, "backoff_max": 0.05}
 def make_config(tmp_path: Path, **backend: Any) -> LusiferConfig:
     """A configuration whose cache lives in ``tmp_path``; ``backend`` overrides ``[backend]`` keys."""
     settings = {"max_retries": 3, "timeout": 5.0, **backend}
-    return LusiferConfig.model_validate(
-        {"backend": settings, "cache": {"path": str(tmp_path / "cache.sqlite")}}
-    )
+    return LusiferConfig.model_validate({"backend": settings, "cache": {"path": str(tmp_path / "cache.sqlite")}})
 
 
-def feedback_request(
-    item_ids: tuple[str, ...] = ("10", "20"), text: str = "Rate these movies."
-) -> LLMRequest:
+def feedback_request(item_ids: tuple[str, ...] = ("10", "20"), text: str = "Rate these movies.") -> LLMRequest:
     """A feedback request on a 1-5 scale for ``item_ids``."""
     context = {"item_ids": list(item_ids), "scale": {"kind": "rating", "low": 1, "high": 5}}
     return LLMRequest(

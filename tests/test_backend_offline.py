@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from lusifer.api.backend import LLMRequest, Message
-from lusifer.runs.backend_factory import create_backend
+from lusifer.api.errors import BackendError
+from lusifer.config import BackendConfig
 from lusifer.engine.backends.offline import OfflineBackend, Taste, parse_profile, read_item, render_profile
 from lusifer.engine.calls import CallLayer
-from lusifer.config import BackendConfig
-from lusifer.api.errors import BackendError
 from lusifer.engine.validation import feedback_schema, profile_schema
+from lusifer.runs.backend_factory import create_backend
 from tests.calls_helpers import VALIDATORS, make_config
 
 STARS = {"kind": "rating", "low": 1, "high": 5}
@@ -108,9 +108,7 @@ def test_profile_record_round_trips() -> None:
         taste.add(read_item(*TEXTS[item_id]), rating)
     again = parse_profile(render_profile(taste, STARS, "movie"))
     assert (
-        again.count == 4
-        and again.mean == pytest.approx(3.5)
-        and again.spread == pytest.approx(taste.spread, abs=0.01)
+        again.count == 4 and again.mean == pytest.approx(3.5) and again.spread == pytest.approx(taste.spread, abs=0.01)
     )
     assert {name: (tally.count, round(tally.total, 2)) for name, tally in again.genres.items()} == {
         "comedy": (2, 9.0),
@@ -135,9 +133,7 @@ def test_feedback_follows_the_profile_and_is_valid() -> None:
     )[-1]["profile"]
     ids = ["c9", "h9", "d9", "c8"]
     ratings = _feedback(profile, ids)["ratings"]
-    assert list(ratings) == ids and all(
-        isinstance(value, int) and 1 <= value <= 5 for value in ratings.values()
-    )
+    assert list(ratings) == ids and all(isinstance(value, int) and 1 <= value <= 5 for value in ratings.values())
     assert ratings["c9"] > ratings["h9"]
 
 
@@ -150,9 +146,7 @@ def test_feedback_is_deterministic_and_seeds_only_break_ties() -> None:
 
 
 def test_binary_scale_answers_zero_or_one() -> None:
-    profile = _profile([[_rated("c", 1, "1"), _rated("h", 0, "2"), _rated("c", 1, "3")]], CLICKS)[-1][
-        "profile"
-    ]
+    profile = _profile([[_rated("c", 1, "1"), _rated("h", 0, "2"), _rated("c", 1, "3")]], CLICKS)[-1]["profile"]
     ratings = _feedback(profile, ["c5", "h5", "d5"], CLICKS, user_stats={"mean": 0.6, "count": 3})["ratings"]
     assert set(ratings.values()) <= {0, 1} and ratings["c5"] >= ratings["h5"]
 
@@ -190,14 +184,9 @@ def test_through_the_call_layer_it_validates_and_skips_the_cache(tmp_path: Path)
         "user_stats": {"mean": 3.5, "count": 2},
         "recent": [_rated("c", 5, "1")],
         "item_ids": ids,
-        "items": [
-            {"item_id": i, "title": TEXTS[i[0]][0], "item_info": TEXTS[i[0]][1], "community": None}
-            for i in ids
-        ],
+        "items": [{"item_id": i, "title": TEXTS[i[0]][0], "item_info": TEXTS[i[0]][1], "community": None} for i in ids],
     }
-    request = LLMRequest(
-        "feedback", (Message("user", "Rate."),), feedback_schema(ids, 1, 5), "feedback", context
-    )
+    request = LLMRequest("feedback", (Message("user", "Rate."),), feedback_schema(ids, 1, 5), "feedback", context)
     profile_request = LLMRequest(
         "profile",
         (Message("user", "Profile."),),

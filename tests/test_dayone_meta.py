@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from movies_fakes import spec_for, write_100k, zip_folder
 
-from lusifer.domains.movies.download import fetch
 from lusifer.api.errors import DataError
+from lusifer.domains.movies.download import fetch
 
 try:
     import tomllib

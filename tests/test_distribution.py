@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
 
-from lusifer.engine.backends.anthropic_backend import AnthropicBackend
-from lusifer.engine.backends.openai_backend import OpenAIBackend
 from lusifer.cli import cli, load_plugin_commands
 from lusifer.config import LusiferConfig
+from lusifer.engine.backends.anthropic_backend import AnthropicBackend
+from lusifer.engine.backends.openai_backend import OpenAIBackend
 from lusifer.engine.distributions import (
     DistributionReader,
     discretised_normal,

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
+from lusifer.api.errors import ConfigError
 from lusifer.envs import env_id, register_envs
 from lusifer.envs.encoders import HashingEncoder, SentenceTransformerEncoder, make_encoder
 from lusifer.envs.recommender import RecommenderEnv
 from lusifer.envs.rewards import check_reward, choose, default_threshold
 from lusifer.envs.vector import RecommenderVectorEnv
-from lusifer.api.errors import ConfigError
 from lusifer.runs.store import RunStore
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,10 +11,10 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import lusifer.envs  # noqa: F401  (registers the ids)
+from lusifer.api.errors import ConfigError
 from lusifer.envs.dynamics import Retention, population
 from lusifer.envs.recommender import RecommenderEnv
 from lusifer.envs.vector import RecommenderVectorEnv
-from lusifer.api.errors import ConfigError
 
 
 @pytest.fixture

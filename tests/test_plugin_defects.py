@@ -18,13 +18,13 @@ from click.testing import CliRunner
 from plugin_fakes import Shelf, ShelfDomain, ShelfSettings
 
 from lusifer import hookimpl
-from lusifer.kernel import registry
 from lusifer.api.backend import Backend, LLMResponse
-from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import BackendConfig
 from lusifer.api.domain import STAR_RATING
 from lusifer.api.errors import ConfigError, NotFoundError, PluginError
+from lusifer.cli import cli, load_plugin_commands
+from lusifer.config import BackendConfig
 from lusifer.evaluation.metrics import Evaluator
+from lusifer.kernel import registry
 from lusifer.kernel.plugins import get_plugin_manager
 
 

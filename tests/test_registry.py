@@ -6,11 +6,11 @@ import pytest
 from pydantic import BaseModel
 
 from lusifer import hookimpl
-from lusifer.kernel import registry
 from lusifer.api.errors import NotFoundError, PluginError
 from lusifer.api.exchange import Exchange
-from lusifer.kernel.plugins import get_plugin_manager
 from lusifer.api.run_info import RunInfo, RunSummary
+from lusifer.kernel import registry
+from lusifer.kernel.plugins import get_plugin_manager
 
 
 def _register(plugin: object, name: str) -> None:
@@ -59,8 +59,8 @@ def test_plugin_templates_take_priority_over_builtin(tmp_path) -> None:
 
 
 def test_plugin_settings_sections_are_validated() -> None:
-    from lusifer.config import load_config
     from lusifer.api.errors import ConfigError
+    from lusifer.config import load_config
 
     class NewsSettings(BaseModel, extra="forbid"):
         impressions: int = 5

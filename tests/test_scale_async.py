@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lusifer.config import LusiferConfig, load_config
 from lusifer.api.errors import ConfigError, KeyMissingError, LusiferError
+from lusifer.config import LusiferConfig, load_config
 from lusifer.runs.runner import run_simulation, simulate
 
 EXPORTS = ("ratings.csv", "profiles.jsonl", "history.csv", "failures.csv")

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from lusifer.engine.backends.anthropic_backend import AnthropicBackend
 from lusifer.api.backend import LLMRequest, Message
+from lusifer.api.errors import BackendError
+from lusifer.config import LusiferConfig
+from lusifer.engine.backends.anthropic_backend import AnthropicBackend
 from lusifer.engine.backends.openai_backend import OpenAIBackend
 from lusifer.engine.calls.batch import BatchCallLayer
 from lusifer.engine.calls.batch_limits import ANTHROPIC_BATCH_LIMITS, OPENAI_BATCH_LIMITS, BatchLimits, split_batches
-from lusifer.config import LusiferConfig
-from lusifer.api.errors import BackendError
 from lusifer.runs.batch_runner import run_in_batches
 from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer, FakeServer

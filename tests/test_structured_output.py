@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from lusifer.api.errors import BackendError
+from lusifer.api.exchange import Exchange
+from lusifer.cli import cli, load_plugin_commands
+from lusifer.config import LusiferConfig
 from lusifer.engine.backends.negotiation import STORE_FILE, ModeStore
 from lusifer.engine.backends.openai_backend import OpenAIBackend
 from lusifer.engine.calls import CallLayer
-from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import LusiferConfig
-from lusifer.api.errors import BackendError
-from lusifer.api.exchange import Exchange
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 from tests.calls_helpers import VALIDATORS, feedback_request, layer, make_config
 

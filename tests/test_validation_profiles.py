@@ -12,12 +12,12 @@ from simulation_fakes import ScriptedModel
 from lusifer.api.backend import LLMRequest, Message
 from lusifer.cli import cli, load_plugin_commands
 from lusifer.config import LusiferConfig
-from lusifer.kernel.registry import get_domain
 from lusifer.engine.simulator import Simulator
+from lusifer.engine.validation import ProfileValidator, parse_json
+from lusifer.kernel.registry import get_domain
 from lusifer.runs.store import RunStore
 from lusifer.testing.fake_behaviours import JunkProfiles, with_raw_newlines
 from lusifer.testing.fake_servers import FakeOpenAIServer
-from lusifer.engine.validation import ProfileValidator, parse_json
 
 SECRET = "sk-test-SECRET-7a2b"
 GOOD = "Loves witty comedies and animated family films, dislikes slow dramas, and rates generously overall."

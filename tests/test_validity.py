@@ -14,13 +14,13 @@ import pytest
 from click.testing import CliRunner
 
 from lusifer.api.backend import Backend, LLMRequest, LLMResponse
-from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import LusiferConfig
 from lusifer.api.errors import NotFoundError, PluginError
 from lusifer.api.hookspecs import hookimpl
+from lusifer.api.validity import ValidityCheck, ValidityData
+from lusifer.cli import cli, load_plugin_commands
+from lusifer.config import LusiferConfig
 from lusifer.kernel.plugins import get_plugin_manager
 from lusifer.runs.runner import plan_run
-from lusifer.api.validity import ValidityCheck, ValidityData
 from lusifer.validity.battery import validate
 from lusifer.validity.live import LiveSimulator
 from lusifer.validity.sources import SIMULATED, live_data

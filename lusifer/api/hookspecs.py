@@ -23,11 +23,11 @@ if TYPE_CHECKING:
 
     from lusifer.api.backend import Backend
     from lusifer.api.domain import Domain
-    from lusifer.evaluation.metrics import Evaluator
     from lusifer.api.exchange import Exchange
     from lusifer.api.run_info import RunInfo, RunSummary
-    from lusifer.engine.validation import Validator
     from lusifer.api.validity import ValidityCheck
+    from lusifer.engine.validation import Validator
+    from lusifer.evaluation.metrics import Evaluator
 
 PROJECT_NAME = "lusifer"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from lusifer.config import LusiferConfig
     from lusifer.api.domain import Dataset, Domain
+    from lusifer.config import LusiferConfig
 
 _path = click.Path(path_type=Path)
 domain_option = click.option("--domain", help="Domain of the dataset (default: the configured one, movies).")
@@ -36,9 +36,7 @@ def data_group() -> None:
     """Download, inspect and enrich datasets."""
 
 
-def _config(
-    domain: str | None, dataset: str, data_dir: Path | None, enrich_file: Path | None
-) -> LusiferConfig:
+def _config(domain: str | None, dataset: str, data_dir: Path | None, enrich_file: Path | None) -> LusiferConfig:
     from lusifer.config import load_config
 
     overrides: dict[str, Any] = {
@@ -116,9 +114,7 @@ def info_command(dataset: str, domain: str | None, data_dir: Path | None, enrich
 
 @data_group.command(name="enrich")
 @click.argument("dataset")
-@click.option(
-    "--source", type=click.Choice(["tmdb"]), default="tmdb", show_default=True, help="Where text comes from."
-)
+@click.option("--source", type=click.Choice(["tmdb"]), default="tmdb", show_default=True, help="Where text comes from.")
 @domain_option
 @data_dir_option
 @click.option("--out", type=_path, help="CSV to write (default: <data dir>/enrichment/<dataset>-tmdb.csv).")
@@ -138,12 +134,12 @@ def enrich_command(
     Needs a TMDB key ('lusifer keys set tmdb' or TMDB_API_KEY). Answers are cached, so a second run
     (or one resumed after an interruption) makes no repeated requests.
     """
+    from lusifer.api.errors import LusiferError
     from lusifer.domains.movies.datasets import get_spec
     from lusifer.domains.movies.download import fetch
     from lusifer.domains.movies.enrichment import default_enrichment_path
     from lusifer.domains.movies.loading import load_folder
     from lusifer.domains.movies.tmdb import DEFAULT_BASE_URL, TMDBClient, enrich_items
-    from lusifer.api.errors import LusiferError
     from lusifer.keys import require_key
 
     config = _config(domain, dataset, data_dir, None)
@@ -167,6 +163,4 @@ def enrich_command(
         f"unmatched {len(unmatched):,}; {client.requests:,} requests; wrote {target}"
     )
     if unmatched:
-        click.echo(
-            f"unmatched ids: {', '.join(map(str, unmatched[:20]))}{' ...' if len(unmatched) > 20 else ''}"
-        )
+        click.echo(f"unmatched ids: {', '.join(map(str, unmatched[:20]))}{' ...' if len(unmatched) > 20 else ''}")

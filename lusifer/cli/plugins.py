@@ -124,8 +124,8 @@ def _backend_class_summary(backend: Any) -> str:
 @click.option("--base-url", help="Server to call the backends at (e.g. a local test server); else not called.")
 def check_command(name: str, data_dir: Path | None, dataset: str | None, base_url: str | None) -> None:
     """Run the lusifer.testing contract checkers on everything plugin NAME registered."""
-    from lusifer.kernel import registry
     from lusifer.api.errors import NotFoundError
+    from lusifer.kernel import registry
     from lusifer.kernel.plugins import get_plugin_manager
     from lusifer.kernel.registry import unknown_name_message
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from lusifer.api.hookspecs import hookimpl
 from lusifer.engine.backends.anthropic_backend import AnthropicBackend
 from lusifer.engine.backends.offline import OfflineBackend
 from lusifer.engine.backends.openai_backend import OpenAIBackend
-from lusifer.api.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from lusifer.api.backend import Backend

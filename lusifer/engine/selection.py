@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from lusifer.config import DataConfig
     from lusifer.api.domain import Split
+    from lusifer.config import DataConfig
 
 
 def last_n(ratings: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -28,9 +28,7 @@ def last_n(ratings: pd.DataFrame, n: int) -> pd.DataFrame:
     return ordered.groupby("user_id", sort=False).tail(n).reset_index(drop=True)
 
 
-def select_test(
-    test: pd.DataFrame, items: pd.DataFrame, per_user: int | None, require_text: bool
-) -> pd.DataFrame:
+def select_test(test: pd.DataFrame, items: pd.DataFrame, per_user: int | None, require_text: bool) -> pd.DataFrame:
     """Per user, the first ``per_user`` test rows in file order (all rows when None).
 
     With ``require_text`` only items whose ``items.has_text`` is True are kept (before counting);
@@ -79,9 +77,7 @@ def _cold(train: pd.DataFrame, test: pd.DataFrame, n: int, key: str) -> set[int]
     return {value.item() if hasattr(value, "item") else value for value in candidates[training < n]}
 
 
-def protocol_slices(
-    split: Split, items: pd.DataFrame, config: DataConfig
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def protocol_slices(split: Split, items: pd.DataFrame, config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The evaluation protocol's inputs: (last ``config.history`` training ratings per user,
     test rows chosen by ``config.test_items`` and ``config.require_text``)."""
     history = last_n(split.train, config.history)

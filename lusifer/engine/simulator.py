@@ -11,17 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lusifer.engine.distributions import DistributionReader, distribution_request
 from lusifer.api.errors import BackendError, BudgetExceededError, LusiferError
-from lusifer.kernel.registry import get_validator
+from lusifer.engine.distributions import DistributionReader, distribution_request
 from lusifer.engine.requests import Interaction, ItemText, RequestBuilder
-from lusifer.runs.store import ProfileState, RunStore
 from lusifer.engine.templates import template_environment
+from lusifer.kernel.registry import get_validator
+from lusifer.runs.store import ProfileState, RunStore
 
 if TYPE_CHECKING:
-    from lusifer.engine.calls import CallLayer
-    from lusifer.config import LusiferConfig
     from lusifer.api.domain import Domain
+    from lusifer.config import LusiferConfig
+    from lusifer.engine.calls import CallLayer
 
 
 #: Profile text of a user with no history yet (cold start).

@@ -19,17 +19,17 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from lusifer.runs.backend_factory import create_backend
-from lusifer.engine.calls import CallLayer
+from lusifer.api.errors import ConfigError, NotFoundError
 from lusifer.config import LusiferConfig, deep_merge, load_config
+from lusifer.engine.calls import CallLayer
+from lusifer.engine.inputs import community_stats, histories_by_user, item_texts, user_info_of
+from lusifer.engine.simulator import NO_PROFILE, FeedbackResult, ProfileError, SimulatedUser, Simulator
 from lusifer.envs.dynamics import DistributionSampler, NormalNoise, RatingSampler, Retention, population
 from lusifer.envs.encoders import EmbeddingCache, TextEncoder, make_encoder
 from lusifer.envs.rewards import check_baseline, check_reward, choose, default_threshold, slate_reward
-from lusifer.api.errors import ConfigError, NotFoundError
-from lusifer.engine.inputs import community_stats, histories_by_user, item_texts, user_info_of
+from lusifer.runs.backend_factory import create_backend
 from lusifer.runs.run_dir import config_snapshot
 from lusifer.runs.runner import check_resumable, plan_run
-from lusifer.engine.simulator import NO_PROFILE, FeedbackResult, ProfileError, SimulatedUser, Simulator
 from lusifer.runs.store import ProfileState, RunStore
 
 if TYPE_CHECKING:

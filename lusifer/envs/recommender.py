@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any, SupportsFloat
 import gymnasium as gym
 import numpy as np
 
+from lusifer.api.errors import ConfigError
 from lusifer.envs.core import Catalogue, RecommenderCore, Session
 from lusifer.envs.render import render_text
-from lusifer.api.errors import ConfigError
 
 if TYPE_CHECKING:
-    from lusifer.envs.encoders import TextEncoder
     from lusifer.engine.simulator import SimulatedUser
+    from lusifer.envs.encoders import TextEncoder
 
 
 class RecommenderEnv(gym.Env[dict[str, Any], np.ndarray]):

@@ -62,8 +62,7 @@ def _numeric(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
     if bad.any():
         position = int(bad.to_numpy().argmax())
         raise DataError(
-            f"{path}: column '{column}' has a non-numeric value {frame[column].iloc[position]!r} "
-            f"on line {position + 2}"
+            f"{path}: column '{column}' has a non-numeric value {frame[column].iloc[position]!r} on line {position + 2}"
         )
     return values.astype(float)
 
@@ -71,9 +70,7 @@ def _numeric(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
 def _require(frame: pd.DataFrame, columns: Sequence[str], path: Path) -> None:
     missing = [column for column in columns if column not in frame.columns]
     if missing:
-        raise DataError(
-            f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(map(str, frame.columns))})"
-        )
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(map(str, frame.columns))})")
 
 
 def _with_item_id(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -239,8 +236,8 @@ def paper_protocol(data_dir: Path | None, enrich_file: Path | None) -> tuple[pd.
     Test rows: ``u1.test`` restricted to movies with an overview, first 10 rows per user in file order.
     """
     from lusifer.config import DataConfig
-    from lusifer.kernel.registry import get_domain
     from lusifer.engine.selection import protocol_slices
+    from lusifer.kernel.registry import get_domain
 
     if enrich_file is None:
         raise DataError("--protocol paper needs --enrich-file (TMDB overviews decide the test items)")

@@ -24,10 +24,10 @@ if TYPE_CHECKING:
 
     from lusifer.api.backend import Backend
     from lusifer.api.domain import Domain
-    from lusifer.evaluation.metrics import Evaluator
     from lusifer.api.exchange import Exchange
     from lusifer.api.run_info import RunInfo, RunSummary
     from lusifer.engine.validation import Validator
+    from lusifer.evaluation.metrics import Evaluator
 
 T = TypeVar("T")
 

@@ -88,8 +88,8 @@ def live_data(
 ) -> ValidityData:
     """Battery input with a live simulator: a finished run's output (its config, ratings and stored
     profiles; only the checks' extra calls are made) or, without ``run_dir``, fresh held-out ratings."""
-    from lusifer.runs.backend_factory import create_backend
     from lusifer.evaluation.inputs import read_run_dir
+    from lusifer.runs.backend_factory import create_backend
     from lusifer.runs.runner import plan_run
     from lusifer.validity.live import LiveSimulator
 

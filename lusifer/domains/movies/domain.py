@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lusifer.api.domain import STAR_RATING, Dataset, Domain, Split
-from lusifer.domains.movies.datasets import SPECS, get_spec
 from lusifer.api.errors import DataError, NotFoundError
+from lusifer.domains.movies.datasets import SPECS, get_spec
 from lusifer.kernel.registry import unknown_name_message
 
 if TYPE_CHECKING:
@@ -44,9 +44,7 @@ class MoviesDomain(Domain):
         spec = get_spec(dataset)
         folder = Path(config.path).expanduser() if config.path else fetch(spec)
         if not folder.is_dir():
-            raise DataError(
-                f"{folder}: not a folder (--data-dir must be an unpacked official {spec.name} folder)"
-            )
+            raise DataError(f"{folder}: not a folder (--data-dir must be an unpacked official {spec.name} folder)")
         if config.enrich_file is not None:
             enrich: Path | None = Path(config.enrich_file).expanduser()
         else:

@@ -20,16 +20,16 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lusifer.api.backend import Backend, LLMRequest, LLMResponse, Usage, sdk_timeout
+from lusifer.api.errors import BackendError, KeyMissingError, RetryableError
 from lusifer.engine.backends.errors import translate_sdk_error
 from lusifer.engine.backends.http_pool import http_client
 from lusifer.engine.calls.batch_limits import ANTHROPIC_BATCH_LIMITS
-from lusifer.api.errors import BackendError, KeyMissingError, RetryableError
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from lusifer.engine.calls.batch import BatchResults, BatchState
     from lusifer.config import BackendConfig
+    from lusifer.engine.calls.batch import BatchResults, BatchState
 
 _TOOL_NAME = re.compile(r"[^a-zA-Z0-9_-]")
 #: Error types of a batch request worth asking again.
@@ -112,9 +112,7 @@ class AnthropicBackend(Backend):
             text = "".join(block.text for block in message.content if block.type == "text")
         usage = message.usage
         prompt_tokens = (
-            usage.input_tokens
-            + (usage.cache_creation_input_tokens or 0)
-            + (usage.cache_read_input_tokens or 0)
+            usage.input_tokens + (usage.cache_creation_input_tokens or 0) + (usage.cache_read_input_tokens or 0)
         )
         return LLMResponse(
             text=text,

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lusifer.api.backend import Backend, LLMRequest, LLMResponse, Message, Usage, sdk_timeout
+from lusifer.api.errors import BackendError, RetryableError
 from lusifer.engine.backends.errors import (
     REJECTED_ADVICE,
     RETRYABLE_STATUSES,
@@ -34,13 +35,12 @@ from lusifer.engine.backends.negotiation import AUTO, ModeStore, Negotiator, is_
 from lusifer.engine.backends.structured_output import answer_text, chat_messages, structured_arguments
 from lusifer.engine.calls.batch_limits import OPENAI_BATCH_LIMITS
 from lusifer.engine.distributions import TOP_LOGPROBS
-from lusifer.api.errors import BackendError, RetryableError
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from lusifer.engine.calls.batch import BatchResults, BatchState
     from lusifer.config import BackendConfig
+    from lusifer.engine.calls.batch import BatchResults, BatchState
 
 #: Sent as the key to an OpenAI-compatible server when no key is configured (the SDK insists on one).
 KEYLESS_PLACEHOLDER = "not-needed"

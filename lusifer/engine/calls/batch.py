@@ -25,16 +25,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from lusifer.api.errors import BackendError, ConfigError, RetryableError
 from lusifer.engine.calls.batch_limits import split_batches
 from lusifer.engine.calls.layer import CallLayer
-from lusifer.api.errors import BackendError, ConfigError, RetryableError
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
 
     from lusifer.api.backend import Backend, LLMRequest, LLMResponse
-    from lusifer.config import LusiferConfig
     from lusifer.api.exchange import Exchange
+    from lusifer.config import LusiferConfig
     from lusifer.runs.store import RunStore
 
 #: Share of the list price a batch request costs (OpenAI and Anthropic both charge half).

@@ -36,15 +36,15 @@ from typing import TYPE_CHECKING, Any
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from lusifer.kernel import registry
+from lusifer.api.errors import BackendError, BudgetExceededError, RetryableError
+from lusifer.api.exchange import Exchange
 from lusifer.engine.backends.errors import AuthError, OverloadedError, RateLimitedError, RequestRejectedError, redact
 from lusifer.engine.calls.cache import ResponseCache, cache_key
 from lusifer.engine.calls.costs import cost, price_for, price_table
 from lusifer.engine.calls.limiter import Limiter, Ticket
-from lusifer.api.errors import BackendError, BudgetExceededError, RetryableError
-from lusifer.api.exchange import Exchange
-from lusifer.keys import key_source
 from lusifer.engine.validation import OutputError, ValidationResult, Validator, parse_json
+from lusifer.kernel import registry
+from lusifer.keys import key_source
 
 if TYPE_CHECKING:
     from lusifer.api.backend import Backend, LLMRequest, LLMResponse

@@ -25,9 +25,9 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from lusifer.api.backend import Backend, LLMRequest, LLMResponse, Usage
-from lusifer.engine.backends.errors import RETRYABLE_STATUSES, RateLimitedError, redact, retry_after_seconds
-from lusifer.config import Price
 from lusifer.api.errors import BackendError, RetryableError
+from lusifer.config import Price
+from lusifer.engine.backends.errors import RETRYABLE_STATUSES, RateLimitedError, redact, retry_after_seconds
 from lusifer.keys import require_key
 
 if TYPE_CHECKING:

@@ -10,11 +10,11 @@ from pydantic import SecretStr
 
 from gemini_fixtures import KEY, REQUEST
 from lusifer.api.backend import LLMRequest, LLMResponse
-from lusifer.engine.backends.errors import RateLimitedError
-from lusifer.config import BackendConfig
 from lusifer.api.errors import BackendError, KeyMissingError, RetryableError
-from lusifer.keys import set_key
+from lusifer.config import BackendConfig
+from lusifer.engine.backends.errors import RateLimitedError
 from lusifer.kernel.registry import get_backend
+from lusifer.keys import set_key
 from lusifer.testing import check_backend
 from lusifer.testing.fake_servers import FakeReply
 from lusifer_plugin_gemini.backend import GeminiBackend

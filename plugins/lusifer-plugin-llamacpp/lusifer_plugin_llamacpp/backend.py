@@ -25,8 +25,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from lusifer.api.backend import Backend, LLMRequest, LLMResponse, Usage
-from lusifer.config import Price
 from lusifer.api.errors import BackendError, ConfigError
+from lusifer.config import Price
 from lusifer_plugin_llamacpp.model_files import default_models_dir, resolve_model
 from lusifer_plugin_llamacpp.settings import SECTION, LlamaCppSettings
 

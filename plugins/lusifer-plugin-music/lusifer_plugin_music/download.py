@@ -14,9 +14,9 @@ import os
 import zlib
 from pathlib import Path
 
+from lusifer.api.errors import DataError
 from lusifer.download import MARKER as MARKER_SUFFIX
 from lusifer.download import download
-from lusifer.api.errors import DataError
 from lusifer.paths import data_cache_dir
 from lusifer_plugin_music.datasets import RemoteFile
 

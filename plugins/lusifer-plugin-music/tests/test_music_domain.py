@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lusifer.config import DataConfig
 from lusifer.api.domain import STAR_RATING
 from lusifer.api.errors import ConfigError, DataError, NotFoundError
+from lusifer.config import DataConfig
 from lusifer.kernel.registry import get_domain
 from lusifer.testing import check_domain
 from lusifer_plugin_music.domain import MusicDomain

@@ -15,8 +15,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from lusifer.download import MARKER, download, unpacking_into
 from lusifer.api.errors import DataError
+from lusifer.download import MARKER, download, unpacking_into
 from lusifer.paths import data_cache_dir
 from lusifer_plugin_news.datasets import MindPart
 
