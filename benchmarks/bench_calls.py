@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lusifer.api.backend import LLMRequest, Message
-from lusifer.config import LusiferConfig
+from lusifer.api.settings import LusiferConfig
 from lusifer.engine.backends.openai_backend import OpenAIBackend
 from lusifer.engine.calls import CallLayer
 from lusifer.engine.validation import FeedbackValidator, feedback_schema

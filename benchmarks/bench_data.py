@@ -19,7 +19,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
-from lusifer.config import DataConfig
+from lusifer.api.settings import DataConfig
 from lusifer.domains.movies.domain import MoviesDomain
 from lusifer.domains.movies.loading import clear_cache
 from lusifer.engine import selection

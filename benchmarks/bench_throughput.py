@@ -47,13 +47,14 @@ from pathlib import Path
 from typing import Any
 
 from lusifer.api.backend import LLMRequest, Message
+from lusifer.api.settings import LusiferConfig
 from lusifer.cli.run import PAPER_PROTOCOL
-from lusifer.config import LusiferConfig, load_config
 from lusifer.engine.backends.offline import build_profile, rate
 from lusifer.engine.backends.openai_backend import OpenAIBackend
 from lusifer.engine.calls import CallLayer
 from lusifer.engine.inputs import histories_by_user, item_texts, user_info_of
 from lusifer.kernel.registry import template_dirs
+from lusifer.kernel.settings import load_config
 from lusifer.runs.runner import plan_run, run_simulation
 from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply

@@ -109,9 +109,7 @@ def _variables(name: str, env_variables: Sequence[str]) -> tuple[str, ...]:
     return (ENV_VARIABLES[name],) if name in ENV_VARIABLES else ()
 
 
-def find_key(
-    name: str, explicit: str | SecretStr | None = None, env_variables: Sequence[str] = ()
-) -> SecretStr | None:
+def find_key(name: str, explicit: str | SecretStr | None = None, env_variables: Sequence[str] = ()) -> SecretStr | None:
     """The key ``name`` by lookup order, or None.
 
     :param env_variables: variables to try in order after the stored key (default: the well-known one

@@ -28,7 +28,7 @@ CLASS_SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "lusifer.api.domain:FeedbackScale",
             "lusifer.api.domain:Dataset",
             "lusifer.api.domain:Split",
-            "lusifer.config:DataConfig",
+            "lusifer.api.settings:DataConfig",
         ),
     ),
     (
@@ -40,17 +40,17 @@ CLASS_SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "lusifer.api.backend:Message",
             "lusifer.api.backend:LLMResponse",
             "lusifer.api.backend:Usage",
-            "lusifer.config:BackendConfig",
-            "lusifer.config:Price",
+            "lusifer.api.settings:BackendConfig",
+            "lusifer.api.settings:Price",
         ),
     ),
     (
         "Validators and evaluators",
         "",
         (
-            "lusifer.engine.validation:Validator",
-            "lusifer.engine.validation:ValidationResult",
-            "lusifer.evaluation.metrics:Evaluator",
+            "lusifer.api.validator:Validator",
+            "lusifer.api.validator:ValidationResult",
+            "lusifer.api.evaluator:Evaluator",
         ),
     ),
     (

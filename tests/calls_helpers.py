@@ -7,7 +7,7 @@ from typing import Any
 
 from lusifer.api.backend import LLMRequest, Message
 from lusifer.api.exchange import Exchange
-from lusifer.config import LusiferConfig
+from lusifer.api.settings import LusiferConfig
 from lusifer.engine.calls import CallLayer
 from lusifer.engine.validation import FeedbackValidator, ProfileValidator, feedback_schema
 

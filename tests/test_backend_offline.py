@@ -11,7 +11,7 @@ import pytest
 
 from lusifer.api.backend import LLMRequest, Message
 from lusifer.api.errors import BackendError
-from lusifer.config import BackendConfig
+from lusifer.api.settings import BackendConfig
 from lusifer.engine.backends.offline import OfflineBackend, Taste, parse_profile, read_item, render_profile
 from lusifer.engine.calls import CallLayer
 from lusifer.engine.validation import feedback_schema, profile_schema

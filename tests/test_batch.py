@@ -11,9 +11,10 @@ import pytest
 from click.testing import CliRunner
 from simulation_fakes import ScriptedModel, intended_rating, malformed, missing_two
 
+from lusifer.api.settings import LusiferConfig
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import LusiferConfig, load_config
 from lusifer.kernel.registry import get_backend
+from lusifer.kernel.settings import load_config
 from lusifer.runs.runner import run_simulation
 from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer, FakeReply, FakeServer

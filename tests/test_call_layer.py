@@ -16,14 +16,14 @@ from lusifer.api.backend import LLMRequest, Usage
 from lusifer.api.errors import BackendError, BudgetExceededError
 from lusifer.api.exchange import Exchange
 from lusifer.api.hookspecs import hookimpl
-from lusifer.config import LusiferConfig, Price
+from lusifer.api.settings import LusiferConfig, Price
+from lusifer.api.validator import ValidationResult, Validator
 from lusifer.engine.backends.errors import redact, retry_after_seconds
 from lusifer.engine.backends.offline import OfflineBackend
 from lusifer.engine.backends.openai_backend import OpenAIBackend
 from lusifer.engine.calls import CallLayer, CallResult
 from lusifer.engine.calls.costs import cost, price_for
 from lusifer.engine.calls.limiter import TokenBucket
-from lusifer.engine.validation import ValidationResult, Validator
 from lusifer.kernel.plugins import get_plugin_manager
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 from tests.calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config

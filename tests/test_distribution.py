@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
 
+from lusifer.api.settings import LusiferConfig
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import LusiferConfig
 from lusifer.engine.backends.anthropic_backend import AnthropicBackend
 from lusifer.engine.backends.openai_backend import OpenAIBackend
 from lusifer.engine.distributions import (

@@ -317,7 +317,7 @@ def test_custom_encoder_object(make_env) -> None:
 
 def test_vector_env_sends_the_users_calls_as_one_concurrent_batch(ml100k: Path) -> None:
     """Against a slow fake OpenAI server, the N users' feedback requests are in flight together."""
-    from lusifer.config import LusiferConfig
+    from lusifer.api.settings import LusiferConfig
     from lusifer.testing.fake_servers import FakeOpenAIServer
 
     users = ["1", "2", "3", "4"]

@@ -223,7 +223,7 @@ def test_max_concurrency_keyword_reaches_the_call_layer(make_env) -> None:
 
 def test_profile_refreshes_overlap_with_the_next_steps_feedback(ml100k: Path) -> None:
     """With ``overlap_refresh`` a due refresh is in flight together with the next step's rating requests."""
-    from lusifer.config import LusiferConfig
+    from lusifer.api.settings import LusiferConfig
     from lusifer.testing.fake_servers import FakeOpenAIServer
 
     users = ["1", "2", "3"]

@@ -7,7 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import load_config
+from lusifer.kernel.settings import load_config
 from lusifer.runs.estimate import estimate_run
 from lusifer.runs.runner import plan_run
 from lusifer.runs.store import RunStore

@@ -42,9 +42,9 @@ def test_keys_commands_never_print_values() -> None:
 def test_backends_declare_their_key_variables(monkeypatch) -> None:
     from lusifer import hookimpl
     from lusifer.api.backend import Backend, LLMResponse
-    from lusifer.config import load_config
     from lusifer.kernel import registry
     from lusifer.kernel.plugins import get_plugin_manager
+    from lusifer.kernel.settings import load_config
     from lusifer.runs.backend_factory import create_backend
 
     class Vendor(Backend):
@@ -73,7 +73,7 @@ def test_backends_declare_their_key_variables(monkeypatch) -> None:
 
 
 def test_openai_needs_no_key_for_a_self_hosted_server() -> None:
-    from lusifer.config import load_config
+    from lusifer.kernel.settings import load_config
     from lusifer.runs.backend_factory import create_backend
 
     with pytest.raises(KeyMissingError, match="OPENAI_API_KEY"):

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from lusifer import hookimpl
+from lusifer.api.evaluator import Evaluator
 from lusifer.evaluation.compute import (
     bootstrap_counts,
     cold_start_subsets,
@@ -16,7 +17,6 @@ from lusifer.evaluation.compute import (
     per_user_metrics,
     select_evaluators,
 )
-from lusifer.evaluation.metrics import Evaluator
 from lusifer.kernel import registry
 from lusifer.kernel.plugins import get_plugin_manager
 

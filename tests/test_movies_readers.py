@@ -10,7 +10,7 @@ import pytest
 from movies_fakes import write_1m, write_100k, write_latest
 
 from lusifer.api.errors import DataError, NotFoundError
-from lusifer.config import DataConfig
+from lusifer.api.settings import DataConfig
 from lusifer.domains.movies import readers
 from lusifer.domains.movies.domain import MoviesDomain
 from lusifer.kernel.registry import get_domain

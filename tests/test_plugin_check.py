@@ -7,8 +7,8 @@ from click.testing import CliRunner
 from plugin_fakes import Shelf
 
 from lusifer import hookimpl
+from lusifer.api.evaluator import Evaluator
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.evaluation.metrics import Evaluator
 from lusifer.kernel import registry
 from lusifer.kernel.plugins import get_plugin_manager
 

@@ -21,9 +21,9 @@ from lusifer import hookimpl
 from lusifer.api.backend import Backend, LLMResponse
 from lusifer.api.domain import STAR_RATING
 from lusifer.api.errors import ConfigError, NotFoundError, PluginError
+from lusifer.api.evaluator import Evaluator
+from lusifer.api.settings import BackendConfig
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import BackendConfig
-from lusifer.evaluation.metrics import Evaluator
 from lusifer.kernel import registry
 from lusifer.kernel.plugins import get_plugin_manager
 
@@ -138,7 +138,7 @@ def test_domain_reads_its_settings_section_from_the_config_file(tmp_path: Path) 
 
 
 def test_plugin_settings_errors_keep_the_section_name() -> None:
-    from lusifer.config import load_config
+    from lusifer.kernel.settings import load_config
 
     _install(Shelf(), "shelf-plugin")
     with pytest.raises(ConfigError, match=r"plugins\.shelf\.userz: Extra inputs are not permitted"):
@@ -246,7 +246,7 @@ def test_extra_validators_add_to_the_defaults_and_replacing_is_explicit() -> Non
 
 
 def test_a_domain_listing_one_extra_validator_keeps_the_feedback_validator(tmp_path: Path) -> None:
-    from lusifer.engine.validation import ValidationResult, Validator
+    from lusifer.api.validator import ValidationResult, Validator
 
     checked: list[str] = []
 
@@ -289,7 +289,7 @@ def test_a_domain_listing_one_extra_validator_keeps_the_feedback_validator(tmp_p
 
 
 def test_estimate_prices_a_keyless_backend_from_the_price_table(ml100k: Path) -> None:
-    from lusifer.config import load_config
+    from lusifer.kernel.settings import load_config
     from lusifer.runs.estimate import estimate_run
     from lusifer.runs.runner import plan_run
 
@@ -365,7 +365,7 @@ def test_registered_template_folder_missing_or_flat_is_reported(tmp_path: Path, 
 
 
 def test_unknown_section_still_lists_the_known_ones() -> None:
-    from lusifer.config import load_config
+    from lusifer.kernel.settings import load_config
 
     _install(Shelf(), "shelf-plugin")
     with pytest.raises(NotFoundError, match="Unknown settings section 'shelv'. Did you mean 'shelf'"):

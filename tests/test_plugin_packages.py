@@ -63,7 +63,7 @@ def register_backends(register):
 
 @hookimpl
 def register_evaluators(register):
-    from lusifer.evaluation.metrics import Evaluator
+    from lusifer.api.evaluator import Evaluator
 
     register(Evaluator("toy_hits", lambda truth, predicted: float((truth == predicted).sum()), kinds=("binary",)))
 

@@ -60,7 +60,7 @@ def test_plugin_templates_take_priority_over_builtin(tmp_path) -> None:
 
 def test_plugin_settings_sections_are_validated() -> None:
     from lusifer.api.errors import ConfigError
-    from lusifer.config import load_config
+    from lusifer.kernel.settings import load_config
 
     class NewsSettings(BaseModel, extra="forbid"):
         impressions: int = 5

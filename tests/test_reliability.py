@@ -16,8 +16,8 @@ from click.testing import CliRunner, Result
 from simulation_fakes import ScriptedModel, good_answer, intended_rating, out_of_range, requested_ids
 
 from lusifer.api.backend import Backend
+from lusifer.api.settings import BackendConfig
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import BackendConfig
 from lusifer.engine.calls.cache import cache_key
 from lusifer.kernel.registry import get_backend
 from lusifer.runs.store import RunStore

@@ -128,7 +128,7 @@ def test_an_enrichment_file_that_matches_nothing_is_an_error(ml100k: Path, tmp_p
 
 
 def test_numbers_do_not_accept_booleans(tmp_path: Path) -> None:
-    from lusifer.config import load_config
+    from lusifer.kernel.settings import load_config
 
     config = tmp_path / "lusifer.toml"
     config.write_text("[run]\nusers = true\n")

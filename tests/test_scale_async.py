@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from lusifer.api.errors import ConfigError, KeyMissingError, LusiferError
-from lusifer.config import LusiferConfig, load_config
+from lusifer.api.settings import LusiferConfig
+from lusifer.kernel.settings import load_config
 from lusifer.runs.runner import run_simulation, simulate
 
 EXPORTS = ("ratings.csv", "profiles.jsonl", "history.csv", "failures.csv")

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from lusifer.api.backend import LLMRequest, Message
 from lusifer.api.errors import BackendError
-from lusifer.config import LusiferConfig
+from lusifer.api.settings import LusiferConfig
 from lusifer.engine.backends.anthropic_backend import AnthropicBackend
 from lusifer.engine.backends.openai_backend import OpenAIBackend
 from lusifer.engine.calls.batch import BatchCallLayer

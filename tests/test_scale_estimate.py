@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import load_config
+from lusifer.kernel.settings import load_config
 from lusifer.runs.estimate import estimate_run
 from lusifer.runs.estimate_calibration import calibration_from_store
 from lusifer.runs.runner import plan_run

@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from lusifer.api.backend import LLMRequest, Message
-from lusifer.config import LusiferConfig
+from lusifer.api.settings import LusiferConfig
 from lusifer.engine.backends.anthropic_backend import AnthropicBackend
 from lusifer.engine.backends.http_pool import ShardedTransport, http_client
 from lusifer.engine.backends.openai_backend import OpenAIBackend

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from lusifer.api.domain import Split
-from lusifer.config import DataConfig
+from lusifer.api.settings import DataConfig
 from lusifer.domains.movies.domain import MoviesDomain
 from lusifer.engine import selection
 

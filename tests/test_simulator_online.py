@@ -6,12 +6,12 @@ import asyncio
 
 from lusifer.api.backend import LLMRequest, LLMResponse
 from lusifer.api.errors import BackendError
-from lusifer.config import load_config
 from lusifer.engine.backends.offline import OfflineBackend
 from lusifer.engine.calls import CallLayer
 from lusifer.engine.requests import Interaction, ItemText
 from lusifer.engine.simulator import SimulatedUser, Simulator
 from lusifer.kernel.registry import get_domain
+from lusifer.kernel.settings import load_config
 
 ITEMS = {
     str(i): ItemText(f"Movie {i}", f"Movie {i} (1990). Genres: {'Comedy' if i % 2 else 'Horror'}.") for i in range(30)

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from lusifer.api.errors import BackendError
 from lusifer.api.exchange import Exchange
+from lusifer.api.settings import LusiferConfig
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import LusiferConfig
 from lusifer.engine.backends.negotiation import STORE_FILE, ModeStore
 from lusifer.engine.backends.openai_backend import OpenAIBackend
 from lusifer.engine.calls import CallLayer

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from simulation_fakes import ScriptedModel
 
 from lusifer.api.backend import LLMRequest, Message
+from lusifer.api.settings import LusiferConfig
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import LusiferConfig
 from lusifer.engine.simulator import Simulator
 from lusifer.engine.validation import ProfileValidator, parse_json
 from lusifer.kernel.registry import get_domain

@@ -16,9 +16,9 @@ from click.testing import CliRunner
 from lusifer.api.backend import Backend, LLMRequest, LLMResponse
 from lusifer.api.errors import NotFoundError, PluginError
 from lusifer.api.hookspecs import hookimpl
+from lusifer.api.settings import LusiferConfig
 from lusifer.api.validity import ValidityCheck, ValidityData
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import LusiferConfig
 from lusifer.kernel.plugins import get_plugin_manager
 from lusifer.runs.runner import plan_run
 from lusifer.validity.battery import validate

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from lusifer.config import BackendConfig, LusiferConfig, Price
+    from lusifer.api.settings import BackendConfig, LusiferConfig, Price
 
 
 @dataclass(frozen=True)

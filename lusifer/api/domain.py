@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lusifer.config import DataConfig
+    from lusifer.api.settings import DataConfig
 
 RATING_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
 

@@ -23,11 +23,11 @@ if TYPE_CHECKING:
 
     from lusifer.api.backend import Backend
     from lusifer.api.domain import Domain
+    from lusifer.api.evaluator import Evaluator
     from lusifer.api.exchange import Exchange
     from lusifer.api.run_info import RunInfo, RunSummary
+    from lusifer.api.validator import Validator
     from lusifer.api.validity import ValidityCheck
-    from lusifer.engine.validation import Validator
-    from lusifer.evaluation.metrics import Evaluator
 
 PROJECT_NAME = "lusifer"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -67,7 +67,7 @@ def register_prompt_templates(register: Callable[[Path], None]) -> None:
 def register_validators(register: Callable[[Validator], None]) -> None:
     """Register output validators that parse, check and repair what a model answered.
 
-    :param register: call ``register(validator)`` with a :class:`lusifer.engine.validation.Validator`.
+    :param register: call ``register(validator)`` with a :class:`lusifer.api.validator.Validator`.
     """
 
 
@@ -75,7 +75,7 @@ def register_validators(register: Callable[[Validator], None]) -> None:
 def register_evaluators(register: Callable[[Evaluator], None]) -> None:
     """Register metrics comparing simulated with true feedback (RMSE, AUC, ...).
 
-    :param register: call ``register(evaluator)`` with a :class:`lusifer.evaluation.metrics.Evaluator`.
+    :param register: call ``register(evaluator)`` with a :class:`lusifer.api.evaluator.Evaluator`.
     """
 
 

@@ -12,13 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
-
-from lusifer.evaluation.intervals import interval
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 #: Columns of ``validity.csv``.
@@ -27,7 +24,7 @@ RESULT_COLUMNS = ("check", "method", "statistic", "setting", "value", "ci_low", 
 PERMUTED = "|permuted"
 USER_MEAN = "|user_mean"
 
-Values = dict[tuple[str, str], np.ndarray]
+Values: TypeAlias = "dict[tuple[str, str], np.ndarray]"
 
 
 @dataclass
@@ -99,36 +96,3 @@ class ValidityCheck:
     @property
     def live(self) -> bool:
         return self.run is not None
-
-
-def cached(data: ValidityData, key: Any, make: Callable[[], Any]) -> Any:
-    """``data.extra[key]``, computed by ``make()`` the first time."""
-    if key not in data.extra:
-        data.extra[key] = make()
-    return data.extra[key]
-
-
-def user_means(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Weighted mean over users of per-user ``values`` (NaN users ignored), one per weight row."""
-    finite = np.isfinite(values)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (weights @ np.where(finite, values, 0.0)) / (weights @ finite)
-
-
-def null_rows(check: str, method: str, shuffles: dict[tuple[str, str], list[float]]) -> list[tuple[Any, ...]]:
-    """Rows of a permuted null control: the mean over shuffles and the 2.5-97.5 % range of the shuffles."""
-    rows = []
-    for (statistic, setting), values in shuffles.items():
-        array = np.asarray(values, dtype=float)
-        mean = float(np.nanmean(array)) if np.isfinite(array).any() else float("nan")
-        rows.append((check, method, statistic, setting, mean, *interval(array)))
-    return rows
-
-
-def permute_within_users(values: np.ndarray, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``values`` shuffled among each user's own rows (the rows of one user code)."""
-    order = np.lexsort((rng.random(values.size), codes))
-    result = np.empty_like(values)
-    source = np.argsort(codes, kind="stable")
-    result[source] = values[order]
-    return result

@@ -15,7 +15,7 @@ import click
 
 if TYPE_CHECKING:
     from lusifer.api.domain import Dataset, Domain
-    from lusifer.config import LusiferConfig
+    from lusifer.api.settings import LusiferConfig
 
 _path = click.Path(path_type=Path)
 domain_option = click.option("--domain", help="Domain of the dataset (default: the configured one, movies).")
@@ -37,7 +37,7 @@ def data_group() -> None:
 
 
 def _config(domain: str | None, dataset: str, data_dir: Path | None, enrich_file: Path | None) -> LusiferConfig:
-    from lusifer.config import load_config
+    from lusifer.kernel.settings import load_config
 
     overrides: dict[str, Any] = {
         "domain": domain,

@@ -27,9 +27,7 @@ import click
 @click.option("--metric", "metrics", multiple=True, help="Metric to report (repeatable; default: all).")
 @click.option("--baselines/--no-baselines", default=True, show_default=True, help="Train CF baselines.")
 @click.option("--calibrate/--no-calibrate", default=True, show_default=True, help="Add calibrated variants.")
-@click.option(
-    "--bootstrap", "reps", default=1000, show_default=True, type=click.IntRange(0), help="Resamples."
-)
+@click.option("--bootstrap", "reps", default=1000, show_default=True, type=click.IntRange(0), help="Resamples.")
 @click.option("--folds", default=5, show_default=True, type=click.IntRange(2), help="Folds over users.")
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: RUN_DIR/evaluation].")
 @click.option("--seed", default=0, show_default=True, type=int)
@@ -99,9 +97,7 @@ def evaluate_command(
         data.kind, data.scale = data.kind or "rating", data.scale or (1.0, 5.0)
     truth_values = data.frame[data.truth]
     kind = kind or data.kind or ("binary" if set(truth_values.unique()) <= {0.0, 1.0} else "rating")
-    scale = data.scale or (
-        (0.0, 1.0) if kind == "binary" else (float(truth_values.min()), float(truth_values.max()))
-    )
+    scale = data.scale or ((0.0, 1.0) if kind == "binary" else (float(truth_values.min()), float(truth_values.max())))
     data.frame, scale_notes = invalidate_out_of_scale(data.frame, data.columns, scale)
     for note in scale_notes:
         click.echo(f"lusifer: note: {note}", err=True)

@@ -41,7 +41,7 @@ def _probe(url: str, model: str) -> None:
     """Negotiate structured output with ``url``, remember the mode and print what was tried."""
     import asyncio
 
-    from lusifer.config import BackendConfig
+    from lusifer.api.settings import BackendConfig
     from lusifer.engine.backends.negotiation import ModeStore
     from lusifer.engine.backends.openai_backend import probe_structured_output
     from lusifer.keys import find_key

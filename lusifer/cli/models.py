@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from lusifer.config import Price
+    from lusifer.api.settings import Price
 
 
 def _price(name: str, table: Mapping[str, Price]) -> str:

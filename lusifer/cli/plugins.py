@@ -71,7 +71,8 @@ def _contract_checks(
     registered: dict[str, list[Any]], data_dir: Path | None, dataset: str | None, base_url: str | None
 ) -> Iterator[tuple[str, Callable[[], str]]]:
     """(label, check) pairs for what one plugin registered; a check returns a one-line summary."""
-    from lusifer.config import BackendConfig, load_config
+    from lusifer.api.settings import BackendConfig
+    from lusifer.kernel.settings import load_config
     from lusifer.testing import check_backend, check_domain, check_evaluator, check_templates
 
     for entry in registered.get("domains", []):

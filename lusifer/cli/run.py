@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from lusifer.config import LusiferConfig
+    from lusifer.api.settings import LusiferConfig
 
 PAPER_PROTOCOL = {
     "fold": "u1",
@@ -100,7 +100,7 @@ def simulation_options(function: Any) -> Any:
 
 def simulation_config(options: dict[str, Any]) -> LusiferConfig:
     """The layered configuration with the command's flags on top."""
-    from lusifer.config import load_config
+    from lusifer.kernel.settings import load_config
 
     overrides = data_overrides(options)
     if options["protocol"] == "paper":

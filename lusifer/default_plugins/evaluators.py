@@ -12,7 +12,7 @@ from lusifer.api.hookspecs import hookimpl
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from lusifer.evaluation.metrics import Evaluator
+    from lusifer.api.evaluator import Evaluator
 
 
 @hookimpl

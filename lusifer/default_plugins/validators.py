@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lusifer.api.hookspecs import hookimpl
-from lusifer.engine.validation import FeedbackValidator, ProfileValidator, Validator
+from lusifer.api.validator import Validator
+from lusifer.engine.validation import FeedbackValidator, ProfileValidator
 
 
 @hookimpl

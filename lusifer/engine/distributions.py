@@ -25,7 +25,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lusifer.api.backend import LLMRequest, LLMResponse, Message
-from lusifer.engine.validation import OutputError, parse_json
+from lusifer.api.validator import OutputError
+from lusifer.engine.validation import parse_json
 
 log = logging.getLogger(__name__)
 

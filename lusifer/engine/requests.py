@@ -14,8 +14,9 @@ import jinja2
 
 from lusifer.api.backend import LLMRequest, Message
 from lusifer.api.domain import Domain
+from lusifer.api.settings import PROFILE_MIN_WORDS
 from lusifer.engine.templates import render
-from lusifer.engine.validation import PROFILE_MIN_WORDS, feedback_schema, profile_schema
+from lusifer.engine.validation import feedback_schema, profile_schema
 
 
 @dataclass(frozen=True)

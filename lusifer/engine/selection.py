@@ -14,7 +14,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from lusifer.api.domain import Split
-    from lusifer.config import DataConfig
+    from lusifer.api.settings import DataConfig
 
 
 def last_n(ratings: pd.DataFrame, n: int) -> pd.DataFrame:

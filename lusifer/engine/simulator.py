@@ -20,7 +20,7 @@ from lusifer.runs.store import ProfileState, RunStore
 
 if TYPE_CHECKING:
     from lusifer.api.domain import Domain
-    from lusifer.config import LusiferConfig
+    from lusifer.api.settings import LusiferConfig
     from lusifer.engine.calls import CallLayer
 
 

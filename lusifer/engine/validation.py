@@ -11,43 +11,11 @@ from __future__ import annotations
 
 import json
 import re
-from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 from lusifer.api.backend import LLMRequest
-from lusifer.api.errors import LusiferError
-
-
-class OutputError(LusiferError):
-    """The model's answer holds no usable JSON object."""
-
-
-@dataclass
-class ValidationResult:
-    """Accepted values, problems by key, and the repairs applied."""
-
-    value: dict[str, Any] = field(default_factory=dict)
-    problems: dict[str, str] = field(default_factory=dict)
-    repairs: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-class Validator(ABC):
-    """Checks a parsed answer for the tasks it names."""
-
-    #: Unique name; domains list the validators they use by name.
-    name: ClassVar[str]
-    #: Tasks whose answers this validator checks.
-    tasks: ClassVar[tuple[str, ...]]
-
-    @abstractmethod
-    def validate(self, data: Any, request: LLMRequest) -> ValidationResult:
-        """Check ``data`` (parsed JSON) against what ``request`` asked for."""
-
+from lusifer.api.settings import PROFILE_MIN_WORDS
+from lusifer.api.validator import OutputError, ValidationResult, Validator
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 
@@ -174,7 +142,6 @@ class FeedbackValidator(Validator):
 
 
 #: Words a profile needs unless ``validation.profile_min_words`` or the domain asks for more.
-PROFILE_MIN_WORDS = 5
 _MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>|```")
 _PLACEHOLDER = re.compile(r"\s*(?:<[^<>]{0,60}>|\[[^\[\]]{0,60}\]|\{[^{}]{0,60}\}|\.{3}|…)\s*")
 _PLACEHOLDER_WORDS = frozenset({"profile", "updated profile", "one sentence", "n/a", "none", "todo", "tbd"})

@@ -20,13 +20,15 @@ import numpy as np
 from gymnasium import spaces
 
 from lusifer.api.errors import ConfigError, NotFoundError
-from lusifer.config import LusiferConfig, deep_merge, load_config
+from lusifer.api.settings import LusiferConfig
+from lusifer.config import deep_merge
 from lusifer.engine.calls import CallLayer
 from lusifer.engine.inputs import community_stats, histories_by_user, item_texts, user_info_of
 from lusifer.engine.simulator import NO_PROFILE, FeedbackResult, ProfileError, SimulatedUser, Simulator
 from lusifer.envs.dynamics import DistributionSampler, NormalNoise, RatingSampler, Retention, population
 from lusifer.envs.encoders import EmbeddingCache, TextEncoder, make_encoder
 from lusifer.envs.rewards import check_baseline, check_reward, choose, default_threshold, slate_reward
+from lusifer.kernel.settings import load_config, validate_config
 from lusifer.runs.backend_factory import create_backend
 from lusifer.runs.run_dir import config_snapshot
 from lusifer.runs.runner import check_resumable, plan_run
@@ -546,7 +548,7 @@ def _resolve_config(config: str | Path | LusiferConfig | None, overrides: dict[s
         if isinstance(value, dict):
             overrides[key] = {inner: item for inner, item in value.items() if item is not None}
     if isinstance(config, LusiferConfig):
-        return LusiferConfig.model_validate(deep_merge(config.model_dump(), overrides)).with_defaults()
+        return validate_config(deep_merge(config.model_dump(), overrides))
     return load_config(Path(config) if config is not None else None, overrides=overrides)
 
 

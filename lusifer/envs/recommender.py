@@ -32,7 +32,7 @@ class RecommenderEnv(gym.Env[dict[str, Any], np.ndarray]):
     :param backend: LLM backend name (``offline``, ``openai``, ``anthropic``, ...).
     :param model: model of the backend.
     :param base_url: API base URL (OpenAI-compatible servers).
-    :param config: a ``lusifer.toml`` path or a :class:`~lusifer.config.LusiferConfig`; the keyword
+    :param config: a ``lusifer.toml`` path or a :class:`~lusifer.api.settings.LusiferConfig`; the keyword
         arguments above override it. Without it, ``./lusifer.toml`` and ``LUSIFER_*`` variables apply.
     :param slate_size: K, items per recommendation.
     :param feedback: ``"rate"`` (the user rates every new item) or ``"choose"`` (the user consumes the

@@ -23,9 +23,7 @@ def _surprise_models(seed: int) -> dict[str, Callable[[], Any]]:
 
     return {
         "UserItemBias": lambda: BaselineOnly(verbose=False),
-        "KNNBaseline": lambda: KNNBaseline(
-            k=40, sim_options={"name": "cosine", "user_based": True}, verbose=False
-        ),
+        "KNNBaseline": lambda: KNNBaseline(k=40, sim_options={"name": "cosine", "user_based": True}, verbose=False),
         "SVD": lambda: SVD(n_factors=100, n_epochs=20, random_state=seed),
         "NMF": lambda: NMF(n_factors=15, n_epochs=50, random_state=seed),
     }
@@ -77,9 +75,7 @@ def predict_baselines(
                 from surprise import Dataset, Reader
 
                 # surprise's random initialisation follows row order: fix it so results ignore input order
-                ordered = train[["user_id", "item_id", "rating"]].sort_values(
-                    ["user_id", "item_id"], kind="stable"
-                )
+                ordered = train[["user_id", "item_id", "rating"]].sort_values(["user_id", "item_id"], kind="stable")
                 ordered = ordered.assign(rating=ordered["rating"].astype(float) + offset)
                 reader = Reader(rating_scale=(scale[0] + offset, scale[1] + offset))
                 trainset = Dataset.load_from_df(ordered, reader).build_full_trainset()

@@ -85,9 +85,7 @@ class Calibrator(ABC):
         """A copy of ``frame`` with :data:`CALIBRATED` added; NaN simulated ratings stay NaN."""
         if self.state is None:
             raise DataError(f"{self.kind} calibrator is not fitted; call fit() or load a fitted one")
-        _require(
-            frame, ("user_id", SIMULATED) if self.uses_simulated else ("user_id",), f"{self.kind} calibrator"
-        )
+        _require(frame, ("user_id", SIMULATED) if self.uses_simulated else ("user_id",), f"{self.kind} calibrator")
         values = np.clip(np.asarray(self._predict(frame, history), dtype=float), *self.scale)
         if self.uses_simulated:
             values = np.where(np.isfinite(frame[SIMULATED].to_numpy(dtype=float)), values, np.nan)
@@ -169,9 +167,7 @@ class UserMoments(Calibrator):
     kind = "user_moments"
     supervised = False
 
-    def __init__(
-        self, scale: tuple[float, float] = (1, 5), shrinkage: float = 5.0, match_spread: bool = True
-    ) -> None:
+    def __init__(self, scale: tuple[float, float] = (1, 5), shrinkage: float = 5.0, match_spread: bool = True) -> None:
         super().__init__(scale)
         self.shrinkage = float(shrinkage)
         self.match_spread = bool(match_spread)
@@ -198,9 +194,7 @@ class UserMoments(Calibrator):
         assert self.state is not None
         history = self._history(history)
         simulated = frame[SIMULATED].to_numpy(dtype=float)
-        sim_mean, sim_sd = _user_moments(
-            frame["user_id"], simulated, self.shrinkage, self.state["pooled_sd_simulated"]
-        )
+        sim_mean, sim_sd = _user_moments(frame["user_id"], simulated, self.shrinkage, self.state["pooled_sd_simulated"])
         hist_mean, hist_sd = _user_moments(
             history["user_id"],
             history[TRUTH].to_numpy(float),
@@ -336,8 +330,7 @@ class Hybrid(Calibrator):
             return frame
         if history is None:
             raise DataError(
-                f"hybrid calibrator needs baseline column(s) {', '.join(missing)} "
-                "or the training history to fit them"
+                f"hybrid calibrator needs baseline column(s) {', '.join(missing)} or the training history to fit them"
             )
         from lusifer.evaluation.baselines import predict_baselines
 

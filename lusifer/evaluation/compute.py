@@ -20,7 +20,7 @@ from lusifer.evaluation.intervals import interval
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lusifer.evaluation.metrics import Evaluator
+    from lusifer.api.evaluator import Evaluator
 
 METRIC_COLUMNS = ("method", "subset", "metric", "value", "ci_low", "ci_high")
 #: Prefix of the per-user metrics (the mean over users of each user's own metric).
@@ -88,9 +88,7 @@ def _chunks(total: int, size: int) -> Iterator[slice]:
         yield slice(start, min(start + size, total))
 
 
-def per_user_metrics(
-    frame: pd.DataFrame, method: str, truth: str, evaluators: Sequence[Evaluator]
-) -> pd.DataFrame:
+def per_user_metrics(frame: pd.DataFrame, method: str, truth: str, evaluators: Sequence[Evaluator]) -> pd.DataFrame:
     """Each user's own metrics: one row per user (index ``user_id``), one column per metric."""
     import pandas as pd
 

@@ -235,7 +235,7 @@ def paper_protocol(data_dir: Path | None, enrich_file: Path | None) -> tuple[pd.
 
     Test rows: ``u1.test`` restricted to movies with an overview, first 10 rows per user in file order.
     """
-    from lusifer.config import DataConfig
+    from lusifer.api.settings import DataConfig
     from lusifer.engine.selection import protocol_slices
     from lusifer.kernel.registry import get_domain
 

@@ -87,9 +87,7 @@ def _calibrator_frame(frame: pd.DataFrame, method: str, truth: str, extra: Seque
     return frame[columns].assign(**{SIMULATED: frame[method].to_numpy(), TRUTH: frame[truth].to_numpy()})
 
 
-def _calibrators(
-    kind: str, has_history: bool, scale: tuple[float, float], seed: int
-) -> dict[str, Calibrator]:
+def _calibrators(kind: str, has_history: bool, scale: tuple[float, float], seed: int) -> dict[str, Calibrator]:
     from lusifer.evaluation.calibration import CrossFitMap, Hybrid, UserMoments
 
     chosen: dict[str, Calibrator] = {}

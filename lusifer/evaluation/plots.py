@@ -40,9 +40,7 @@ def _categories(values: np.ndarray, kind: str) -> np.ndarray:
     return np.floor(values + 0.5)
 
 
-def distributions(
-    frame: pd.DataFrame, truth: str, methods: Sequence[str], path: Path, kind: str = "rating"
-) -> Path:
+def distributions(frame: pd.DataFrame, truth: str, methods: Sequence[str], path: Path, kind: str = "rating") -> Path:
     """Per method, the share of each (rounded) value among true and simulated feedback."""
     columns = 4 if len(methods) > 4 else max(1, len(methods))
     rows = int(np.ceil(len(methods) / columns))
@@ -136,9 +134,7 @@ def profile_timeline(states: Sequence[dict[str, Any]], path: Path, width: int = 
     for state in states:
         items = state.get("item_ids") or []
         lines.append(f"Step {state.get('step')} ({len(items)} items)")
-        lines.extend(
-            "    " + line for line in _wrapped(state.get("profile"), width, 6) or ["(empty profile)"]
-        )
+        lines.extend("    " + line for line in _wrapped(state.get("profile"), width, 6) or ["(empty profile)"])
         lines.extend("    why: " + line for line in _wrapped(state.get("explanation"), width - 5, 2))
         lines.append("")
     figure = _figure(11.0, 0.8 + 0.16 * len(lines))

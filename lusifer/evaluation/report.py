@@ -193,9 +193,7 @@ def make_plots(result: Evaluation, out: Path) -> dict[str, Path]:
     frame, truth, kind = result.frame, result.truth, result.kind
     headline = SIDE_BY_SIDE_METRICS[kind][:2]
     drawn = {
-        "distributions": plots.distributions(
-            frame, truth, result.methods, folder / "distributions.png", kind
-        ),
+        "distributions": plots.distributions(frame, truth, result.methods, folder / "distributions.png", kind),
         "errors": plots.errors(result.metrics, result.methods, folder / "errors.png", headline),
         "calibration_curve": plots.calibration_curve(
             frame, truth, result.simulators + result.baselines[:2], folder / "calibration_curve.png", kind
@@ -204,10 +202,7 @@ def make_plots(result: Evaluation, out: Path) -> dict[str, Path]:
     user_metric = "rmse" if kind == "rating" else "log_loss"
     evaluator = get_evaluator(user_metric)
     per_user = pd.DataFrame(
-        {
-            method: per_user_metrics(frame, method, truth, [evaluator])[user_metric]
-            for method in result.methods
-        }
+        {method: per_user_metrics(frame, method, truth, [evaluator])[user_metric] for method in result.methods}
     )
     drawn["user_errors"] = plots.user_errors(per_user, folder / "user_errors.png", user_metric)
     states = example_profile(result.profiles)
@@ -235,10 +230,7 @@ def render_markdown(result: Evaluation, plots: dict[str, Path], out: Path, title
     lines += ["## All methods (all rows)", ""]
     lines += _table(
         ["method", *summary],
-        [
-            [f"`{method}`", *(_cell(cells.get((method, "all", name))) for name in summary)]
-            for method in result.methods
-        ],
+        [[f"`{method}`", *(_cell(cells.get((method, "all", name))) for name in summary)] for method in result.methods],
     )
     if any(len(variants) > 1 for variants in result.variants.values()):
         lines += ["## Raw vs calibrated vs hybrid", ""]
@@ -266,10 +258,7 @@ def render_markdown(result: Evaluation, plots: dict[str, Path], out: Path, title
         header = ["method", *(f"{name} ({result.subsets[name]})" for name in ["all", *subsets])]
         lines += _table(
             header,
-            [
-                [f"`{m}`", *(_cell(cells.get((m, s, headline))) for s in ["all", *subsets])]
-                for m in result.methods
-            ],
+            [[f"`{m}`", *(_cell(cells.get((m, s, headline))) for s in ["all", *subsets])] for m in result.methods],
         )
     per_user = [f"per_user_{name}" for name in SIDE_BY_SIDE_METRICS[kind]]
     lines += ["## Per-user metrics (mean over users of each user's metric)", ""]
@@ -281,18 +270,13 @@ def render_markdown(result: Evaluation, plots: dict[str, Path], out: Path, title
         lines += _paper_section(result, cells)
     lines += ["## Plots", ""]
     lines += [
-        f"![{name}]({path.relative_to(out).as_posix()})"
-        for name, path in plots.items()
-        if name != "profile_timeline"
+        f"![{name}]({path.relative_to(out).as_posix()})" for name, path in plots.items() if name != "profile_timeline"
     ]
     lines += [""]
     lines += _profile_section(result, plots, out)
     if result.calibrators:
         lines += ["## Saved calibrators (fitted on all rows)", ""]
-        lines += [
-            f"- `{column}`: `{path.relative_to(out).as_posix()}`"
-            for column, path in result.calibrators.items()
-        ]
+        lines += [f"- `{column}`: `{path.relative_to(out).as_posix()}`" for column, path in result.calibrators.items()]
         lines += [
             "",
             "Apply one to a new run with `lusifer.evaluation.calibration.load_calibrator(path)`.",

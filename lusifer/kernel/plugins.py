@@ -8,7 +8,7 @@ Environment variables:
 - ``LUSIFER_STRICT_PLUGINS=1``: a plugin that fails to load is an error instead of a warning.
 
 Pluggy calls implementations last-registered-first, so built-ins answer before external plugins.
-The manager is built once per process; :func:`clear_caches` forgets it (for tests).
+The manager is built once per process; :func:`lusifer.kernel.registry.clear_caches` forgets it (for tests).
 """
 
 from __future__ import annotations
@@ -142,11 +142,8 @@ def plugin_distribution(name: str) -> tuple[str, str] | None:
     return _distributions.get(name)
 
 
-def clear_caches() -> None:
-    """Forget the plugin manager and every registry built from it (tests use this)."""
-    from lusifer.kernel import registry
-
+def forget_plugin_manager() -> None:
+    """Forget the plugin manager (:func:`lusifer.kernel.registry.clear_caches` also forgets the registries)."""
     get_plugin_manager.cache_clear()
     _failures.clear()
     _distributions.clear()
-    registry.clear_registries()

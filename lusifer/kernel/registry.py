@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from lusifer.api.errors import NotFoundError, PluginError
-from lusifer.kernel.plugins import env_flag, get_plugin_manager
+from lusifer.kernel.plugins import env_flag, forget_plugin_manager, get_plugin_manager
 
 if TYPE_CHECKING:
     import click
@@ -24,10 +24,10 @@ if TYPE_CHECKING:
 
     from lusifer.api.backend import Backend
     from lusifer.api.domain import Domain
+    from lusifer.api.evaluator import Evaluator
     from lusifer.api.exchange import Exchange
     from lusifer.api.run_info import RunInfo, RunSummary
-    from lusifer.engine.validation import Validator
-    from lusifer.evaluation.metrics import Evaluator
+    from lusifer.api.validator import Validator
 
 T = TypeVar("T")
 
@@ -214,12 +214,12 @@ def backends() -> Registry[type[Backend]]:
 
 @functools.cache
 def validators() -> Registry[Validator]:
-    return _collect("register_validators", "validator", "lusifer.engine.validation:Validator")
+    return _collect("register_validators", "validator", "lusifer.api.validator:Validator")
 
 
 @functools.cache
 def evaluators() -> Registry[Evaluator]:
-    return _collect("register_evaluators", "evaluator", "lusifer.evaluation.metrics:Evaluator")
+    return _collect("register_evaluators", "evaluator", "lusifer.api.evaluator:Evaluator")
 
 
 def check_template_dir(path: object) -> Path:
@@ -323,10 +323,16 @@ def get_evaluator(name: str) -> Evaluator:
 
 
 def clear_registries() -> None:
-    """Forget every cached registry (called by :func:`lusifer.kernel.plugins.clear_caches`)."""
+    """Forget every cached registry (:func:`clear_caches` also forgets the plugin manager)."""
     for cached in (domains, backends, validators, evaluators, template_dirs, settings_models):
         cached.cache_clear()
     _failures.clear()
+
+
+def clear_caches() -> None:
+    """Forget the plugin manager and every registry built from it (tests use this)."""
+    forget_plugin_manager()
+    clear_registries()
 
 
 # Lifecycle events ---------------------------------------------------------------------------------

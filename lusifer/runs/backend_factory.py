@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
 
     from lusifer.api.backend import Backend
-    from lusifer.config import LusiferConfig
+    from lusifer.api.settings import LusiferConfig
 
 
 def create_backend(config: LusiferConfig, api_key: str | SecretStr | None = None) -> Backend:

@@ -27,7 +27,7 @@ from lusifer.engine.requests import RequestBuilder
 from lusifer.engine.templates import template_environment
 
 if TYPE_CHECKING:
-    from lusifer.config import LusiferConfig
+    from lusifer.api.settings import LusiferConfig
     from lusifer.runs.runner import RunPlan
 
 #: A profile of typical length (the templates ask for at most 120 words).

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from lusifer.keys import redact_credentials
 
 if TYPE_CHECKING:
-    from lusifer.config import LusiferConfig
+    from lusifer.api.settings import LusiferConfig
 
 RUNS = Path("runs")
 

@@ -37,6 +37,7 @@ from lusifer.runs.exports import (
 )
 from lusifer.engine.inputs import community_stats, histories_by_user, item_texts, user_info_of
 from lusifer.runs.lock import LOCK_FILE, RunLock
+from lusifer.kernel.settings import with_default_dataset
 from lusifer.runs.run_dir import RESUMABLE_KEYS, config_snapshot, default_run_dir
 from lusifer.engine.simulator import NOT_STARTED, ProfileError, SimulatedUser, Simulator
 from lusifer.runs.store import STORE_FILE, RunStore
@@ -45,7 +46,7 @@ from lusifer.engine.templates import check_templates, template_environment
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lusifer.config import LusiferConfig
+    from lusifer.api.settings import LusiferConfig
     from lusifer.api.domain import Dataset, Domain
     from lusifer.runs.progress import RunProgress
 
@@ -69,8 +70,8 @@ def plan_run(config: LusiferConfig) -> RunPlan:
     from lusifer.engine.selection import protocol_slices
 
     domain = get_domain(config.domain)
-    dataset = config.with_defaults().dataset
-    assert dataset is not None  # with_defaults names one
+    dataset = with_default_dataset(config).dataset
+    assert dataset is not None  # with_default_dataset names one
     data = domain.load(dataset, config.data)
     split = domain.split(data, config.data.fold, config.seed)
     history, targets = protocol_slices(split, data.items, config.data)

@@ -16,13 +16,13 @@ from lusifer.engine.validation import FeedbackValidator, feedback_schema, parse_
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from lusifer.config import BackendConfig, DataConfig
-    from lusifer.evaluation.metrics import Evaluator
+    from lusifer.api.evaluator import Evaluator
+    from lusifer.api.settings import BackendConfig, DataConfig
 
 
 def check_domain(domain: Domain, dataset: str, config: DataConfig | None = None) -> tuple[Dataset, Split]:
     """Load ``dataset`` and split it; check the tables against the domain contract."""
-    from lusifer.config import DataConfig
+    from lusifer.api.settings import DataConfig
 
     assert isinstance(domain.name, str) and domain.name, "a domain needs a non-empty name"
     assert dataset in domain.datasets, f"{dataset!r} is not in {domain.name}.datasets {domain.datasets}"

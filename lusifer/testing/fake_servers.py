@@ -268,9 +268,7 @@ class FakeServer(ABC):
 
     # internals ----------------------------------------------------------------------------------------
 
-    def _admit(
-        self, path: str, headers: Mapping[str, str], payload: Any
-    ) -> tuple[FakeReply | None, int, float]:
+    def _admit(self, path: str, headers: Mapping[str, str], payload: Any) -> tuple[FakeReply | None, int, float]:
         """Record the request, count it in flight, and pick a 429 or an injected reply (None: respond)."""
         with self._lock:
             self._counter += 1

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lusifer.kernel.plugins import clear_caches
+from lusifer.kernel.registry import clear_caches
 from lusifer.keys import ENV_VARIABLES
 
 if TYPE_CHECKING:

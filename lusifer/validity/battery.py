@@ -21,7 +21,11 @@ from lusifer.api.validity import (
     USER_MEAN,
     ValidityCheck,
     ValidityData,
+)
+from lusifer.evaluation.intervals import (
     interval,
+)
+from lusifer.validity.common import (
     null_rows,
     permute_within_users,
 )

@@ -18,7 +18,11 @@ from lusifer.api.validity import (
     ValidityCheck,
     ValidityData,
     Values,
+)
+from lusifer.evaluation.intervals import (
     interval,
+)
+from lusifer.validity.common import (
     null_rows,
     permute_within_users,
 )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lusifer.api.validity import ValidityCheck, ValidityData, interval
+from lusifer.api.validity import ValidityCheck, ValidityData
+from lusifer.evaluation.intervals import interval
 from lusifer.validity.live_stats import (
     UserErrors,
     condition_curves,

@@ -20,7 +20,7 @@ from lusifer.runs.store import ProfileState
 
 if TYPE_CHECKING:
     from lusifer.api.backend import Backend
-    from lusifer.config import LusiferConfig
+    from lusifer.api.settings import LusiferConfig
     from lusifer.runs.runner import RunPlan
 
 T = TypeVar("T")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lusifer.api.validity import ValidityCheck, ValidityData, Values, cached, user_means
+from lusifer.api.validity import ValidityCheck, ValidityData, Values
+from lusifer.validity.common import cached, user_means
 
 
 def _per_user(data: ValidityData, column: str) -> dict[str, np.ndarray]:

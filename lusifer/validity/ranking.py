@@ -16,8 +16,12 @@ from lusifer.api.validity import (
     ValidityCheck,
     ValidityData,
     Values,
-    cached,
+)
+from lusifer.evaluation.intervals import (
     interval,
+)
+from lusifer.validity.common import (
+    cached,
     null_rows,
     user_means,
 )

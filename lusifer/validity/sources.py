@@ -17,7 +17,7 @@ from lusifer.api.validity import ValidityData
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lusifer.config import LusiferConfig
+    from lusifer.api.settings import LusiferConfig
     from lusifer.validity.live import LiveSimulator
 
 SIMULATED = "simulated_rating"
@@ -25,7 +25,7 @@ SIMULATED = "simulated_rating"
 
 def paper_items(data_dir: Path | None, enrich_file: Path | None) -> pd.DataFrame:
     """The ML-100K item table (titles and text) of the paper protocol."""
-    from lusifer.config import DataConfig
+    from lusifer.api.settings import DataConfig
     from lusifer.kernel.registry import get_domain
 
     config = DataConfig(path=data_dir, enrich_file=enrich_file, require_text=True)
@@ -52,7 +52,7 @@ def recorded_data(
 
 def run_config(run_dir: Path) -> LusiferConfig:
     """The configuration a run directory was made with (``config.json``)."""
-    from lusifer.config import LusiferConfig
+    from lusifer.api.settings import LusiferConfig
 
     path = run_dir / "config.json"
     if not path.is_file():

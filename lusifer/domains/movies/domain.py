@@ -22,7 +22,7 @@ from lusifer.domains.movies.datasets import SPECS, get_spec
 from lusifer.kernel.registry import unknown_name_message
 
 if TYPE_CHECKING:
-    from lusifer.config import DataConfig
+    from lusifer.api.settings import DataConfig
 
 
 class MoviesDomain(Domain):

@@ -28,7 +28,7 @@ from lusifer.engine.calls.batch_limits import ANTHROPIC_BATCH_LIMITS
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from lusifer.config import BackendConfig
+    from lusifer.api.settings import BackendConfig
     from lusifer.engine.calls.batch import BatchResults, BatchState
 
 _TOOL_NAME = re.compile(r"[^a-zA-Z0-9_-]")

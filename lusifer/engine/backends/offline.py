@@ -155,9 +155,7 @@ class Taste:
         level = self.mean or 0.0
         scored = [(sign * tally.weight(level), name) for name, tally in tallies.items()]
         return [
-            name
-            for score, name in sorted(scored, key=lambda pair: (-pair[0], pair[1]))
-            if score > TASTE_THRESHOLD
+            name for score, name in sorted(scored, key=lambda pair: (-pair[0], pair[1])) if score > TASTE_THRESHOLD
         ][:limit]
 
 
@@ -178,9 +176,7 @@ def _record_line(kind: str, tallies: Mapping[str, Tally]) -> str:
 
 def _kept_keywords(taste: Taste) -> dict[str, Tally]:
     level = taste.mean or 0.0
-    ranked = sorted(
-        taste.keywords.items(), key=lambda pair: (-pair[1].count, -abs(pair[1].weight(level)), pair[0])
-    )
+    ranked = sorted(taste.keywords.items(), key=lambda pair: (-pair[1].count, -abs(pair[1].weight(level)), pair[0]))
     return dict(ranked[:MAX_KEYWORDS])
 
 
@@ -385,9 +381,7 @@ class OfflineBackend(Backend):
     """Answers profile and feedback requests locally with a content-and-bias model (no key, no network)."""
 
     name = "offline"
-    description = (
-        "Built-in content-and-bias model: no network, no key, deterministic (a baseline, not an LLM)."
-    )
+    description = "Built-in content-and-bias model: no network, no key, deterministic (a baseline, not an LLM)."
     key_name = None
     default_model = "offline-content-bias-v1"
     cacheable = False
@@ -411,6 +405,4 @@ class OfflineBackend(Backend):
             ) from None
         text = json.dumps(answer, ensure_ascii=False)
         prompt = sum(len(message.content) for message in request.messages)
-        return LLMResponse(
-            text=text, model=self.model, usage=Usage(prompt // 4, len(text) // 4), finish_reason="stop"
-        )
+        return LLMResponse(text=text, model=self.model, usage=Usage(prompt // 4, len(text) // 4), finish_reason="stop")

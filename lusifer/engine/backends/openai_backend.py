@@ -39,7 +39,7 @@ from lusifer.engine.distributions import TOP_LOGPROBS
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from lusifer.config import BackendConfig
+    from lusifer.api.settings import BackendConfig
     from lusifer.engine.calls.batch import BatchResults, BatchState
 
 #: Sent as the key to an OpenAI-compatible server when no key is configured (the SDK insists on one).

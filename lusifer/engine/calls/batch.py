@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from lusifer.api.backend import Backend, LLMRequest, LLMResponse
     from lusifer.api.exchange import Exchange
-    from lusifer.config import LusiferConfig
+    from lusifer.api.settings import LusiferConfig
     from lusifer.runs.store import RunStore
 
 #: Share of the list price a batch request costs (OpenAI and Anthropic both charge half).

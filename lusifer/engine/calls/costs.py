@@ -18,7 +18,7 @@ import logging
 from collections.abc import Mapping
 
 from lusifer.api.backend import Backend, Usage
-from lusifer.config import Price
+from lusifer.api.settings import Price
 
 #: When the default prices were last checked against the vendors' pricing pages.
 PRICES_CHECKED = "2026-03"
@@ -79,8 +79,6 @@ def cost(model: str, usage: Usage, overrides: Mapping[str, Price] | None = None)
     if price is None:
         if model not in _warned:
             _warned.add(model)
-            _log.warning(
-                "no price known for model '%s': its cost counts as 0 (set [prices.\"%s\"])", model, model
-            )
+            _log.warning("no price known for model '%s': its cost counts as 0 (set [prices.\"%s\"])", model, model)
         return 0.0
     return (usage.prompt_tokens * price.input + usage.completion_tokens * price.output) / 1_000_000

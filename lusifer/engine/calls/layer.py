@@ -17,7 +17,7 @@
    (:class:`~lusifer.engine.backends.errors.AuthError`) fails this and every later call at once, naming where
    the key came from, so that the run stops at the first refusal;
 5. parsing (:func:`lusifer.engine.validation.parse_json`) and the validators whose ``tasks`` include the
-   request's task, merged into one :class:`~lusifer.engine.validation.ValidationResult`;
+   request's task, merged into one :class:`~lusifer.api.validator.ValidationResult`;
 6. storing answers that passed validation in the cache (a rerun asks failed ones again);
 7. recording an :class:`~lusifer.api.exchange.Exchange` for ``on_exchange`` and the ``exchange_recorded``
    hook — also for cache hits and for calls that failed for good, which then raise
@@ -38,17 +38,18 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 
 from lusifer.api.errors import BackendError, BudgetExceededError, RetryableError
 from lusifer.api.exchange import Exchange
+from lusifer.api.validator import OutputError, ValidationResult, Validator
 from lusifer.engine.backends.errors import AuthError, OverloadedError, RateLimitedError, RequestRejectedError, redact
 from lusifer.engine.calls.cache import ResponseCache, cache_key
 from lusifer.engine.calls.costs import cost, price_for, price_table
 from lusifer.engine.calls.limiter import Limiter, Ticket
-from lusifer.engine.validation import OutputError, ValidationResult, Validator, parse_json
+from lusifer.engine.validation import parse_json
 from lusifer.kernel import registry
 from lusifer.keys import key_source
 
 if TYPE_CHECKING:
     from lusifer.api.backend import Backend, LLMRequest, LLMResponse
-    from lusifer.config import LusiferConfig
+    from lusifer.api.settings import LusiferConfig
 
 #: First backoff step in seconds (doubles per attempt, with jitter), and its ceiling.
 BACKOFF_BASE = 1.0

@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from lusifer.api.backend import Backend, LLMRequest, LLMResponse, Usage
 from lusifer.api.errors import BackendError, RetryableError
-from lusifer.config import Price
+from lusifer.api.settings import Price
 from lusifer.engine.backends.errors import RETRYABLE_STATUSES, RateLimitedError, redact, retry_after_seconds
 from lusifer.keys import require_key
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from lusifer.config import BackendConfig
+    from lusifer.api.settings import BackendConfig
 
 #: Environment variables holding a Gemini key, in lookup order (after a stored ``gemini`` key).
 KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")

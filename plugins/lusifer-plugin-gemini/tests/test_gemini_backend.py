@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from gemini_fixtures import KEY, REQUEST
 from lusifer.api.backend import LLMRequest, LLMResponse
 from lusifer.api.errors import BackendError, KeyMissingError, RetryableError
-from lusifer.config import BackendConfig
+from lusifer.api.settings import BackendConfig
 from lusifer.engine.backends.errors import RateLimitedError
 from lusifer.kernel.registry import get_backend
 from lusifer.keys import set_key

@@ -13,8 +13,8 @@ from pydantic import SecretStr
 from gemini_fixtures import KEY, REQUEST
 from lusifer.api.errors import BackendError
 from lusifer.api.exchange import Exchange
+from lusifer.api.settings import BackendConfig, CacheConfig, LusiferConfig
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import BackendConfig, CacheConfig, LusiferConfig
 from lusifer.engine.calls import CallLayer, CallResult
 from lusifer.engine.validation import FeedbackValidator
 from lusifer.testing.fake_servers import FakeReply

@@ -8,8 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from lusifer.api.errors import ConfigError
+from lusifer.api.settings import BackendConfig
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import BackendConfig, load_config
+from lusifer.kernel.settings import load_config
 from lusifer_plugin_llamacpp.backend import LlamaCppBackend
 from lusifer_plugin_llamacpp.model_files import resolve_model
 from lusifer_plugin_llamacpp.settings import LlamaCppSettings

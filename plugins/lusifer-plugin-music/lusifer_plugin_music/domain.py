@@ -14,7 +14,7 @@ from lusifer.kernel.registry import unknown_name_message
 from lusifer_plugin_music.datasets import SPECS, get_spec
 
 if TYPE_CHECKING:
-    from lusifer.config import DataConfig
+    from lusifer.api.settings import DataConfig
 
 
 class MusicDomain(Domain):

@@ -8,7 +8,7 @@ import pytest
 
 from lusifer.api.domain import CLICK
 from lusifer.api.errors import ConfigError, DataError, NotFoundError
-from lusifer.config import DataConfig
+from lusifer.api.settings import DataConfig
 from lusifer.kernel.registry import get_domain, template_dirs
 from lusifer.testing import check_domain
 from lusifer_plugin_news.domain import NewsDomain
