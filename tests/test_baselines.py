@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from lusifer.api.errors import DataError, NotFoundError
-from lusifer.evaluation.baselines import BASELINES, predict_baselines
+from lusifer.engine.baselines import BASELINES, predict_baselines
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 ML_100K = SHARED / "data" / "ml-100k"

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from lusifer.api.errors import DataError, NotFoundError
-from lusifer.evaluation.baselines import predict_baselines
-from lusifer.evaluation.calibration import (
+from lusifer.engine.baselines import predict_baselines
+from lusifer.engine.calibration import (
     CALIBRATED,
     CrossFitMap,
     Hybrid,

@@ -17,7 +17,7 @@ from lusifer.api.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lusifer.evaluation.calibration import Calibrator
+    from lusifer.engine.calibration import Calibrator
 
 #: Calibrated variants shown beside each simulator, in report order.
 VARIANTS = ("raw", "user_moments", "isotonic_cv", "hybrid_cv")
@@ -81,14 +81,14 @@ def align_ids(frame: pd.DataFrame, history: pd.DataFrame) -> tuple[pd.DataFrame,
 
 
 def _calibrator_frame(frame: pd.DataFrame, method: str, truth: str, extra: Sequence[str]) -> pd.DataFrame:
-    from lusifer.evaluation.calibration import SIMULATED, TRUTH
+    from lusifer.engine.calibration import SIMULATED, TRUTH
 
     columns = ["user_id", "item_id", *extra]
     return frame[columns].assign(**{SIMULATED: frame[method].to_numpy(), TRUTH: frame[truth].to_numpy()})
 
 
 def _calibrators(kind: str, has_history: bool, scale: tuple[float, float], seed: int) -> dict[str, Calibrator]:
-    from lusifer.evaluation.calibration import CrossFitMap, Hybrid, UserMoments
+    from lusifer.engine.calibration import CrossFitMap, Hybrid, UserMoments
 
     chosen: dict[str, Calibrator] = {}
     if kind == "rating" and has_history:
@@ -126,8 +126,8 @@ def evaluate(
     import pandas as pd
 
     from lusifer.api.domain import FeedbackScale
-    from lusifer.evaluation.baselines import BASELINES, predict_baselines
-    from lusifer.evaluation.calibration import Hybrid
+    from lusifer.engine.baselines import BASELINES, predict_baselines
+    from lusifer.engine.calibration import Hybrid
     from lusifer.evaluation.compute import cold_start_subsets, metric_table, select_evaluators
 
     feedback_scale = FeedbackScale(kind, round(scale[0]), round(scale[1]), "")  # type: ignore[arg-type]

@@ -279,7 +279,7 @@ def render_markdown(result: Evaluation, plots: dict[str, Path], out: Path, title
         lines += [f"- `{column}`: `{path.relative_to(out).as_posix()}`" for column, path in result.calibrators.items()]
         lines += [
             "",
-            "Apply one to a new run with `lusifer.evaluation.calibration.load_calibrator(path)`.",
+            "Apply one to a new run with `lusifer.engine.calibration.load_calibrator(path)`.",
             "",
         ]
     lines += ["All numbers: `metrics.csv`.", ""]

@@ -184,7 +184,7 @@ def distribution_columns(
 
 
 def _calibrated(ratings: pd.DataFrame, history: pd.DataFrame, path: Path) -> pd.DataFrame:
-    from lusifer.evaluation.calibration import CALIBRATED, load_calibrator
+    from lusifer.engine.calibration import CALIBRATED, load_calibrator
 
     frame = ratings.assign(simulated_rating=ratings["simulated_rating"].astype("float64"))
     calibrated = load_calibrator(path).apply(frame, history)[CALIBRATED]

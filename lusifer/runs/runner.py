@@ -210,7 +210,7 @@ def prepare_run(config: LusiferConfig, api_key: str | None = None) -> tuple[Path
     check_run_dir(out)
     plan = plan_run(config)
     if config.run.calibrator is not None:
-        from lusifer.evaluation.calibration import load_calibrator
+        from lusifer.engine.calibration import load_calibrator
 
         load_calibrator(config.run.calibrator)  # a bad file fails before anything is written
     check_templates(template_environment(config.prompts_dir), plan.domain.templates)  # and a broken template

@@ -33,7 +33,7 @@ from lusifer.validity.common import (
 if TYPE_CHECKING:
     import pandas as pd
 
-#: Baselines scored beside the simulators (from :mod:`lusifer.evaluation.baselines`).
+#: Baselines scored beside the simulators (from :mod:`lusifer.engine.baselines`).
 REFERENCES = ("ItemMean", "UserItemBias", "SVD")
 
 
@@ -91,7 +91,7 @@ def select_checks(names: Sequence[str] | None) -> list[ValidityCheck]:
 
 def add_references(data: ValidityData, names: Sequence[str] = REFERENCES) -> None:
     """Predict the baselines on the held-out rows and the user-mean control of each simulator."""
-    from lusifer.evaluation.baselines import predict_baselines
+    from lusifer.engine.baselines import predict_baselines
     from lusifer.evaluation.pipeline import align_ids
 
     if data.history is None:

@@ -47,7 +47,7 @@ def highest_mean(history: pd.DataFrame, items: pd.DataFrame | None, pairs: pd.Da
 
 def _surprise(name: str) -> Scorer:
     def scores(history: pd.DataFrame, items: pd.DataFrame | None, pairs: pd.DataFrame, seed: int) -> np.ndarray:
-        from lusifer.evaluation.baselines import predict_baselines
+        from lusifer.engine.baselines import predict_baselines
 
         return predict_baselines(history, pairs, [name], seed=seed)[name].to_numpy(float)
 

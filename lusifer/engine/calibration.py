@@ -286,7 +286,7 @@ class Hybrid(Calibrator):
     ``use_simulated=False`` it is a CF-only stack (a control showing what the simulator adds).
 
     ``apply`` needs ``simulated_rating`` and one column per baseline name (as produced by
-    :func:`lusifer.evaluation.baselines.predict_baselines`); missing baseline columns are computed from
+    :func:`lusifer.engine.baselines.predict_baselines`); missing baseline columns are computed from
     ``history`` (``user_id``, ``item_id``, ``rating``), so passing ``history`` is enough.
     """
 
@@ -303,7 +303,7 @@ class Hybrid(Calibrator):
         seed: int = 0,
     ) -> None:
         super().__init__(scale)
-        from lusifer.evaluation.baselines import BASELINES
+        from lusifer.engine.baselines import BASELINES
 
         unknown = [name for name in baselines if name not in BASELINES]
         if unknown:
@@ -332,7 +332,7 @@ class Hybrid(Calibrator):
             raise DataError(
                 f"hybrid calibrator needs baseline column(s) {', '.join(missing)} or the training history to fit them"
             )
-        from lusifer.evaluation.baselines import predict_baselines
+        from lusifer.engine.baselines import predict_baselines
 
         _require(history, ("user_id", "item_id", TRUTH), "hybrid calibrator's history")
         predictions = predict_baselines(history, frame, missing, seed=self.seed, scale=self.scale)
