@@ -168,7 +168,7 @@ def test_credentials_in_the_base_url_are_redacted_everywhere(ml100k: Path, tmp_p
 
 
 def test_redaction_covers_query_keys_and_basic_auth() -> None:
-    from lusifer.keys import redact_credentials, redact_url
+    from lusifer.api.redaction import redact_credentials, redact_url
 
     assert redact_url("https://h/v1?api_key=abc&x=1") == "https://h/v1?api_key=***&x=1"
     assert redact_url("http://u:p@h:1/v1") == "http://***@h:1/v1"

@@ -137,12 +137,12 @@ class Backend(ABC):
         Two backends with the same name, model and request share cached answers only when their
         identities are equal, so a second server with the same model name is asked, not served the
         first one's answers. The default is the configured ``base_url`` with user, password and secret
-        query parameters removed (:func:`lusifer.keys.redact_url`), or ``{}`` for the vendor's default
+        query parameters removed (:func:`lusifer.api.redaction.redact_url`), or ``{}`` for the vendor's default
         endpoint. ``cache.share_across_endpoints = true`` leaves it out of the key (replicas of one
         model). Backends whose endpoint comes from elsewhere (an environment variable, a local file)
         override this.
         """
-        from lusifer.keys import redact_url
+        from lusifer.api.redaction import redact_url
 
         base_url = getattr(self.config, "base_url", None)
         return {"base_url": redact_url(base_url)} if base_url else {}

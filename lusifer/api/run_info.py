@@ -1,4 +1,4 @@
-"""What lifecycle hooks learn about a run."""
+"""What lifecycle hooks learn about a run, and the profile states a run stores."""
 
 from __future__ import annotations
 
@@ -37,3 +37,15 @@ class RunSummary:
     @property
     def ok(self) -> bool:
         return self.users_failed == 0 and self.ratings_failed == 0
+
+
+@dataclass(frozen=True)
+class ProfileState:
+    """One stored profile: step 0 is the initial profile, each later step an update."""
+
+    user_id: str
+    step: int
+    profile: str
+    explanation: str
+    item_ids: list[str]
+    source: str = "history"

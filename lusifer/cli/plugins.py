@@ -38,7 +38,7 @@ def plugins_group(ctx: click.Context) -> None:
     """List plugins as JSON: package, version, hooks, what each registered, and what failed."""
     if ctx.invoked_subcommand is not None:
         return
-    from lusifer import __version__
+    from lusifer.api.version import __version__
     from lusifer.kernel import registry
     from lusifer.kernel.plugins import get_plugin_manager, plugin_distribution, plugin_failures
 

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lusifer.api.errors import BackendError, BudgetExceededError, LusiferError
+from lusifer.api.run_info import ProfileState
 from lusifer.engine.distributions import DistributionReader, distribution_request
+from lusifer.engine.ports import ProfileStore
 from lusifer.engine.requests import Interaction, ItemText, RequestBuilder
 from lusifer.engine.templates import template_environment
 from lusifer.kernel.registry import get_validator
-from lusifer.runs.store import ProfileState, RunStore
 
 if TYPE_CHECKING:
     from lusifer.api.domain import Domain
@@ -95,7 +96,7 @@ class Simulator:
         config: LusiferConfig,
         items: dict[str, ItemText],
         community: dict[str, dict[str, float]],
-        store: RunStore | None = None,
+        store: ProfileStore | None = None,
     ) -> None:
         self.domain = domain
         self.calls = calls

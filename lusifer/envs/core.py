@@ -20,6 +20,7 @@ import numpy as np
 from gymnasium import spaces
 
 from lusifer.api.errors import ConfigError, NotFoundError
+from lusifer.api.run_info import ProfileState
 from lusifer.api.settings import LusiferConfig
 from lusifer.config import deep_merge
 from lusifer.engine.calls import CallLayer
@@ -32,7 +33,7 @@ from lusifer.kernel.settings import load_config, validate_config
 from lusifer.runs.backend_factory import create_backend
 from lusifer.runs.run_dir import config_snapshot
 from lusifer.runs.runner import check_resumable, plan_run
-from lusifer.runs.store import ProfileState, RunStore
+from lusifer.runs.store import RunStore
 
 if TYPE_CHECKING:
     from lusifer.api.exchange import Exchange

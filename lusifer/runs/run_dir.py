@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lusifer.keys import redact_credentials
+from lusifer.api.redaction import redact_credentials
 
 if TYPE_CHECKING:
     from lusifer.api.settings import LusiferConfig

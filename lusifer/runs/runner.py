@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lusifer import __version__
+from lusifer.api.version import __version__
 from lusifer.engine.backends.errors import REJECTED_ADVICE, AuthError
 from lusifer.api.errors import BudgetExceededError, ConfigError, DataError, LusiferError
 from lusifer.kernel.registry import emit_run_finished, emit_run_started, get_domain

@@ -16,7 +16,8 @@ from typing import Any
 
 from lusifer.api.errors import LusiferError
 from lusifer.api.exchange import Exchange
-from lusifer.keys import redact_credentials
+from lusifer.api.redaction import redact_credentials
+from lusifer.api.run_info import ProfileState
 
 STORE_FILE = "run.sqlite"
 SCHEMA_VERSION = 1
@@ -47,18 +48,6 @@ CREATE TABLE IF NOT EXISTS exchanges (
     error TEXT, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cost_usd REAL NOT NULL,
     latency_s REAL NOT NULL, record TEXT NOT NULL);
 """
-
-
-@dataclass(frozen=True)
-class ProfileState:
-    """One stored profile: step 0 is the initial profile, each later step an update."""
-
-    user_id: str
-    step: int
-    profile: str
-    explanation: str
-    item_ids: list[str]
-    source: str = "history"
 
 
 class RunStore:

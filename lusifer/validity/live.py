@@ -12,11 +12,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from lusifer.api.run_info import ProfileState
 from lusifer.engine.calls import CallLayer
 from lusifer.engine.inputs import community_stats, histories_by_user, item_texts, user_info_of
 from lusifer.engine.requests import ItemText
 from lusifer.engine.simulator import NO_PROFILE, ProfileError, SimulatedUser, Simulator
-from lusifer.runs.store import ProfileState
 
 if TYPE_CHECKING:
     from lusifer.api.backend import Backend

@@ -64,7 +64,7 @@ class AnthropicBackend(Backend):
         """The server answering (``base_url``, or ``ANTHROPIC_BASE_URL`` as the SDK reads it), without credentials."""
         import os
 
-        from lusifer.keys import redact_url
+        from lusifer.api.redaction import redact_url
 
         base_url = self.config.base_url or os.environ.get("ANTHROPIC_BASE_URL")
         return {"base_url": redact_url(base_url)} if base_url else {}

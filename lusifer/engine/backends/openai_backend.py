@@ -115,7 +115,7 @@ class OpenAIBackend(Backend):
 
     def cache_identity(self) -> dict[str, str]:
         """The server answering (``base_url`` or ``OPENAI_BASE_URL``), without credentials."""
-        from lusifer.keys import redact_url
+        from lusifer.api.redaction import redact_url
 
         base_url = _base_url(self.config)
         return {"base_url": redact_url(base_url)} if base_url else {}

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from lusifer.api.backend import Backend, LLMRequest, LLMResponse
     from lusifer.api.exchange import Exchange
     from lusifer.api.settings import LusiferConfig
-    from lusifer.runs.store import RunStore
+    from lusifer.engine.ports import BatchStore
 
 #: Share of the list price a batch request costs (OpenAI and Anthropic both charge half).
 BATCH_PRICE_FACTOR = 0.5
@@ -80,7 +80,7 @@ class BatchCallLayer(CallLayer):
         self,
         backend: Backend,
         config: LusiferConfig,
-        store: RunStore,
+        store: BatchStore,
         on_exchange: Callable[[Exchange], None] | None = None,
         *,
         poll_seconds: float = 30.0,

@@ -24,16 +24,25 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from lusifer.api.backend import Backend, LLMRequest, LLMResponse, Usage
-from lusifer.api.errors import BackendError, RetryableError
-from lusifer.api.settings import Price
-from lusifer.engine.backends.errors import RETRYABLE_STATUSES, RateLimitedError, redact, retry_after_seconds
-from lusifer.keys import require_key
+from lusifer import (
+    RETRYABLE_STATUSES,
+    Backend,
+    BackendError,
+    LLMRequest,
+    LLMResponse,
+    Price,
+    RateLimitedError,
+    RetryableError,
+    Usage,
+    redact,
+    require_key,
+    retry_after_seconds,
+)
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from lusifer.api.settings import BackendConfig
+    from lusifer import BackendConfig
 
 #: Environment variables holding a Gemini key, in lookup order (after a stored ``gemini`` key).
 KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")

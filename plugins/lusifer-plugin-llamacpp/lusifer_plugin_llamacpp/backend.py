@@ -24,16 +24,14 @@ import queue
 import re
 from typing import TYPE_CHECKING, Any
 
-from lusifer.api.backend import Backend, LLMRequest, LLMResponse, Usage
-from lusifer.api.errors import BackendError, ConfigError
-from lusifer.api.settings import Price
+from lusifer import Backend, BackendError, ConfigError, LLMRequest, LLMResponse, Price, Usage
 from lusifer_plugin_llamacpp.model_files import default_models_dir, resolve_model
 from lusifer_plugin_llamacpp.settings import SECTION, LlamaCppSettings
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from lusifer.api.settings import BackendConfig, LusiferConfig
+    from lusifer import BackendConfig, LusiferConfig
 
 #: Modes answered with free text, or with any JSON object, instead of the request's schema.
 UNCONSTRAINED = "none"

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lusifer.api.errors import DataError
+from lusifer import DataError
 
 META_COLUMNS = ["title", "store", "categories", "features", "description", "average_rating", "rating_number"]
 

@@ -15,9 +15,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from lusifer.api.errors import DataError
-from lusifer.download import MARKER, download, unpacking_into
-from lusifer.paths import data_cache_dir
+from lusifer import MARKER, DataError, data_cache_dir, download, unpacking_into
 from lusifer_plugin_news.datasets import MindPart
 
 #: The files of a part Lusifer reads (the embeddings in the zip are not unpacked).

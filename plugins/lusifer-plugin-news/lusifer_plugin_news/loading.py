@@ -28,8 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lusifer.api.domain import Dataset, Split
-from lusifer.api.errors import DataError
+from lusifer import DataError, Dataset, Split
 from lusifer_plugin_news.download import source_of
 from lusifer_plugin_news.readers import Behaviors, read_behaviors, read_news
 

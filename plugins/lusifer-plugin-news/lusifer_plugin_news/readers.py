@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lusifer.api.errors import DataError
+from lusifer import DataError
 
 NEWS_FIELDS = 8
 BEHAVIOR_FIELDS = 5
