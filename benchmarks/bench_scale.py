@@ -119,7 +119,8 @@ def compare_estimate(pilot_users: int) -> None:
 
     from lusifer.runs.estimate import estimate_run
     from lusifer.runs.estimate_calibration import calibration_from_store
-    from lusifer.runs.runner import plan_run, run_simulation
+    from lusifer.runs.runner import run_simulation
+    from lusifer.runs.session import plan_run
     from lusifer.runs.store import RunStore
     from lusifer.testing.fake_servers import FakeOpenAIServer
 

@@ -55,7 +55,8 @@ from lusifer.engine.calls import CallLayer
 from lusifer.engine.inputs import histories_by_user, item_texts, user_info_of
 from lusifer.kernel.registry import template_dirs
 from lusifer.kernel.settings import load_config
-from lusifer.runs.runner import plan_run, run_simulation
+from lusifer.runs.runner import run_simulation
+from lusifer.runs.session import plan_run
 from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 

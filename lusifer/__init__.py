@@ -2,8 +2,9 @@
 
 What a plugin author needs is importable from here (``from lusifer import Domain, Backend, hookimpl``):
 the contracts of :mod:`lusifer.api` and the few helpers plugins share (data paths, downloads, keys,
-vendor-error translation). The layers behind them are described in ``docs/architecture.md``. Names
-outside the contracts are imported on first use, so ``import lusifer`` stays cheap.
+vendor-error translation); Python callers find :func:`load_config` and :func:`open_session` here too.
+The layers behind them are described in ``docs/architecture.md``. Names outside the contracts are
+imported on first use, so ``import lusifer`` stays cheap.
 """
 
 from __future__ import annotations
@@ -42,9 +43,11 @@ if TYPE_CHECKING:
         retry_after_seconds,
         translate_sdk_error,
     )
-    from lusifer.keys import find_key, require_key
     from lusifer.kernel.registry import unknown_name_message
+    from lusifer.kernel.settings import load_config
+    from lusifer.keys import find_key, require_key
     from lusifer.paths import data_cache_dir, user_dir
+    from lusifer.runs.session import Session, open_session
 
 #: Helpers imported on first use: name -> module.
 _LAZY = {
@@ -59,6 +62,9 @@ _LAZY = {
     "find_key": "lusifer.keys",
     "require_key": "lusifer.keys",
     "unknown_name_message": "lusifer.kernel.registry",
+    "load_config": "lusifer.kernel.settings",
+    "open_session": "lusifer.runs.session",
+    "Session": "lusifer.runs.session",
     "data_cache_dir": "lusifer.paths",
     "user_dir": "lusifer.paths",
 }
@@ -107,6 +113,7 @@ __all__ = [
     "RunInfo",
     "RunSummary",
     "Section",
+    "Session",
     "Split",
     "Usage",
     "ValidationResult",
@@ -118,6 +125,8 @@ __all__ = [
     "download",
     "find_key",
     "hookimpl",
+    "load_config",
+    "open_session",
     "redact",
     "require_key",
     "retry_after_seconds",

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from lusifer.cli import cli, load_plugin_commands
 from lusifer.kernel.settings import load_config
 from lusifer.runs.estimate import estimate_run
-from lusifer.runs.runner import plan_run
+from lusifer.runs.session import plan_run
 from lusifer.runs.store import RunStore
 
 

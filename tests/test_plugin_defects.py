@@ -291,7 +291,7 @@ def test_a_domain_listing_one_extra_validator_keeps_the_feedback_validator(tmp_p
 def test_estimate_prices_a_keyless_backend_from_the_price_table(ml100k: Path) -> None:
     from lusifer.kernel.settings import load_config
     from lusifer.runs.estimate import estimate_run
-    from lusifer.runs.runner import plan_run
+    from lusifer.runs.session import plan_run
 
     overrides = {
         "data": {"path": ml100k},

@@ -13,7 +13,7 @@ from lusifer.cli import cli, load_plugin_commands
 from lusifer.kernel.settings import load_config
 from lusifer.runs.estimate import estimate_run
 from lusifer.runs.estimate_calibration import calibration_from_store
-from lusifer.runs.runner import plan_run
+from lusifer.runs.session import plan_run
 from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 from tests.simulation_fakes import requested_ids

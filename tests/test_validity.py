@@ -20,7 +20,7 @@ from lusifer.api.settings import LusiferConfig
 from lusifer.api.validity import ValidityCheck, ValidityData
 from lusifer.cli import cli, load_plugin_commands
 from lusifer.kernel.plugins import get_plugin_manager
-from lusifer.runs.runner import plan_run
+from lusifer.runs.session import plan_run
 from lusifer.validity.battery import validate
 from lusifer.validity.live import LiveSimulator
 from lusifer.validity.sources import SIMULATED, live_data

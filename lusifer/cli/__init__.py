@@ -15,8 +15,8 @@ from typing import Any
 
 import click
 
-from lusifer.api.version import __version__
 from lusifer.api.errors import LusiferError
+from lusifer.api.version import __version__
 
 
 def debug_enabled() -> bool:

@@ -261,7 +261,7 @@ def estimate_interval_line(estimate: Any) -> str:
 def estimate_command(calibrate_from: Path | None, **options: Any) -> None:
     """Predict the calls, tokens and cost of a run (same options as `run`) without calling anything."""
     from lusifer.runs.estimate import estimate_run
-    from lusifer.runs.runner import plan_run
+    from lusifer.runs.session import plan_run
 
     config = simulation_config(options)
     estimate = estimate_run(config, plan_run(config), _calibration(config, calibrate_from))

@@ -23,16 +23,15 @@ from lusifer.api.errors import ConfigError, NotFoundError
 from lusifer.api.run_info import ProfileState
 from lusifer.api.settings import LusiferConfig
 from lusifer.config import deep_merge
-from lusifer.engine.calls import CallLayer
-from lusifer.engine.inputs import community_stats, histories_by_user, item_texts, user_info_of
-from lusifer.engine.simulator import NO_PROFILE, FeedbackResult, ProfileError, SimulatedUser, Simulator
+from lusifer.engine.inputs import histories_by_user, user_info_of
+from lusifer.engine.simulator import NO_PROFILE, FeedbackResult, ProfileError, SimulatedUser
 from lusifer.envs.dynamics import DistributionSampler, NormalNoise, RatingSampler, Retention, population
 from lusifer.envs.encoders import EmbeddingCache, TextEncoder, make_encoder
 from lusifer.envs.rewards import check_baseline, check_reward, choose, default_threshold, slate_reward
 from lusifer.kernel.settings import load_config, validate_config
-from lusifer.runs.backend_factory import create_backend
 from lusifer.runs.run_dir import config_snapshot
-from lusifer.runs.runner import check_resumable, plan_run
+from lusifer.runs.runner import check_resumable
+from lusifer.runs.session import open_session
 from lusifer.runs.store import RunStore
 
 if TYPE_CHECKING:
@@ -237,22 +236,22 @@ class RecommenderCore:
                 },
             },
         )
-        plan = plan_run(self.config)
+        session = open_session(self.config, api_key)  # the same assembly as `lusifer run`
+        plan = session.plan
         self.domain = plan.domain
         self.scale = plan.domain.scale
         self.threshold = default_threshold(self.scale) if threshold is None else threshold
         self.histories: dict[str, list[Interaction]] = histories_by_user(plan.history)
         self.users = population(list(self.histories), users, user_split)
         self._users_table = plan.data.users
-        community = community_stats(plan.history)
-        self.catalogue = _catalogue(item_texts(plan.data.items), community, candidates)
+        community = session.community
+        self.catalogue = _catalogue(session.item_texts, community, candidates)
         self.embed = EmbeddingCache(make_encoder(encoder))
         self.sampler: RatingSampler | None = (
             NormalNoise(rating_noise, int(self.scale.low), int(self.scale.high)) if rating_noise else None
         )
         if sample_distribution:  # draw each rating from the backend's distribution of the item
             self.sampler = DistributionSampler(self.sampler)
-        llm = create_backend(self.config, api_key)
 
         self.store: TimelineStore | None = None
         if run_dir is not None:
@@ -261,8 +260,7 @@ class RecommenderCore:
             check_resumable(self.store, snapshot)
             self.store.set_meta("config", snapshot)
         self.loop = EventLoop()
-        self.calls = CallLayer(llm, self.config, on_exchange=self._record)
-        self.simulator = Simulator(self.domain, self.calls, self.config, self.catalogue.texts, community, self.store)
+        self.calls, self.simulator = session.start(self.store, self._record, item_texts=self.catalogue.texts)
         self._phase_one: dict[str, asyncio.Future[list[ProfileState]]] = {}
         self.observation_space, self.action_space = self._spaces()
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from lusifer import config as layering
 from lusifer.api.errors import ConfigError
 from lusifer.api.settings import PLUGIN_MODELS, LusiferConfig
+from lusifer.config import load_config as load_layers
 from lusifer.kernel.registry import get_domain, settings_models
 
 
@@ -25,7 +25,7 @@ def load_config(
 ) -> LusiferConfig:
     """The configuration from all layers (see :func:`lusifer.kernel.settings.load_config`), plugin sections checked
     by their registered models and the domain's default dataset filled in."""
-    config = layering.load_config(config_file, overrides, environ, plugin_models=settings_models())
+    config = load_layers(config_file, overrides, environ, plugin_models=settings_models())
     return with_default_dataset(config)
 
 

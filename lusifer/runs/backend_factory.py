@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lusifer.keys import find_key, require_key
 from lusifer.kernel.registry import get_backend
+from lusifer.keys import find_key, require_key
 
 if TYPE_CHECKING:
     from pydantic import SecretStr

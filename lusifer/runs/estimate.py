@@ -20,15 +20,15 @@ from lusifer.api.backend import Usage
 from lusifer.engine.calls.batch import BatchCallLayer
 from lusifer.engine.calls.costs import cost, price_for, price_table
 from lusifer.engine.calls.layer import estimate_tokens
-from lusifer.kernel.registry import get_backend
-from lusifer.runs.estimate_calibration import UNCALIBRATED_RANGE, Calibration
 from lusifer.engine.inputs import community_stats, histories_by_user, item_texts
 from lusifer.engine.requests import RequestBuilder
 from lusifer.engine.templates import template_environment
+from lusifer.kernel.registry import get_backend
+from lusifer.runs.estimate_calibration import UNCALIBRATED_RANGE, Calibration
 
 if TYPE_CHECKING:
     from lusifer.api.settings import LusiferConfig
-    from lusifer.runs.runner import RunPlan
+    from lusifer.runs.session import RunPlan
 
 #: A profile of typical length (the templates ask for at most 120 words).
 PLACEHOLDER_PROFILE = " ".join(["taste"] * 120)

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lusifer.engine.simulator import NOT_STARTED
-from lusifer.runs.typed_ids import run_id_type, typed, typed_value, write_typed_views
 from lusifer.runs.store import RunStore
+from lusifer.runs.typed_ids import run_id_type, typed, typed_value, write_typed_views
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -15,114 +15,38 @@ machines can share a run and ``lusifer merge`` can put it back together.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lusifer.api.errors import BudgetExceededError, ConfigError, LusiferError
+from lusifer.api.run_info import RunInfo, RunSummary
 from lusifer.api.version import __version__
 from lusifer.engine.backends.errors import REJECTED_ADVICE, AuthError
-from lusifer.api.errors import BudgetExceededError, ConfigError, DataError, LusiferError
-from lusifer.kernel.registry import emit_run_finished, emit_run_started, get_domain
-from lusifer.api.run_info import RunInfo, RunSummary
+from lusifer.engine.inputs import histories_by_user, user_info_of
+from lusifer.engine.simulator import NOT_STARTED, ProfileError, SimulatedUser
+from lusifer.kernel.registry import emit_run_finished, emit_run_started
 from lusifer.runs.exports import (
     remove_stale_temporaries,
     write_exports,
     write_summary,
     write_text_atomically,
 )
-from lusifer.engine.inputs import community_stats, histories_by_user, item_texts, user_info_of
 from lusifer.runs.lock import LOCK_FILE, RunLock
-from lusifer.kernel.settings import with_default_dataset
 from lusifer.runs.run_dir import RESUMABLE_KEYS, config_snapshot, default_run_dir
-from lusifer.engine.simulator import NOT_STARTED, ProfileError, SimulatedUser, Simulator
+from lusifer.runs.session import RunPlan, Session, open_session
 from lusifer.runs.store import STORE_FILE, RunStore
-from lusifer.engine.templates import check_templates, template_environment
 
 if TYPE_CHECKING:
-    import pandas as pd
 
     from lusifer.api.settings import LusiferConfig
-    from lusifer.api.domain import Dataset, Domain
     from lusifer.runs.progress import RunProgress
 
 #: Passes over users still missing items after the main pass (each asks their missing items again).
 FINAL_PASSES = 1
-
-
-@dataclass
-class RunPlan:
-    """What a run simulates: the loaded data, the training slice, the targets and the users."""
-
-    domain: Domain
-    data: Dataset
-    history: pd.DataFrame
-    targets: pd.DataFrame
-    user_ids: list[str]
-
-
-def plan_run(config: LusiferConfig) -> RunPlan:
-    """Load the data and select the history slice, test items and users of a run."""
-    from lusifer.engine.selection import protocol_slices
-
-    domain = get_domain(config.domain)
-    dataset = with_default_dataset(config).dataset
-    assert dataset is not None  # with_default_dataset names one
-    data = domain.load(dataset, config.data)
-    split = domain.split(data, config.data.fold, config.seed)
-    history, targets = protocol_slices(split, data.items, config.data)
-    user_ids = [str(user) for user in dict.fromkeys(targets["user_id"].tolist())]
-    if config.run.user_ids:
-        known = set(user_ids)
-        unknown = [user for user in config.run.user_ids if user not in known]
-        if unknown:
-            raise ConfigError(f"unknown or untested user ids: {', '.join(unknown[:10])}")
-        wanted = set(config.run.user_ids)
-        user_ids = [user for user in user_ids if user in wanted]
-    if config.run.users is not None:
-        user_ids = user_ids[: config.run.users]
-    if not user_ids:
-        raise DataError(_nothing_to_simulate(config))
-    selected = set(user_ids)
-    # The index is each target's place in the whole run; a shard keeps its targets' places.
-    targets = targets[targets["user_id"].astype(str).isin(selected)].reset_index(drop=True)
-    if config.run.shard is not None:
-        index, count = (int(part) for part in config.run.shard.split("/"))
-        user_ids = [user for user in user_ids if shard_of(user, count) == index]
-        targets = targets[targets["user_id"].astype(str).isin(set(user_ids))]
-    _check_unique_targets(targets, config)
-    return RunPlan(domain, data, history, targets, user_ids)
-
-
-def _nothing_to_simulate(config: LusiferConfig) -> str:
-    enrich = config.data.enrich_file
-    if config.data.require_text and enrich is not None:
-        return (
-            f"no test item has text to show: {enrich} is empty or its ids match no item of "
-            f"{config.dataset}; check the file (its id column must hold the dataset's item ids)"
-        )
-    return f"no user with test items was selected from {config.dataset} (check --users, --user-ids and the split)"
-
-
-def _check_unique_targets(targets: pd.DataFrame, config: LusiferConfig) -> None:
-    """Refuse test rows that name one (user, item) twice: they cannot be stored or scored once each."""
-    repeated = targets[targets.duplicated(subset=["user_id", "item_id"], keep="first")]
-    if len(repeated):
-        user, item = repeated.iloc[0]["user_id"], repeated.iloc[0]["item_id"]
-        source = config.data.path or config.dataset
-        raise DataError(
-            f"the test split of {source} holds user {user}, item {item} more than once "
-            f"({len(repeated)} repeated rows); keep one row per (user, item) in the test file"
-        )
-
-
-def shard_of(user_id: str, count: int) -> int:
-    """The shard (1..count) of ``user_id``: a stable hash, the same on every machine and Python version."""
-    return int(hashlib.sha256(user_id.encode()).hexdigest(), 16) % count + 1
 
 
 def check_run_dir(out: Path) -> None:
@@ -172,12 +96,12 @@ def run_simulation(
     config: LusiferConfig, progress: RunProgress | None = None, api_key: str | None = None
 ) -> tuple[RunInfo, RunSummary]:
     """Run (or resume) a simulation as configured; returns the run and its summary."""
-    out, plan, backend = prepare_run(config, api_key)
+    out, session = prepare_run(config, api_key)
     with _run_directory(out):
-        store, run = _open_run(config, plan, out)
+        store, run = _open_run(config, session.plan, out)
         summary = RunSummary()
         try:
-            summary = asyncio.run(_simulate(config, plan, store, backend, run, progress, summary))
+            summary = asyncio.run(_simulate(session, store, run, progress, summary))
         finally:  # also when interrupted: what is stored is exported, and the summary says so
             _close_run(store, out, config, summary)
         return run, summary
@@ -191,31 +115,23 @@ async def simulate(
     Loading and checking the inputs runs in a worker thread, so the loop stays responsive; every check
     happens before the run directory is created.
     """
-    out, plan, backend = await asyncio.to_thread(prepare_run, config, api_key)
+    out, session = await asyncio.to_thread(prepare_run, config, api_key)
     with _run_directory(out):
-        store, run = _open_run(config, plan, out)
+        store, run = _open_run(config, session.plan, out)
         summary = RunSummary()
         try:
-            summary = await _simulate(config, plan, store, backend, run, progress, summary)
+            summary = await _simulate(session, store, run, progress, summary)
         finally:
             _close_run(store, out, config, summary)
         return run, summary
 
 
-def prepare_run(config: LusiferConfig, api_key: str | None = None) -> tuple[Path, RunPlan, Any]:
-    """Check everything a run needs, creating nothing: its folder, plan, calibrator, templates, backend."""
-    from lusifer.runs.backend_factory import create_backend
-
+def prepare_run(config: LusiferConfig, api_key: str | None = None) -> tuple[Path, Session]:
+    """Check everything a run needs, creating nothing: its folder, then the session (plan, templates,
+    calibrator, backend: :func:`~lusifer.runs.session.open_session`)."""
     out = Path(config.run.out or default_run_dir(config))
     check_run_dir(out)
-    plan = plan_run(config)
-    if config.run.calibrator is not None:
-        from lusifer.engine.calibration import load_calibrator
-
-        load_calibrator(config.run.calibrator)  # a bad file fails before anything is written
-    check_templates(template_environment(config.prompts_dir), plan.domain.templates)  # and a broken template
-    backend = create_backend(config, api_key)  # so does an unknown backend or a missing key
-    return out, plan, backend
+    return out, open_session(config, api_key)
 
 
 @contextmanager
@@ -267,30 +183,22 @@ def _close_run(store: RunStore, out: Path, config: LusiferConfig, summary: RunSu
 
 
 async def _simulate(
-    config: LusiferConfig,
-    plan: RunPlan,
+    session: Session,
     store: RunStore,
-    backend: Any,
     run: RunInfo,
     progress: RunProgress | None,
     summary: RunSummary,
 ) -> RunSummary:
-    from lusifer.engine.calls import CallLayer
+    config, plan = session.config, session.plan
 
     def record(exchange: Any) -> None:
         store.add_exchange(exchange)
         if progress is not None:
             progress.exchange(exchange)
 
-    batch_calls = None
-    if config.run.batch:
-        from lusifer.engine.calls.batch import BatchCallLayer
-
-        calls = batch_calls = BatchCallLayer(backend, config, store, record, poll_seconds=config.run.batch_poll)
-    else:
-        calls = CallLayer(backend, config, on_exchange=record)
+    calls, simulator = session.start(store, record)
     calls.prior_cost_usd = float(store.exchange_totals()["cost_usd"])  # the budget is for the whole run
-    simulator = Simulator(plan.domain, calls, config, item_texts(plan.data.items), community_stats(plan.history), store)
+    batch_calls = calls if config.run.batch else None
     users_info = plan.data.users.get("user_info")
     histories = histories_by_user(plan.history)
     targets: dict[str, list[tuple[str, float | None]]] = {}

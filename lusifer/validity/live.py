@@ -21,7 +21,7 @@ from lusifer.engine.simulator import NO_PROFILE, ProfileError, SimulatedUser, Si
 if TYPE_CHECKING:
     from lusifer.api.backend import Backend
     from lusifer.api.settings import LusiferConfig
-    from lusifer.runs.runner import RunPlan
+    from lusifer.runs.session import RunPlan
 
 T = TypeVar("T")
 
@@ -30,7 +30,7 @@ class LiveSimulator:
     """Rates items for the live checks.
 
     :param config: the simulator's configuration (domain, data, backend, prompts, cache, budget).
-    :param plan: its loaded data, training slice and held-out targets (:func:`lusifer.runs.runner.plan_run`).
+    :param plan: its loaded data, training slice and held-out targets (:func:`lusifer.runs.session.plan_run`).
     :param backend: the backend instance to call.
     :param profiles: stored profile states per user (e.g. from a finished run); missing users are built.
     """

@@ -90,7 +90,7 @@ def live_data(
     profiles; only the checks' extra calls are made) or, without ``run_dir``, fresh held-out ratings."""
     from lusifer.evaluation.inputs import read_run_dir
     from lusifer.runs.backend_factory import create_backend
-    from lusifer.runs.runner import plan_run
+    from lusifer.runs.session import plan_run
     from lusifer.validity.live import LiveSimulator
 
     if run_dir is not None:
