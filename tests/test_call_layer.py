@@ -25,6 +25,7 @@ from lusifer.engine.calls import CallLayer, CallResult
 from lusifer.engine.calls.costs import cost, price_for
 from lusifer.engine.calls.limiter import TokenBucket
 from lusifer.kernel.plugins import get_plugin_manager
+from lusifer.kernel.registry import exchange_recorder
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 from tests.calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config
 
@@ -206,7 +207,7 @@ def test_exchanges_reach_the_lifecycle_hook(tmp_path: Path) -> None:
     config = make_config(tmp_path)
 
     async def go() -> None:
-        calls = CallLayer(OfflineBackend(config.backend), config)
+        calls = CallLayer(OfflineBackend(config.backend), config, on_exchange=exchange_recorder())
         await calls.call(feedback_request(), VALIDATORS)
         await calls.aclose()
 

@@ -127,6 +127,11 @@ class Backend(ABC):
     async def acomplete(self, request: LLMRequest) -> LLMResponse:
         """Answer ``request``; raise :class:`~lusifer.api.errors.RetryableError` for transient failures."""
 
+    @property
+    def api_key(self) -> SecretStr | None:
+        """The key this backend sends (a ``SecretStr``: never printed), for redaction and key advice."""
+        return self._api_key
+
     def complete(self, request: LLMRequest) -> LLMResponse:
         """Synchronous :meth:`acomplete` (not for use inside a running event loop)."""
         return asyncio.run(self.acomplete(request))

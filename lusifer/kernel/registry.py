@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from lusifer.api.exchange import Exchange
     from lusifer.api.run_info import RunInfo, RunSummary
     from lusifer.api.validator import Validator
+    from lusifer.api.validity import ValidityCheck
 
 T = TypeVar("T")
 
@@ -322,6 +323,20 @@ def get_evaluator(name: str) -> Evaluator:
     return evaluators().get(name)
 
 
+def registered_validity_checks() -> list[tuple[str, ValidityCheck]]:
+    """``(plugin name, check)`` for every check plugins register through ``register_validity_checks``,
+    in load order (the battery adds them after its built-in checks)."""
+    found: list[tuple[str, ValidityCheck]] = []
+    hook = get_plugin_manager().hook.register_validity_checks
+    for implementation in reversed(hook.get_hookimpls()):
+
+        def register(check: ValidityCheck, _plugin: str = implementation.plugin_name) -> None:
+            found.append((_plugin, check))
+
+        implementation.function(register=register)
+    return found
+
+
 def clear_registries() -> None:
     """Forget every cached registry (:func:`clear_caches` also forgets the plugin manager)."""
     for cached in (domains, backends, validators, evaluators, template_dirs, settings_models):
@@ -344,6 +359,18 @@ def emit_run_started(run: RunInfo) -> None:
 
 def emit_exchange_recorded(exchange: Exchange) -> None:
     get_plugin_manager().hook.exchange_recorded(exchange=exchange)
+
+
+def exchange_recorder(on_exchange: Callable[[Exchange], None] | None = None) -> Callable[[Exchange], None]:
+    """What a call layer calls with each exchange: ``on_exchange`` (the store, progress), then the
+    ``exchange_recorded`` hook. The call layer itself never touches the plugin manager."""
+
+    def record(exchange: Exchange) -> None:
+        if on_exchange is not None:
+            on_exchange(exchange)
+        emit_exchange_recorded(exchange)
+
+    return record
 
 
 def emit_run_finished(run: RunInfo, summary: RunSummary) -> None:

@@ -55,22 +55,16 @@ def all_checks() -> list[ValidityCheck]:
 
     :raises PluginError: two checks share a name (the message names both plugins).
     """
-    from lusifer.kernel.plugins import get_plugin_manager
-    from lusifer.kernel.registry import Registry
+    from lusifer.kernel.registry import Registry, registered_validity_checks
 
     registry: Registry[ValidityCheck] = Registry("validity check")
     checks = builtin_checks()
     for check in checks:
         registry.add(check.name, check, "lusifer")
 
-    hook = get_plugin_manager().hook.register_validity_checks
-    for implementation in reversed(hook.get_hookimpls()):  # as the other registries: in load order
-
-        def register(check: ValidityCheck, _plugin: str = implementation.plugin_name) -> None:
-            registry.add(check.name, check, _plugin)
-            checks.append(check)
-
-        implementation.function(register=register)
+    for plugin, check in registered_validity_checks():  # as the other registries: in load order
+        registry.add(check.name, check, plugin)
+        checks.append(check)
     return checks
 
 

@@ -17,6 +17,7 @@ from lusifer.engine.calls import CallLayer
 from lusifer.engine.inputs import community_stats, histories_by_user, item_texts, user_info_of
 from lusifer.engine.requests import ItemText
 from lusifer.engine.simulator import NO_PROFILE, ProfileError, SimulatedUser, Simulator
+from lusifer.kernel.registry import exchange_recorder
 
 if TYPE_CHECKING:
     from lusifer.api.backend import Backend
@@ -45,7 +46,7 @@ class LiveSimulator:
         self.config = config
         self.plan = plan
         self.backend = backend
-        self.calls = CallLayer(backend, config)
+        self.calls = CallLayer(backend, config, on_exchange=exchange_recorder())
         self.items = item_texts(plan.data.items)
         self.community = community_stats(plan.history)
         self.histories = histories_by_user(plan.history)

@@ -19,8 +19,9 @@
 5. parsing (:func:`lusifer.engine.validation.parse_json`) and the validators whose ``tasks`` include the
    request's task, merged into one :class:`~lusifer.api.validator.ValidationResult`;
 6. storing answers that passed validation in the cache (a rerun asks failed ones again);
-7. recording an :class:`~lusifer.api.exchange.Exchange` for ``on_exchange`` and the ``exchange_recorded``
-   hook — also for cache hits and for calls that failed for good, which then raise
+7. recording an :class:`~lusifer.api.exchange.Exchange` for ``on_exchange`` (the composition root adds
+   the ``exchange_recorded`` hook: :func:`lusifer.kernel.registry.exchange_recorder`) — also for cache
+   hits and for calls that failed for good, which then raise
    :class:`~lusifer.api.errors.BackendError`.
 """
 
@@ -44,7 +45,6 @@ from lusifer.engine.calls.cache import ResponseCache, cache_key
 from lusifer.engine.calls.costs import cost, price_for, price_table
 from lusifer.engine.calls.limiter import Limiter, Ticket
 from lusifer.engine.validation import parse_json
-from lusifer.kernel import registry
 from lusifer.keys import key_source
 
 if TYPE_CHECKING:
@@ -198,7 +198,7 @@ class CallLayer:
             if isinstance(error, AuthError):
                 error = self._refused = AuthError(self._refusal_advice(error))
             # Backends redact their messages; this second pass also covers third-party backends.
-            exchange.error = redact(str(error), self.backend._api_key)
+            exchange.error = redact(str(error), self.backend.api_key)
             exchange.latency_s = time.monotonic() - started
             self._record(exchange)
             raise _same_kind(error, exchange.error) from None
@@ -318,7 +318,7 @@ class CallLayer:
         backend = self.backend
         source = "no key was sent"
         if backend.key_name:
-            source = key_source(backend.key_name, backend._api_key, backend.key_env_variables)
+            source = key_source(backend.key_name, backend.api_key, backend.key_env_variables)
         return (
             f"{error}: the server refused the key from {source}; fix that key and rerun "
             "(the run stopped at this first refusal; completed work is kept)"
@@ -361,7 +361,6 @@ class CallLayer:
     def _record(self, exchange: Exchange) -> None:
         if self.on_exchange is not None:
             self.on_exchange(exchange)
-        registry.emit_exchange_recorded(exchange)
 
 
 def endpoint_name(backend: Backend) -> str:
