@@ -32,31 +32,13 @@ from lusifer.kernel.settings import load_config, validate_config
 from lusifer.runs.run_dir import config_snapshot
 from lusifer.runs.runner import check_resumable
 from lusifer.runs.session import open_session
-from lusifer.runs.store import RunStore
+from lusifer.runs.timeline import TimelineStore
 
 if TYPE_CHECKING:
     from lusifer.api.exchange import Exchange
     from lusifer.engine.requests import Interaction, ItemText
 
 T = TypeVar("T")
-
-
-class TimelineStore(RunStore):
-    """A run store that keeps every episode's profile states: online states get the next free step
-    number of their user, so episodes of the same user never overwrite each other."""
-
-    def __init__(self, run_dir: Path) -> None:
-        super().__init__(run_dir)
-        self._next_step: dict[str, int] = {}
-
-    def add_profile(self, state: ProfileState) -> None:
-        user = state.user_id
-        if user not in self._next_step:
-            self._next_step[user] = max((stored.step for stored in self.profiles(user)), default=-1) + 1
-        if state.source != "history":
-            state = replace(state, step=max(state.step, self._next_step[user]))
-        super().add_profile(state)
-        self._next_step[user] = max(self._next_step[user], state.step + 1)
 
 
 @dataclass

@@ -14,8 +14,8 @@ from pydantic import ValidationError
 
 from lusifer.api.errors import ConfigError
 from lusifer.api.settings import PLUGIN_MODELS, LusiferConfig
-from lusifer.config import load_config as load_layers
 from lusifer.kernel.registry import get_domain, settings_models
+from lusifer.kernel.settings import load_config as load_layers
 
 
 def load_config(

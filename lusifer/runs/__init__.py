@@ -1,1 +1,2 @@
-"""Simulation: the paper's two phases (evolving profiles, then feedback), online feedback, runs."""
+"""Runs: the composition root (:func:`lusifer.runs.session.open_session`), the run store, the runner,
+estimates, shard merges, progress and exports."""

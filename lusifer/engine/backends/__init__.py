@@ -1,1 +1,2 @@
-"""LLM backends: the built-in openai, anthropic and offline backends, and their shared contract."""
+"""The built-in LLM backends (openai, anthropic, offline) and what they share; the contract is
+:mod:`lusifer.api.backend`."""
