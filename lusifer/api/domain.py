@@ -40,10 +40,6 @@ class FeedbackScale:
     def contains(self, value: int) -> bool:
         return self.low <= value <= self.high
 
-    @property
-    def midpoint(self) -> float:
-        return (self.low + self.high) / 2
-
 
 STAR_RATING = FeedbackScale("rating", 1, 5, "an integer rating from 1 (strongly disliked) to 5 (loved it)")
 CLICK = FeedbackScale("binary", 0, 1, "1 if the user would click the item, 0 if they would skip it")

@@ -19,8 +19,6 @@ if TYPE_CHECKING:
 
     from lusifer.engine.calibration import Calibrator
 
-#: Calibrated variants shown beside each simulator, in report order.
-VARIANTS = ("raw", "user_moments", "isotonic_cv", "hybrid_cv")
 #: Column of the CF-only stack: what the hybrid reaches without the simulator.
 CF_STACK = "CFStack_cv"
 #: Baselines the hybrid stacks with the simulated rating.

@@ -1,6 +1,6 @@
 """Loading a run's configuration with what the plugins register.
 
-:func:`lusifer.kernel.settings.load_config` layers the sources; here the ``[plugins.<name>]`` sections are checked
+:func:`lusifer.config.load_config` layers the sources; here the ``[plugins.<name>]`` sections are checked
 against the models plugins register (``register_settings``) and the domain's first dataset fills in a
 missing ``dataset``. Everything that loads a configuration for a run calls :func:`load_config` below.
 """
@@ -14,8 +14,8 @@ from pydantic import ValidationError
 
 from lusifer.api.errors import ConfigError
 from lusifer.api.settings import PLUGIN_MODELS, LusiferConfig
+from lusifer.config import load_config as load_layers
 from lusifer.kernel.registry import get_domain, settings_models
-from lusifer.kernel.settings import load_config as load_layers
 
 
 def load_config(
@@ -23,7 +23,7 @@ def load_config(
     overrides: dict[str, Any] | None = None,
     environ: dict[str, str] | None = None,
 ) -> LusiferConfig:
-    """The configuration from all layers (see :func:`lusifer.kernel.settings.load_config`), plugin sections checked
+    """The configuration from all layers (see :func:`lusifer.config.load_config`), plugin sections checked
     by their registered models and the domain's default dataset filled in."""
     config = load_layers(config_file, overrides, environ, plugin_models=settings_models())
     return with_default_dataset(config)

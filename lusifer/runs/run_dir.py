@@ -51,13 +51,19 @@ def _redacted(value: Any) -> Any:
     return redact_credentials(value) if isinstance(value, str) else value
 
 
-def _without(snapshot: dict[str, Any], skipped: set[tuple[str, ...]], prefix: tuple[str, ...] = ()) -> dict[str, Any]:
+def is_resumable(path: tuple[str, ...]) -> bool:
+    """Whether the configuration key at ``path`` (or the section holding it) is in :data:`RESUMABLE_KEYS`."""
+    return any(path[: len(key)] == key for key in RESUMABLE_KEYS)
+
+
+def without_resumable(snapshot: dict[str, Any], prefix: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``snapshot`` without its resumable keys: what names a run and what a resumption must repeat."""
     kept = {}
     for key, value in snapshot.items():
         path = (*prefix, key)
-        if path in skipped:
+        if is_resumable(path):
             continue
-        kept[key] = _without(value, skipped, path) if isinstance(value, dict) else value
+        kept[key] = without_resumable(value, path) if isinstance(value, dict) else value
     return kept
 
 
@@ -65,7 +71,7 @@ def default_run_dir(config: LusiferConfig) -> Path:
     """``runs/<domain>-<dataset>-<backend>-<model>-<8 hex digits of the resumable configuration>``."""
     from lusifer.kernel.registry import get_domain
 
-    settings = _without(config_snapshot(config), set(RESUMABLE_KEYS))
+    settings = without_resumable(config_snapshot(config))
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
     dataset = config.dataset or get_domain(config.domain).datasets[0]
     parts = [config.domain, dataset, config.backend.name, config.backend.model or "default", digest]

@@ -36,7 +36,7 @@ from lusifer.runs.exports import (
     write_text_atomically,
 )
 from lusifer.runs.lock import LOCK_FILE, RunLock
-from lusifer.runs.run_dir import RESUMABLE_KEYS, config_snapshot, default_run_dir
+from lusifer.runs.run_dir import config_snapshot, default_run_dir, without_resumable
 from lusifer.runs.session import RunPlan, Session, open_session
 from lusifer.runs.store import STORE_FILE, RunStore
 
@@ -78,15 +78,17 @@ def check_resumable(store: RunStore, snapshot: dict[str, Any]) -> None:
         )
 
 
-def config_differences(old: dict[str, Any], new: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[str]:
+def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Dotted keys whose values differ between two configuration snapshots, except resumable keys."""
+    return _differences(without_resumable(old), without_resumable(new))
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[str]:
     found = []
     for key in sorted(set(old) | set(new)):
         path = (*prefix, key)
-        if path in RESUMABLE_KEYS or path[:1] in RESUMABLE_KEYS:
-            continue
         if isinstance(old.get(key), dict) and isinstance(new.get(key), dict):
-            found.extend(config_differences(old[key], new[key], path))
+            found.extend(_differences(old[key], new[key], path))
         elif old.get(key) != new.get(key):
             found.append(".".join(path))
     return found

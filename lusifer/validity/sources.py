@@ -152,26 +152,24 @@ class CountingBackend(Backend):
     def __init__(self, config: LusiferConfig, real_class: type[Backend], model: str) -> None:
         from lusifer.engine.backends.offline import OfflineBackend
         from lusifer.engine.calls.cache import ResponseCache
-        from lusifer.engine.calls.layer import CallLayer
 
         super().__init__(config.backend)
         self.offline = OfflineBackend(config.backend)
         self.real = (real_class.name, model)
         reads_cache = real_class.cacheable and config.cache.enabled and not config.cache.refresh
         self.cache = ResponseCache(config.cache.path) if reads_cache else None
-        # the answer-shaping settings, exactly as the real call layer puts them into its cache keys
-        self.parameters = CallLayer._parameters(SimpleNamespace(config=config, backend=SimpleNamespace(model=model)))
+        self.config = config
         # and the endpoint identity the real backend adds to them (its cache_identity reads only settings)
         identity = real_class.cache_identity(SimpleNamespace(config=config.backend))  # type: ignore[arg-type]
         self.endpoint = {} if config.cache.share_across_endpoints else identity
         self.calls = self.cached = self.prompt_tokens = self.completion_tokens = 0
 
     async def acomplete(self, request: LLMRequest) -> LLMResponse:
-        from lusifer.engine.calls.cache import cache_key
-        from lusifer.engine.calls.layer import estimate_tokens
+        from lusifer.engine.calls.layer import estimate_tokens, request_cache_key
         from lusifer.runs.estimate import PROFILE_COMPLETION_TOKENS, TOKENS_PER_RATING
 
-        if self.cache is not None and self.cache.get(cache_key(*self.real, request, self.parameters, self.endpoint)):
+        key = request_cache_key(self.config, *self.real, request, self.endpoint)  # exactly the call layer's key
+        if self.cache is not None and self.cache.get(key):
             self.cached += 1
         else:
             self.calls += 1

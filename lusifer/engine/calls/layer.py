@@ -143,20 +143,6 @@ class CallLayer:
         """Counters so far (calls, cache hits, retries, errors, tokens, cost, 429s)."""
         return self._stats
 
-    def _parameters(self) -> dict[str, Any]:
-        """The settings that shape an answer: recorded with each exchange and part of the cache key."""
-        settings = self.config.backend
-        return {
-            "model": self.backend.model,
-            "temperature": settings.temperature,
-            "seed": settings.seed,
-            "max_tokens": settings.max_tokens,
-            "logprobs": settings.logprobs,
-            "structured_output": settings.structured_output,
-            # Only in distribution mode, so that value-mode cache keys stay as they were.
-            **({"feedback_output": "distribution"} if self.config.run.feedback_output == "distribution" else {}),
-        }
-
     async def call(
         self, request: LLMRequest, validators: Sequence[Validator] = (), *, user_id: str | None = None
     ) -> CallResult:
@@ -170,7 +156,7 @@ class CallLayer:
         if self._refused is not None:
             raise self._refused
         started = time.monotonic()
-        parameters = self._parameters()
+        parameters = answer_parameters(self.config, self.backend.model)
         key = cache_key(self.backend.name, self.backend.model, request, parameters, self._endpoint)
         exchange = Exchange(
             task=request.task,
@@ -361,6 +347,29 @@ class CallLayer:
     def _record(self, exchange: Exchange) -> None:
         if self.on_exchange is not None:
             self.on_exchange(exchange)
+
+
+def answer_parameters(config: LusiferConfig, model: str) -> dict[str, Any]:
+    """The settings that shape an answer of ``model``: recorded with each exchange and part of the cache key."""
+    settings = config.backend
+    return {
+        "model": model,
+        "temperature": settings.temperature,
+        "seed": settings.seed,
+        "max_tokens": settings.max_tokens,
+        "logprobs": settings.logprobs,
+        "structured_output": settings.structured_output,
+        # Only in distribution mode, so that value-mode cache keys stay as they were.
+        **({"feedback_output": "distribution"} if config.run.feedback_output == "distribution" else {}),
+    }
+
+
+def request_cache_key(
+    config: LusiferConfig, backend: str, model: str, request: LLMRequest, endpoint: dict[str, Any]
+) -> str:
+    """The response-cache key the call layer uses for ``request`` to ``backend``/``model`` at ``endpoint``
+    (the backend's ``cache_identity()``, or ``{}`` when ``cache.share_across_endpoints`` is on)."""
+    return cache_key(backend, model, request, answer_parameters(config, model), endpoint)
 
 
 def endpoint_name(backend: Backend) -> str:
