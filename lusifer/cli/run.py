@@ -13,14 +13,6 @@ import click
 if TYPE_CHECKING:
     from lusifer.api.settings import LusiferConfig
 
-PAPER_PROTOCOL = {
-    "fold": "u1",
-    "history": 40,
-    "profile_batch": 10,
-    "context_items": 10,
-    "test_items": 10,
-    "require_text": True,
-}
 
 
 def data_options(function: Any) -> Any:
@@ -104,7 +96,9 @@ def simulation_config(options: dict[str, Any]) -> LusiferConfig:
 
     overrides = data_overrides(options)
     if options["protocol"] == "paper":
-        overrides["data"] = {**PAPER_PROTOCOL, **{k: v for k, v in overrides["data"].items() if v is not None}}
+        from lusifer.domains.movies.protocol import PAPER_DATA
+
+        overrides["data"] = {**PAPER_DATA, **{k: v for k, v in overrides["data"].items() if v is not None}}
     overrides["data"].update(
         history=options["history"],
         profile_batch=options["batch_size"],

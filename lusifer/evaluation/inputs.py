@@ -235,14 +235,14 @@ def paper_protocol(data_dir: Path | None, enrich_file: Path | None) -> tuple[pd.
 
     Test rows: ``u1.test`` restricted to movies with an overview, first 10 rows per user in file order.
     """
-    from lusifer.api.settings import DataConfig
+    from lusifer.domains.movies.protocol import PAPER_DATASET, PAPER_DOMAIN, paper_data_config
     from lusifer.engine.selection import protocol_slices
     from lusifer.kernel.registry import get_domain
 
     if enrich_file is None:
         raise DataError("--protocol paper needs --enrich-file (TMDB overviews decide the test items)")
-    config = DataConfig(path=data_dir, enrich_file=enrich_file, history=40, test_items=10, require_text=True)
-    domain = get_domain("movies")
-    dataset = domain.load("ml-100k", config)
-    history, test = protocol_slices(domain.split(dataset, "u1", 0), dataset.items, config)
+    config = paper_data_config(data_dir, enrich_file)
+    domain = get_domain(PAPER_DOMAIN)
+    dataset = domain.load(PAPER_DATASET, config)
+    history, test = protocol_slices(domain.split(dataset, config.fold, 0), dataset.items, config)
     return history, test

@@ -25,11 +25,10 @@ SIMULATED = "simulated_rating"
 
 def paper_items(data_dir: Path | None, enrich_file: Path | None) -> pd.DataFrame:
     """The ML-100K item table (titles and text) of the paper protocol."""
-    from lusifer.api.settings import DataConfig
+    from lusifer.domains.movies.protocol import PAPER_DATASET, PAPER_DOMAIN, paper_data_config
     from lusifer.kernel.registry import get_domain
 
-    config = DataConfig(path=data_dir, enrich_file=enrich_file, require_text=True)
-    return get_domain("movies").load("ml-100k", config).items
+    return get_domain(PAPER_DOMAIN).load(PAPER_DATASET, paper_data_config(data_dir, enrich_file)).items
 
 
 def recorded_data(
