@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from lusifer.api.settings import LusiferConfig
 
 
-
 def data_options(function: Any) -> Any:
     """Options shared by every command that loads data."""
     options = [
