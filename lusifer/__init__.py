@@ -33,6 +33,7 @@ from lusifer.api.settings import BackendConfig, DataConfig, LusiferConfig, Price
 from lusifer.api.validator import OutputError, ValidationResult, Validator
 from lusifer.api.validity import ValidityCheck, ValidityData
 from lusifer.api.version import __version__
+from lusifer.kernel import registry as _registry  # noqa: F401  (gives plugin_settings the registered models)
 
 if TYPE_CHECKING:
     from lusifer.download import MARKER, download, unpacking_into

@@ -8,6 +8,7 @@ rejected everywhere, plugin sections included.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -205,7 +206,19 @@ class LusiferConfig(Section):
         return _plugin_model(self._plugin_models, name).model_validate(self.plugins.get(name, {}))
 
 
+_default_plugin_models: Callable[[], SettingsModels] | None = None
+
+
+def provide_plugin_models(source: Callable[[], SettingsModels]) -> None:
+    """Where :meth:`LusiferConfig.plugin_settings` finds the section models of a configuration that was
+    built without them (e.g. ``DataConfig()`` in a test); the kernel registers its registry here."""
+    global _default_plugin_models
+    _default_plugin_models = source
+
+
 def _plugin_model(models: SettingsModels | None, name: str) -> type[BaseModel]:
+    if models is None and _default_plugin_models is not None:
+        models = _default_plugin_models()
     if models is None:
         raise ConfigError(
             f"the settings of plugin section '{name}' are unknown here: load the configuration with"

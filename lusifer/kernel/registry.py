@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from lusifer.api.errors import NotFoundError, PluginError
+from lusifer.api.settings import provide_plugin_models
 from lusifer.kernel.plugins import env_flag, forget_plugin_manager, get_plugin_manager
 
 if TYPE_CHECKING:
@@ -375,3 +376,6 @@ def exchange_recorder(on_exchange: Callable[[Exchange], None] | None = None) -> 
 
 def emit_run_finished(run: RunInfo, summary: RunSummary) -> None:
     get_plugin_manager().hook.run_finished(run=run, summary=summary)
+
+
+provide_plugin_models(settings_models)  # DataConfig().plugin_settings(name) finds the registered models

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lusifer.api.backend import LLMRequest, Message
+from lusifer import LLMRequest, Message
 from lusifer.engine.validation import feedback_schema
 
 KEY = "gm-test-key-0123456789"

@@ -9,10 +9,15 @@ import pytest
 from pydantic import SecretStr
 
 from gemini_fixtures import KEY, REQUEST
-from lusifer.api.backend import LLMRequest, LLMResponse
-from lusifer.api.errors import BackendError, KeyMissingError, RetryableError
-from lusifer.api.settings import BackendConfig
-from lusifer.engine.backends.errors import RateLimitedError
+from lusifer import (
+    BackendConfig,
+    BackendError,
+    KeyMissingError,
+    LLMRequest,
+    LLMResponse,
+    RateLimitedError,
+    RetryableError,
+)
 from lusifer.kernel.registry import get_backend
 from lusifer.keys import set_key
 from lusifer.testing import check_backend

@@ -11,8 +11,7 @@ from click.testing import CliRunner
 from pydantic import SecretStr
 
 from gemini_fixtures import KEY, REQUEST
-from lusifer.api.errors import BackendError
-from lusifer.api.exchange import Exchange
+from lusifer import BackendError, Exchange
 from lusifer.api.settings import BackendConfig, CacheConfig, LusiferConfig
 from lusifer.cli import cli, load_plugin_commands
 from lusifer.engine.calls import CallLayer, CallResult

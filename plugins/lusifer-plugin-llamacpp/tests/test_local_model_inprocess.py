@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lusifer.api.backend import LLMRequest, Message
-from lusifer.api.errors import BackendError
-from lusifer.api.settings import BackendConfig, LusiferConfig
+from lusifer import BackendConfig, BackendError, LLMRequest, LusiferConfig, Message
 from lusifer.engine.calls import CallLayer
 from lusifer.engine.validation import FeedbackValidator, feedback_schema
 from lusifer.testing.local_model import check_tiny_run, local_gguf, run_environment, run_kill_resume, tiny_run

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lusifer.api.domain import STAR_RATING
-from lusifer.api.errors import ConfigError, DataError, NotFoundError
-from lusifer.api.settings import DataConfig
+from lusifer import STAR_RATING, ConfigError, DataConfig, DataError, NotFoundError
 from lusifer.kernel.registry import get_domain
 from lusifer.testing import check_domain
 from lusifer_plugin_music.domain import MusicDomain

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lusifer.api.domain import CLICK
-from lusifer.api.errors import ConfigError, DataError, NotFoundError
-from lusifer.api.settings import DataConfig
+from lusifer import CLICK, ConfigError, DataConfig, DataError, NotFoundError
 from lusifer.kernel.registry import get_domain, template_dirs
 from lusifer.testing import check_domain
 from lusifer_plugin_news.domain import NewsDomain
