@@ -167,7 +167,7 @@ def test_installed_plugin_appears_and_broken_ones_only_warn(installed_plugins: N
 def test_installed_plugin_is_usable_by_name(installed_plugins: None) -> None:
     script = (
         "from lusifer.kernel.registry import get_domain, get_backend\n"
-        "from lusifer.config import DataConfig\n"
+        "from lusifer.api.settings import DataConfig\n"
         "data = get_domain('toy').load('toy-3', DataConfig())\n"
         "print(len(data.ratings), get_backend('echo').name)\n"
     )
