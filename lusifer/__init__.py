@@ -36,7 +36,8 @@ from lusifer.api.version import __version__
 from lusifer.kernel import registry as _registry  # noqa: F401  (gives plugin_settings the registered models)
 
 if TYPE_CHECKING:
-    from lusifer.download import MARKER, download, unpacking_into
+    from lusifer.download import MARKER, unpacking_into
+    from lusifer.download import download as download_file
     from lusifer.engine.backends.errors import (
         RETRYABLE_STATUSES,
         RateLimitedError,
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 #: Helpers imported on first use: name -> module.
 _LAZY = {
     "MARKER": "lusifer.download",
-    "download": "lusifer.download",
+    "download_file": "lusifer.download",  # not `download`: that name is the module lusifer.download
     "unpacking_into": "lusifer.download",
     "RETRYABLE_STATUSES": "lusifer.engine.backends.errors",
     "RateLimitedError": "lusifer.engine.backends.errors",
@@ -71,11 +72,15 @@ _LAZY = {
 }
 
 
+#: Exported names that differ from the helper's own name.
+_RENAMED = {"download_file": "download"}
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'lusifer' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), _RENAMED.get(name, name))
     globals()[name] = value
     return value
 
@@ -123,7 +128,7 @@ __all__ = [
     "ValidityData",
     "__version__",
     "data_cache_dir",
-    "download",
+    "download_file",
     "find_key",
     "hookimpl",
     "load_config",

@@ -15,7 +15,8 @@ import zlib
 from pathlib import Path
 
 from lusifer import MARKER as MARKER_SUFFIX
-from lusifer import DataError, data_cache_dir, download
+from lusifer import DataError, data_cache_dir
+from lusifer import download_file as download
 from lusifer_plugin_music.datasets import RemoteFile
 
 CHUNK = 1 << 20
