@@ -17,12 +17,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lusifer.backends.base import LLMRequest, Message
-from lusifer.backends.openai_backend import OpenAIBackend
-from lusifer.calls import CallLayer
-from lusifer.config import LusiferConfig
+from lusifer.api.backend import LLMRequest, Message
+from lusifer.api.settings import LusiferConfig
+from lusifer.engine.backends.openai_backend import OpenAIBackend
+from lusifer.engine.calls import CallLayer
+from lusifer.engine.validation import FeedbackValidator, feedback_schema
 from lusifer.testing.fake_servers import FakeOpenAIServer
-from lusifer.validation import FeedbackValidator, feedback_schema
 
 ITEM_IDS = [str(item_id) for item_id in range(1, 21)]
 REQUEST = LLMRequest(
@@ -99,9 +99,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--cap", type=int, default=16, help="server concurrency cap = max_concurrency")
     parser.add_argument("--latency", type=float, default=0.3)
-    parser.add_argument(
-        "--rpm", type=float, default=1800.0, help="requests per minute in the second scenario"
-    )
+    parser.add_argument("--rpm", type=float, default=1800.0, help="requests per minute in the second scenario")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         for name, rpm in (

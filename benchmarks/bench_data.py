@@ -19,10 +19,10 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
-from lusifer import selection
-from lusifer.config import DataConfig
+from lusifer.api.settings import DataConfig
 from lusifer.domains.movies.domain import MoviesDomain
 from lusifer.domains.movies.loading import clear_cache
+from lusifer.engine import selection
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ML_1M_SHAPE = (6040, 3706, 1_000_209)
@@ -30,9 +30,7 @@ REPEATS = 5
 T = TypeVar("T")
 
 
-def timed(
-    label: str, work: Callable[[], object], rows: list[tuple[str, float]], cold: bool = False
-) -> object:
+def timed(label: str, work: Callable[[], object], rows: list[tuple[str, float]], cold: bool = False) -> object:
     """Run ``work`` REPEATS times (clearing the load cache first when ``cold``); record the median."""
     seconds = []
     for _ in range(REPEATS):
@@ -86,10 +84,7 @@ def write_synthetic_1m(folder: Path, seed: int = 0) -> None:
     ]
     (folder / "users.dat").write_text("\n".join(lines) + "\n", encoding="latin-1")
     genres = ["Action", "Comedy", "Drama", "Thriller", "Romance", "Sci-Fi"]
-    lines = [
-        f"{m}::Movie {m} ({1919 + m % 82})::{genres[m % 6]}|{genres[(m * 7) % 6]}"
-        for m in range(1, movies + 1)
-    ]
+    lines = [f"{m}::Movie {m} ({1919 + m % 82})::{genres[m % 6]}|{genres[(m * 7) % 6]}" for m in range(1, movies + 1)]
     (folder / "movies.dat").write_text("\n".join(lines) + "\n", encoding="latin-1")
 
 
@@ -104,9 +99,7 @@ def bench_1m(rows: list[tuple[str, float]]) -> None:
         data = timed("synthetic ML-1M load, cold", lambda: domain.load("ml-1m", config), rows, cold=True)
         shape = (len(data.users), len(data.items), len(data.ratings))
         assert shape == ML_1M_SHAPE, shape
-        split = timed(
-            "synthetic ML-1M seeded 5-fold split (fold 1)", lambda: domain.split(data, "1", 0), rows
-        )
+        split = timed("synthetic ML-1M seeded 5-fold split (fold 1)", lambda: domain.split(data, "1", 0), rows)
         timed("synthetic ML-1M last-40 history", lambda: selection.last_n(split.train, 40), rows)
         timed(
             "synthetic ML-1M protocol slices (40 / 10)",
@@ -119,9 +112,7 @@ def main() -> None:
     rows: list[tuple[str, float]] = []
     bench_100k(rows)
     bench_1m(rows)
-    print(
-        f"Python {platform.python_version()}, pandas {pd.__version__}, numpy {np.__version__}, {platform.machine()}"
-    )
+    print(f"Python {platform.python_version()}, pandas {pd.__version__}, numpy {np.__version__}, {platform.machine()}")
     print(f"median of {REPEATS} runs (the generate row: one run)\n")
     print("| step | ms |\n| --- | ---: |")
     for label, seconds in rows:

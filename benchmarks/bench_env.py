@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from lusifer.backends.offline import OfflineBackend
+from lusifer.engine.backends.offline import OfflineBackend
+from lusifer.engine.simulator import Simulator
 from lusifer.envs.recommender import RecommenderEnv
-from lusifer.simulation.simulator import Simulator
 
 ML_1M_SHAPE = (6040, 3706, 1_000_209)
 GENRES = ("Action", "Adventure", "Comedy", "Drama", "Romance", "Sci-Fi", "Thriller", "Horror", "Crime", "War")
@@ -139,8 +139,8 @@ def bench_offline(folder: Path, history: int) -> str:
 
 def bench_vector(data_dir: Path, refresh_every: int) -> str:
     """One table row: ``VECTOR_USERS`` users stepping together against the slow fake OpenAI server."""
-    from lusifer.config import load_config
     from lusifer.envs.vector import RecommenderVectorEnv
+    from lusifer.kernel.settings import load_config
     from lusifer.testing.fake_servers import FakeOpenAIServer
 
     config = load_config(
@@ -214,8 +214,8 @@ SCALING_MAX_STEPS = 10
 def bench_scaling(data_dir: Path, users: int, overlap: bool) -> str:
     """One row: ``users`` users for ``SCALING_STEPS`` steps against the 300 ms fake server, with profile
     refreshes (every 10 interactions: every other step at K=5) and autoresets (episodes of 10 steps)."""
-    from lusifer.config import load_config
     from lusifer.envs.vector import RecommenderVectorEnv
+    from lusifer.kernel.settings import load_config
 
     config = load_config(
         overrides={"cache": {"enabled": False}, "prices": {"fake-model": {"input": 0.0, "output": 0.0}}}

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lusifer.evaluation.calibration import CrossFitMap, UserMoments
+from lusifer.engine.calibration import CrossFitMap, UserMoments
 from lusifer.evaluation.compute import metric_table, paired_difference, select_evaluators
 from lusifer.evaluation.inputs import paper_protocol, read_predictions
 from lusifer.evaluation.pipeline import evaluate

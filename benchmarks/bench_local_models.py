@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from lusifer.store import RunStore
+from lusifer.runs.store import RunStore
 from lusifer.testing.local_model import llama_cpp_server, run_environment
 
 REASK = "Your previous answer"

@@ -119,11 +119,12 @@ def scale(sizes: list[int]) -> None:
 def compare_estimates(pilot_users: int) -> None:
     from bench_throughput import fake_model, paper_config
 
-    from lusifer.config import load_config
-    from lusifer.simulation.estimate import estimate_run
-    from lusifer.simulation.estimate_calibration import calibration_from_store
-    from lusifer.simulation.runner import plan_run, run_simulation
-    from lusifer.store import RunStore
+    from lusifer.kernel.settings import load_config
+    from lusifer.runs.estimate import estimate_run
+    from lusifer.runs.estimate_calibration import calibration_from_store
+    from lusifer.runs.runner import run_simulation
+    from lusifer.runs.session import plan_run
+    from lusifer.runs.store import RunStore
     from lusifer.testing.fake_servers import FakeOpenAIServer
 
     print("| data | estimate | calls | prompt tokens | completion tokens | $ | load |")

@@ -38,11 +38,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_scale import REQUEST  # noqa: E402
 
-from lusifer.simulation.ray_executor import share  # noqa: E402
+from lusifer.runs.ray_executor import share  # noqa: E402
 
 
 def config_for(base_url: str, cap: int, latency: float, folder: str) -> Any:
-    from lusifer.config import LusiferConfig
+    from lusifer.api.settings import LusiferConfig
 
     return LusiferConfig.model_validate(
         {
@@ -54,9 +54,9 @@ def config_for(base_url: str, cap: int, latency: float, folder: str) -> Any:
 
 async def drive(config: Any, requests: int) -> tuple[float, int]:
     """Send ``requests`` feedback calls at once through one call layer; (seconds, 429s)."""
-    from lusifer.backends.openai_backend import OpenAIBackend
-    from lusifer.calls import CallLayer
-    from lusifer.validation import FeedbackValidator
+    from lusifer.engine.backends.openai_backend import OpenAIBackend
+    from lusifer.engine.calls import CallLayer
+    from lusifer.engine.validation import FeedbackValidator
 
     calls = CallLayer(OpenAIBackend(config.backend), config)
     try:
@@ -117,7 +117,7 @@ def whole_runs(caps: list[int], workers: int, latency: float) -> None:
     """One process against ``--executor ray`` on whole paper-protocol runs."""
     from bench_throughput import paper_config
 
-    from lusifer.simulation.runner import run_simulation
+    from lusifer.runs.runner import run_simulation
 
     print("| C | executor | calls | seconds | calls/s | share of C/L | exports as one process | load |")
     print("|---|---|---|---|---|---|---|---|")

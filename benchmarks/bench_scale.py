@@ -6,8 +6,8 @@ One call layer with ``max_concurrency = C`` sends ``--seconds`` x C / latency fe
 through the real ``openai`` SDK, for each C of ``--caps`` and each client:
 
 - **sdk default**: the SDK's own HTTP client (httpx, at most 100 kept-alive connections), as before;
-- **lean**: :func:`lusifer.backends.http_pool.http_client` — pools sized to C, split into shards of at
-  most :data:`~lusifer.backends.http_pool.CONNECTIONS_PER_SHARD` connections.
+- **lean**: :func:`lusifer.engine.backends.http_pool.http_client` — pools sized to C, split into shards of at
+  most :data:`~lusifer.engine.backends.http_pool.CONNECTIONS_PER_SHARD` connections.
 
 Share of C/L is calls/s divided by the ideal C / latency. CPU per call is the client process's CPU time
 (user + system) over the calls.
@@ -31,11 +31,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from lusifer.backends.base import LLMRequest, Message
-from lusifer.backends.openai_backend import OpenAIBackend
-from lusifer.calls import CallLayer
-from lusifer.config import LusiferConfig
-from lusifer.validation import FeedbackValidator, feedback_schema
+from lusifer.api.backend import LLMRequest, Message
+from lusifer.api.settings import LusiferConfig
+from lusifer.engine.backends.openai_backend import OpenAIBackend
+from lusifer.engine.calls import CallLayer
+from lusifer.engine.validation import FeedbackValidator, feedback_schema
 
 ITEM_IDS = [str(item_id) for item_id in range(1, 11)]
 REQUEST = LLMRequest(
@@ -61,7 +61,7 @@ def _default_sdk_client(backend: OpenAIBackend) -> None:
     """Give ``backend`` the SDK's own HTTP client (the call path before the lean one)."""
     import openai
 
-    from lusifer.backends.base import sdk_timeout
+    from lusifer.api.backend import sdk_timeout
 
     backend._client = openai.AsyncOpenAI(
         api_key="not-needed", base_url=backend.config.base_url, max_retries=0, timeout=sdk_timeout(backend.config)
@@ -117,10 +117,11 @@ def compare_estimate(pilot_users: int) -> None:
     """Print estimate vs actual for the paper protocol, uncalibrated and calibrated on a pilot run."""
     from bench_throughput import fake_model, paper_config
 
-    from lusifer.simulation.estimate import estimate_run
-    from lusifer.simulation.estimate_calibration import calibration_from_store
-    from lusifer.simulation.runner import plan_run, run_simulation
-    from lusifer.store import RunStore
+    from lusifer.runs.estimate import estimate_run
+    from lusifer.runs.estimate_calibration import calibration_from_store
+    from lusifer.runs.runner import run_simulation
+    from lusifer.runs.session import plan_run
+    from lusifer.runs.store import RunStore
     from lusifer.testing.fake_servers import FakeOpenAIServer
 
     with tempfile.TemporaryDirectory() as folder, FakeOpenAIServer(fake_model([]), latency=0.02) as server:

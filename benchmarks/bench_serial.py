@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from lusifer.cli.run import PAPER_PROTOCOL
-from lusifer.config import load_config
-from lusifer.simulation.runner import run_simulation
-from lusifer.store import RunStore
+from lusifer.kernel.settings import load_config
+from lusifer.runs.runner import run_simulation
+from lusifer.runs.store import RunStore
 from lusifer.testing.fake_behaviours import SerialModel, is_profile_request
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply, example_for_schema
 

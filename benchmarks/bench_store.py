@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lusifer.store import RunStore
+from lusifer.runs.store import RunStore
 
 
 def measure(users: int, items: int, folder: Path) -> tuple[float, float]:

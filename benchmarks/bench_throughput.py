@@ -46,18 +46,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lusifer.backends.base import LLMRequest, Message
-from lusifer.backends.offline import build_profile, rate
-from lusifer.backends.openai_backend import OpenAIBackend
-from lusifer.calls import CallLayer
+from lusifer.api.backend import LLMRequest, Message
+from lusifer.api.domain import STAR_RATING
+from lusifer.api.prompt_context import FeedbackContext, ProfileContext
+from lusifer.api.settings import LusiferConfig
 from lusifer.cli.run import PAPER_PROTOCOL
-from lusifer.config import LusiferConfig, load_config
-from lusifer.domains.base import STAR_RATING
-from lusifer.prompt_context import FeedbackContext, ProfileContext
-from lusifer.registry import template_dirs
-from lusifer.simulation.inputs import histories_by_user, item_texts, user_info_of
-from lusifer.simulation.runner import plan_run, run_simulation
-from lusifer.store import RunStore
+from lusifer.engine.backends.offline import build_profile, rate
+from lusifer.engine.backends.openai_backend import OpenAIBackend
+from lusifer.engine.calls import CallLayer
+from lusifer.engine.inputs import histories_by_user, item_texts, user_info_of
+from lusifer.kernel.registry import template_dirs
+from lusifer.kernel.settings import load_config
+from lusifer.runs.runner import run_simulation
+from lusifer.runs.session import plan_run
+from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -407,7 +409,7 @@ def _memory_mb(field: str) -> float:
 
 def scale_child(folder: Path, users: int) -> dict[str, float]:
     """In this (fresh) process: prepare the data, run offline, re-export; time and memory of each."""
-    from lusifer.simulation.exports import write_exports
+    from lusifer.runs.exports import write_exports
 
     config = load_config(
         None,

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from lusifer.api.validity import PERMUTED, USER_MEAN
 from lusifer.cli.run import PAPER_PROTOCOL
-from lusifer.config import load_config
 from lusifer.evaluation.inputs import paper_protocol
-from lusifer.validity.base import PERMUTED, USER_MEAN
+from lusifer.kernel.settings import load_config
 from lusifer.validity.battery import add_references, select_checks, validate
 from lusifer.validity.ranking import CANDIDATES
 from lusifer.validity.report import check_table, plot_evolution, plot_statistic, write_validity

@@ -1,10 +1,11 @@
-"""Configuration as pydantic models, layered: defaults < ``lusifer.toml`` < ``LUSIFER_*`` env < CLI flags.
+"""Configuration layering: defaults < ``lusifer.toml`` < ``LUSIFER_*`` env < CLI flags.
 
 Environment variables address any key: ``LUSIFER_<SECTION>__<KEY>`` (e.g. ``LUSIFER_BACKEND__MODEL``)
 or ``LUSIFER_<KEY>`` for top-level keys (``LUSIFER_SEED``). Process switches such as
 ``LUSIFER_DEBUG`` or ``LUSIFER_DATA_DIR`` are not configuration keys and are skipped here.
-Unknown keys are rejected everywhere, including plugin sections ``[plugins.<name>]``, which are
-validated by the model the plugin registers through ``register_settings``.
+The sections themselves are the models of :mod:`lusifer.api.settings`; plugin sections
+``[plugins.<name>]`` are checked against the models in ``plugin_models``, which the kernel passes
+(:func:`lusifer.kernel.settings.load_config`, the loader everything else calls).
 """
 
 from __future__ import annotations
@@ -13,31 +14,16 @@ import logging
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import ValidationError
 
-from lusifer.errors import ConfigError
-from lusifer.validation import PROFILE_MIN_WORDS
+from lusifer.api.errors import ConfigError
+from lusifer.api.settings import PLUGIN_MODELS, LusiferConfig, SettingsModels, renamed_keys_upgraded
 
 _log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_FILE = "lusifer.toml"
-#: Renamed keys, old -> new: the old names still work in every layer, with a one-line warning.
-RENAMED_KEYS: dict[tuple[str, str], tuple[str, str]] = {
-    ("data", "profile_batch"): ("data", "profile_step_size"),
-    ("run", "rating_batch"): ("run", "items_per_call"),
-    ("run", "batch"): ("run", "vendor_batch"),
-}
 ENV_PREFIX = "LUSIFER_"
 #: ``LUSIFER_*`` variables that are process switches, not configuration keys.
 PROCESS_VARIABLES = {
@@ -50,209 +36,11 @@ PROCESS_VARIABLES = {
     "DATA_DIR",
     "TEST_GGUF",  # the real-model tests' GGUF file (lusifer.testing.local_model)
     "REQUIRE_LOCAL_MODEL",
-    "PROGRESS_INTERVAL",  # seconds between progress lines in logs (lusifer.simulation.progress_lines)
+    "PROGRESS_INTERVAL",  # seconds between progress lines in logs (lusifer.runs.progress_lines)
     "REQUIRE_BROWSER",  # CI: the run explorer's browser test fails instead of skipping without Chromium
     "EXPLORER_SCREENSHOT",  # where the browser test saves its screenshot of the run explorer
     "SHARED_DIR",  # the tests' shared data folder (tests/conftest.py)
 }
-
-
-class Section(BaseModel):
-    """Base of every configuration section: unknown keys are errors, and so is a boolean for a number."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        # pydantic reads ``users = true`` as 1; a number setting given true/false is a mistake.
-        if isinstance(value, bool) and info.field_name is not None:
-            annotation = str(cls.model_fields[info.field_name].annotation)
-            if ("int" in annotation or "float" in annotation) and "bool" not in annotation:
-                raise ValueError(f"expected a number, got {str(value).lower()}")
-        return value
-
-
-class DataConfig(Section):
-    """Which data to load and how to cut it into histories and test items."""
-
-    path: Path | None = Field(None, description="An already-unpacked official dataset folder (--data-dir).")
-    enrich_file: Path | None = Field(None, description="CSV of extra item text keyed by item id.")
-    fold: str | None = Field(None, description="Split to use (ML-100K: u1..u5, ua, ub; others: 1..5).")
-    history: int = Field(40, ge=1, description="Last N training ratings per user for the profile phase.")
-    profile_step_size: int = Field(10, ge=1, description="History items folded into the profile per step.")
-    context_items: int = Field(10, ge=0, description="Last k rated items shown when rating.")
-    test_items: int | None = Field(10, ge=1, description="First k test rows per user (None: all).")
-    require_text: bool = Field(False, description="Keep only test items that have rich text (overview).")
-    #: The run's ``[plugins.*]`` sections, so that ``Domain.load`` can read its own settings.
-    _plugin_sections: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
-
-    def plugin_settings(self, name: str) -> BaseModel:
-        """The validated settings of plugin section ``name`` in the run's configuration (``--config``,
-        ``LUSIFER_PLUGINS__*`` variables and flags included); defaults when the section is absent."""
-        from lusifer.registry import settings_models
-
-        return settings_models().get(name).model_validate(self._plugin_sections.get(name, {}))
-
-
-class BackendConfig(Section):
-    """Which LLM backend answers, and how the call layer treats it."""
-
-    name: str = "offline"
-    model: str | None = None
-    base_url: str | None = None
-    base_urls: list[str] | None = Field(
-        None,
-        min_length=1,
-        description="Replicas of one model (e.g. one server per node): Ray worker i calls base_urls[i % n].",
-    )
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
-    seed: int | None = None
-    max_tokens: int = Field(1024, ge=1)
-    logprobs: bool = False
-    timeout: float = Field(60.0, gt=0, description="Seconds per call.")
-    max_retries: int = Field(5, ge=0)
-    max_concurrency: int = Field(8, ge=1, description="Requests in flight at once.")
-    requests_per_minute: float | None = Field(None, gt=0)
-    tokens_per_minute: float | None = Field(None, gt=0)
-    structured_output: Literal["auto", "json_schema", "json_object_schema", "json_object", "tools", "none"] = Field(
-        "auto", description="'auto' negotiates the richest mode the server accepts; any other forces that mode."
-    )
-    api: Literal["chat", "responses"] = Field(
-        "chat",
-        description="OpenAI: 'responses' sends single calls through the Responses API (json_schema output; "
-        "batch mode keeps Chat Completions).",
-    )
-
-    @model_validator(mode="after")
-    def _first_replica_by_default(self) -> BackendConfig:
-        if self.base_urls and self.base_url is None:
-            self.base_url = self.base_urls[0]  # what a single process (and the driver's checks) talks to
-        return self
-
-
-class CacheConfig(Section):
-    """The content-addressed response cache."""
-
-    enabled: bool = True
-    refresh: bool = Field(False, description="Ignore cached answers but store the new ones.")
-    path: Path | None = Field(None, description="SQLite file (default: <user dir>/cache.sqlite).")
-    share_across_endpoints: bool = Field(
-        False, description="Serve one server's cached answers for another (replicas of one model)."
-    )
-
-
-class RunConfig(Section):
-    """What a run simulates and where it writes."""
-
-    out: Path | None = None
-    users: int | None = Field(None, ge=1, description="Simulate the first N users.")
-    user_ids: list[str] | None = None
-    concurrency: int = Field(8, ge=1, description="Users simulated at once.")
-    items_per_call: int = Field(20, ge=1, description="Items rated per feedback call.")
-    validation_retries: int = Field(3, ge=0, description="Re-asks for items missing or invalid.")
-    refresh_every: int = Field(10, ge=1, description="Online use: refresh the profile every m interactions.")
-    budget_usd: float | None = Field(None, gt=0)
-    calibrator: Path | None = None
-    feedback_output: Literal["value", "distribution"] = Field(
-        "value", description="'distribution': also keep a probability per scale point of each rating."
-    )
-    vendor_batch: bool = Field(False, description="Send requests through the vendor's batch API (half price, slower).")
-    batch_poll: float = Field(30.0, gt=0, description="Seconds between two status requests of a batch.")
-    shard: str | None = Field(
-        None, pattern=r"^[1-9][0-9]*/[1-9][0-9]*$", description="'i/n': simulate only shard i of n (1 <= i <= n)."
-    )
-    executor: Literal["local", "ray"] = Field(
-        "local", description="'ray': simulate the users on Ray workers (the lusifer[ray] extra), one store."
-    )
-    workers: int | None = Field(None, ge=1, description="Ray workers (default: the cluster's CPUs).")
-    ray_address: str | None = Field(None, description="Ray cluster to join (default: a local one is started).")
-
-    @field_validator("shard")
-    @classmethod
-    def _shard_in_range(cls, shard: str | None) -> str | None:
-        if shard is not None:
-            index, count = (int(part) for part in shard.split("/"))
-            if index > count:
-                raise ValueError(f"shard {shard}: i must be between 1 and n")
-        return shard
-
-
-class ValidationConfig(Section):
-    """How strictly answers are checked; a domain may ask for more (``Domain.profile_min_words``)."""
-
-    profile_min_words: int = Field(
-        PROFILE_MIN_WORDS, ge=0, description="Words a profile needs at least (the domain may require more)."
-    )
-
-
-class Price(Section):
-    """USD per million tokens."""
-
-    input: float = Field(ge=0)
-    output: float = Field(ge=0)
-
-
-class LusiferConfig(Section):
-    """The whole configuration of a Lusifer run."""
-
-    domain: str = "movies"
-    dataset: str | None = Field(None, description="Dataset of the domain (default: the domain's first).")
-    seed: int = 0
-    prompts_dir: Path | None = None
-    data: DataConfig = DataConfig()
-    backend: BackendConfig = BackendConfig()
-    cache: CacheConfig = CacheConfig()
-    run: RunConfig = RunConfig()
-    validation: ValidationConfig = ValidationConfig()
-    prices: dict[str, Price] = {}
-    plugins: dict[str, dict[str, Any]] = {}
-
-    @model_validator(mode="before")
-    @classmethod
-    def _upgrade_renamed_keys(cls, data: Any) -> Any:
-        return renamed_keys_upgraded(data, "configuration") if isinstance(data, dict) else data
-
-    @field_validator("plugins")
-    @classmethod
-    def _validate_plugin_sections(cls, sections: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        from lusifer.registry import settings_models
-
-        models = settings_models()
-        validated = {}
-        for name, values in sections.items():
-            model = models.get(name)  # NotFoundError lists the known sections
-            try:
-                validated[name] = model.model_validate(values).model_dump()
-            except ValidationError as error:
-                problems = "; ".join(
-                    f"plugins.{name}.{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
-                    for item in error.errors()
-                )
-                raise ConfigError(f"invalid configuration: {problems}") from None
-        return validated
-
-    @model_validator(mode="after")
-    def _share_plugin_sections(self) -> LusiferConfig:
-        self.data._plugin_sections = self.plugins
-        return self
-
-    def with_defaults(self) -> LusiferConfig:
-        """This configuration with the domain's default dataset filled in when none is named."""
-        if self.dataset is not None:
-            return self
-        from lusifer.registry import get_domain
-
-        datasets = get_domain(self.domain).datasets
-        if not datasets:
-            raise ConfigError(f"domain '{self.domain}' names no dataset: pass --dataset")
-        return self.model_copy(update={"dataset": datasets[0]})
-
-    def plugin_settings(self, name: str) -> BaseModel:
-        """The validated settings of plugin section ``name`` (defaults when the section is absent)."""
-        from lusifer.registry import settings_models
-
-        return settings_models().get(name).model_validate(self.plugins.get(name, {}))
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -315,13 +103,15 @@ def load_config(
     config_file: Path | None = None,
     overrides: dict[str, Any] | None = None,
     environ: dict[str, str] | None = None,
+    plugin_models: SettingsModels | None = None,
 ) -> LusiferConfig:
-    """Build the configuration from all layers.
+    """Build the configuration from all layers (no default dataset filled in: the kernel does that).
 
     :param config_file: explicit ``--config`` file; otherwise ``./lusifer.toml`` if it exists.
     :param overrides: values from CLI flags (highest priority), nested like the TOML file;
         ``None`` values are ignored so unset flags do not mask lower layers.
     :param environ: environment to read ``LUSIFER_*`` from (default: ``os.environ``).
+    :param plugin_models: the models of the ``[plugins.*]`` sections; None leaves them unchecked.
     """
     layers: dict[str, Any] = {}
     if config_file is None and Path(DEFAULT_CONFIG_FILE).is_file():
@@ -333,34 +123,9 @@ def load_config(
     flags = renamed_keys_upgraded(_drop_none(overrides or {}), "configuration")
     layers = deep_merge(layers, flags)
     try:
-        config = LusiferConfig.model_validate(layers)
+        return LusiferConfig.model_validate(layers, context={PLUGIN_MODELS: plugin_models})
     except ValidationError as error:
         raise ConfigError(_describe(error, config_file, from_env, flags)) from None
-    return config.with_defaults()
-
-
-def renamed_keys_upgraded(layer: dict[str, Any], source: str, env_prefix: str | None = None) -> dict[str, Any]:
-    """``layer`` with the old names of :data:`RENAMED_KEYS` replaced by the new ones (a warning each).
-
-    :param source: where the layer comes from, for the warning (a file name, ``environment``).
-    :param env_prefix: names keys as ``LUSIFER_*`` variables in the warning.
-    :raises ConfigError: the layer sets a key under both names.
-    """
-
-    def name(section: str, key: str) -> str:
-        return f"{env_prefix}{section.upper()}__{key.upper()}" if env_prefix else f"{section}.{key}"
-
-    for (section, old), (_, new) in RENAMED_KEYS.items():
-        values = layer.get(section)
-        if not isinstance(values, dict) or old not in values:
-            continue
-        if new in values:
-            both = f"{name(section, old)} and {name(section, new)}"
-            raise ConfigError(f"{source}: {both} are one setting: keep only {name(section, new)}")
-        _log.warning("%s: %s is deprecated, use %s", source, name(section, old), name(section, new))
-        values = {(new if key == old else key): value for key, value in values.items()}
-        layer = {**layer, section: values}
-    return layer
 
 
 def _drop_none(values: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from lusifer.errors import DataError
+from lusifer.api.errors import DataError
 
 if TYPE_CHECKING:
     from rich.progress import Progress

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
-from lusifer.errors import KeyMissingError, LusiferError, NotFoundError
+from lusifer.api.errors import KeyMissingError, LusiferError, NotFoundError
 from lusifer.paths import user_dir
 
 #: Environment variable consulted for each well-known key name.
@@ -109,9 +107,7 @@ def _variables(name: str, env_variables: Sequence[str]) -> tuple[str, ...]:
     return (ENV_VARIABLES[name],) if name in ENV_VARIABLES else ()
 
 
-def find_key(
-    name: str, explicit: str | SecretStr | None = None, env_variables: Sequence[str] = ()
-) -> SecretStr | None:
+def find_key(name: str, explicit: str | SecretStr | None = None, env_variables: Sequence[str] = ()) -> SecretStr | None:
     """The key ``name`` by lookup order, or None.
 
     :param env_variables: variables to try in order after the stored key (default: the well-known one
@@ -149,45 +145,3 @@ def key_source(name: str, key: SecretStr | None, env_variables: Sequence[str] = 
         if os.environ.get(variable) == value:
             return f"the environment variable {variable}"
     return "the --key option"
-
-
-#: Query parameters of a URL whose values are credentials.
-SECRET_QUERY_PARAMETERS = frozenset(
-    {"api_key", "api-key", "apikey", "key", "token", "access_token", "auth", "password", "secret", "sig", "signature"}
-)
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]*[^\s'\"<>.,;:)]")
-_BASIC_AUTH = re.compile(r"(?i)(basic\s+)[A-Za-z0-9+/=]{6,}")
-
-
-def redact_url(url: str) -> str:
-    """``url`` without credentials: ``user:password@`` and secret query values become ``***``.
-
-    ``http://user:pass@host:8000/v1?api_key=sk-1&x=2`` -> ``http://***@host:8000/v1?api_key=***&x=2``.
-    The endpoint identity (scheme, host, port, path, other parameters) is kept.
-    """
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-    except ValueError:
-        return url
-    if "@" in netloc:
-        netloc = "***@" + netloc.rsplit("@", 1)[1]
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(name.lower() in SECRET_QUERY_PARAMETERS for name, _ in pairs):
-            query = urlencode(
-                [(name, "***" if name.lower() in SECRET_QUERY_PARAMETERS else value) for name, value in pairs],
-                safe="*",
-            )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def redact_credentials(text: str) -> str:
-    """``text`` with every URL passed through :func:`redact_url` and HTTP Basic credentials hidden.
-
-    The one helper for credentials that are not API keys (keys have their own redaction): used for
-    ``config.json``, the run store and error messages.
-    """
-    text = _URL.sub(lambda match: redact_url(match.group(0)), text)
-    return _BASIC_AUTH.sub(lambda match: match.group(1) + "***", text)

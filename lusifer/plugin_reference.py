@@ -24,39 +24,39 @@ CLASS_SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "Domains",
         "A domain plugin subclasses `Domain` and returns `Dataset` and `Split` objects.",
         (
-            "lusifer.domains.base:Domain",
-            "lusifer.domains.base:FeedbackScale",
-            "lusifer.domains.base:Dataset",
-            "lusifer.domains.base:Split",
-            "lusifer.config:DataConfig",
+            "lusifer.api.domain:Domain",
+            "lusifer.api.domain:FeedbackScale",
+            "lusifer.api.domain:Dataset",
+            "lusifer.api.domain:Split",
+            "lusifer.api.settings:DataConfig",
         ),
     ),
     (
         "Backends",
         "A backend plugin subclasses `Backend`; Lusifer creates it with a `BackendConfig` and the key.",
         (
-            "lusifer.backends.base:Backend",
-            "lusifer.backends.base:LLMRequest",
-            "lusifer.backends.base:Message",
-            "lusifer.backends.base:LLMResponse",
-            "lusifer.backends.base:Usage",
-            "lusifer.config:BackendConfig",
-            "lusifer.config:Price",
+            "lusifer.api.backend:Backend",
+            "lusifer.api.backend:LLMRequest",
+            "lusifer.api.backend:Message",
+            "lusifer.api.backend:LLMResponse",
+            "lusifer.api.backend:Usage",
+            "lusifer.api.settings:BackendConfig",
+            "lusifer.api.settings:Price",
         ),
     ),
     (
         "Validators and evaluators",
         "",
         (
-            "lusifer.validation:Validator",
-            "lusifer.validation:ValidationResult",
-            "lusifer.evaluation.metrics:Evaluator",
+            "lusifer.api.validator:Validator",
+            "lusifer.api.validator:ValidationResult",
+            "lusifer.api.evaluator:Evaluator",
         ),
     ),
     (
         "Lifecycle events",
         "What `run_started`, `exchange_recorded` and `run_finished` receive.",
-        ("lusifer.run_info:RunInfo", "lusifer.run_info:RunSummary", "lusifer.exchange:Exchange"),
+        ("lusifer.api.run_info:RunInfo", "lusifer.api.run_info:RunSummary", "lusifer.api.exchange:Exchange"),
     ),
 )
 #: Kernel scales a domain can use as they are.
@@ -87,7 +87,7 @@ HELPERS = (
     "lusifer.download:download",
     "lusifer.download:unpacking_into",
     "lusifer.paths:data_cache_dir",
-    "lusifer.registry:unknown_name_message",
+    "lusifer.kernel.registry:unknown_name_message",
 )
 
 
@@ -261,7 +261,7 @@ def _class_section(reference: str) -> list[str]:
 
 
 def _hooks() -> list[str]:
-    from lusifer import hookspecs
+    from lusifer.api import hookspecs
 
     lines = ["## Hooks", "", _doc(hookspecs), ""]
     for name in hookspecs.hook_names():
@@ -275,15 +275,15 @@ def _template_context() -> list[str]:
     """The variables of each task's template: the fields of its typed context, and the filters."""
     import jinja2
 
-    from lusifer.prompt_context import TASK_CONTEXTS, context_models
-    from lusifer.templates import template_environment
+    from lusifer.api.prompt_context import TASK_CONTEXTS, context_models
+    from lusifer.engine.templates import template_environment
 
     lines = [
         "## Prompt templates",
         "",
         "Templates are `<domain folder>/<task>.j2` files (folder: `Domain.template_folder`, default the "
         "domain's name), falling back to `default/<task>.j2`. A template's variables are the fields of "
-        "its task's typed context (`lusifer.prompt_context`); the `system` template of each task renders "
+        "its task's typed context (`lusifer.api.prompt_context`); the `system` template of each task renders "
         "with the same variables as the task. Undefined variables are errors (`StrictUndefined`). "
         "Guide: [prompts.md](prompts.md).",
         "",
@@ -303,13 +303,13 @@ def _template_context() -> list[str]:
 
 
 def _context_fields(model: Any) -> list[str]:
-    from lusifer.prompt_context import field_descriptions
+    from lusifer.api.prompt_context import field_descriptions
 
     return [f"- `{name}: {annotation}` — {description}" for name, annotation, description in field_descriptions(model)]
 
 
 def _errors() -> list[str]:
-    from lusifer import errors
+    from lusifer.api import errors
 
     lines = ["## Errors", "", _doc(errors), ""]
     for name in ERRORS:
@@ -335,7 +335,7 @@ def _helpers() -> list[str]:
 
 def render_reference() -> str:
     """The whole of ``docs/plugins/reference.md``."""
-    from lusifer.domains import base
+    from lusifer.api import domain as base
 
     lines = [
         "# Plugin reference",

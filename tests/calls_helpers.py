@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lusifer.backends.base import LLMRequest, Message
-from lusifer.calls import CallLayer
-from lusifer.config import LusiferConfig
-from lusifer.exchange import Exchange
+from lusifer.api.backend import LLMRequest, Message
+from lusifer.api.exchange import Exchange
+from lusifer.api.settings import LusiferConfig
+from lusifer.engine.calls import CallLayer
+from lusifer.engine.validation import FeedbackValidator, ProfileValidator, feedback_schema
 from lusifer.testing.contracts import sample_feedback_context
-from lusifer.validation import FeedbackValidator, ProfileValidator, feedback_schema
 
 #: A key that must never show up anywhere Lusifer writes.
 SECRET = "sk-test-SECRET-0123456789abcdef"
@@ -22,14 +22,10 @@ FAST = {"backoff_base": 0.01, "backoff_max": 0.05}
 def make_config(tmp_path: Path, **backend: Any) -> LusiferConfig:
     """A configuration whose cache lives in ``tmp_path``; ``backend`` overrides ``[backend]`` keys."""
     settings = {"max_retries": 3, "timeout": 5.0, **backend}
-    return LusiferConfig.model_validate(
-        {"backend": settings, "cache": {"path": str(tmp_path / "cache.sqlite")}}
-    )
+    return LusiferConfig.model_validate({"backend": settings, "cache": {"path": str(tmp_path / "cache.sqlite")}})
 
 
-def feedback_request(
-    item_ids: tuple[str, ...] = ("10", "20"), text: str = "Rate these movies."
-) -> LLMRequest:
+def feedback_request(item_ids: tuple[str, ...] = ("10", "20"), text: str = "Rate these movies.") -> LLMRequest:
     """A feedback request on a 1-5 scale for ``item_ids``."""
     context = sample_feedback_context(item_ids)
     return LLMRequest(

@@ -50,9 +50,7 @@ def write_100k(folder: Path) -> Path:
 def write_1m(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "users.dat").write_text("1::F::1::10::48067\n2::M::56::16::70072\n")
-    movies = (
-        "1::Toy Story (1995)::Animation|Children's|Comedy\n2::Star Wars: Episode IV (1977)::Action|Sci-Fi\n"
-    )
+    movies = "1::Toy Story (1995)::Animation|Children's|Comedy\n2::Star Wars: Episode IV (1977)::Action|Sci-Fi\n"
     (folder / "movies.dat").write_bytes(movies.encode("latin-1"))
     (folder / "ratings.dat").write_text("1::1::5::978300760\n1::2::3::978302109\n2::2::4::978301968\n")
     return folder
@@ -97,9 +95,7 @@ def serve(respond: Responder) -> Iterator[tuple[str, list[str]]]:
 
 
 def files_responder(files: dict[str, bytes]) -> Callable[..., tuple[int, dict[str, str], bytes]]:
-    def respond(
-        path: str, query: dict[str, list[str]], headers: dict[str, str]
-    ) -> tuple[int, dict[str, str], bytes]:
+    def respond(path: str, query: dict[str, list[str]], headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         if path in files:
             return 200, {"Content-Type": "application/zip"}, files[path]
         return 404, {}, b"not found"

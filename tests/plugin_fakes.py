@@ -6,7 +6,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from lusifer import hookimpl
-from lusifer.domains.base import STAR_RATING, Dataset, Domain, Split
+from lusifer.api.domain import STAR_RATING, Dataset, Domain, Split
 
 
 class ShelfSettings(BaseModel, extra="forbid"):

@@ -11,11 +11,11 @@ import pytest
 from calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config
 from pydantic import SecretStr
 
-from lusifer.backends.anthropic_backend import AnthropicBackend
-from lusifer.backends.errors import AuthError
-from lusifer.backends.factory import create_backend
-from lusifer.errors import BackendError, KeyMissingError
-from lusifer.exchange import Exchange
+from lusifer.api.errors import BackendError, KeyMissingError
+from lusifer.api.exchange import Exchange
+from lusifer.engine.backends.anthropic_backend import AnthropicBackend
+from lusifer.engine.backends.errors import AuthError
+from lusifer.runs.backend_factory import create_backend
 from lusifer.testing.fake_servers import REDACTED, FakeAnthropicServer, FakeReply
 
 ANSWER = json.dumps({"ratings": {"10": 5, "20": 1}})
@@ -27,9 +27,7 @@ def server() -> FakeAnthropicServer:
         yield fake
 
 
-def _call(
-    server: FakeAnthropicServer, tmp_path: Path, exchanges: list[Exchange] | None = None, **backend: object
-):
+def _call(server: FakeAnthropicServer, tmp_path: Path, exchanges: list[Exchange] | None = None, **backend: object):
     config = make_config(tmp_path, name="anthropic", base_url=server.base_url, **backend)
 
     async def go():
@@ -59,9 +57,7 @@ def test_success_forces_the_schema_tool(server: FakeAnthropicServer, tmp_path: P
     assert "temperature" not in body  # API version 2026-10-21 rejects sampling parameters
 
 
-def test_without_structured_output_the_text_block_is_the_answer(
-    server: FakeAnthropicServer, tmp_path: Path
-) -> None:
+def test_without_structured_output_the_text_block_is_the_answer(server: FakeAnthropicServer, tmp_path: Path) -> None:
     result, _ = _call(server, tmp_path, structured_output="none")
     assert "tools" not in server.requests[-1].json and result.validation.ok
 

@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 from calls_helpers import VALIDATORS, make_config
 
-from lusifer.backends.base import LLMRequest, Message
-from lusifer.backends.factory import create_backend
-from lusifer.backends.offline import OfflineBackend, Taste, parse_profile, read_item, render_profile
-from lusifer.calls import CallLayer
-from lusifer.config import BackendConfig
-from lusifer.domains.base import CLICK, STAR_RATING, FeedbackScale
-from lusifer.errors import BackendError
-from lusifer.prompt_context import TASK_CONTEXTS, ItemView, PromptContext
-from lusifer.validation import feedback_schema, profile_schema
+from lusifer.api.backend import LLMRequest, Message
+from lusifer.api.domain import CLICK, STAR_RATING, FeedbackScale
+from lusifer.api.errors import BackendError
+from lusifer.api.prompt_context import TASK_CONTEXTS, ItemView, PromptContext
+from lusifer.api.settings import BackendConfig
+from lusifer.engine.backends.offline import OfflineBackend, Taste, parse_profile, read_item, render_profile
+from lusifer.engine.calls import CallLayer
+from lusifer.engine.validation import feedback_schema, profile_schema
+from lusifer.runs.backend_factory import create_backend
 
 STARS = STAR_RATING
 CLICKS = CLICK
@@ -123,9 +123,7 @@ def test_profile_record_round_trips() -> None:
         taste.add(read_item(ItemView.model_validate(_item(item_id))), rating)
     again = parse_profile(render_profile(taste, STARS, "movie"))
     assert (
-        again.count == 4
-        and again.mean == pytest.approx(3.5)
-        and again.spread == pytest.approx(taste.spread, abs=0.01)
+        again.count == 4 and again.mean == pytest.approx(3.5) and again.spread == pytest.approx(taste.spread, abs=0.01)
     )
     assert {name: (tally.count, round(tally.total, 2)) for name, tally in again.genres.items()} == {
         "comedy": (2, 9.0),
@@ -150,9 +148,7 @@ def test_feedback_follows_the_profile_and_is_valid() -> None:
     )[-1]["profile"]
     ids = ["c9", "h9", "d9", "c8"]
     ratings = _feedback(profile, ids)["ratings"]
-    assert list(ratings) == ids and all(
-        isinstance(value, int) and 1 <= value <= 5 for value in ratings.values()
-    )
+    assert list(ratings) == ids and all(isinstance(value, int) and 1 <= value <= 5 for value in ratings.values())
     assert ratings["c9"] > ratings["h9"]
 
 
@@ -165,9 +161,7 @@ def test_feedback_is_deterministic_and_seeds_only_break_ties() -> None:
 
 
 def test_binary_scale_answers_zero_or_one() -> None:
-    profile = _profile([[_rated("c", 1, "1"), _rated("h", 0, "2"), _rated("c", 1, "3")]], CLICKS)[-1][
-        "profile"
-    ]
+    profile = _profile([[_rated("c", 1, "1"), _rated("h", 0, "2"), _rated("c", 1, "3")]], CLICKS)[-1]["profile"]
     ratings = _feedback(profile, ["c5", "h5", "d5"], CLICKS, user_stats={"mean": 0.6, "count": 3})["ratings"]
     assert set(ratings.values()) <= {0, 1} and ratings["c5"] >= ratings["h5"]
 

@@ -11,11 +11,11 @@ import pytest
 from calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config
 from pydantic import SecretStr
 
-from lusifer.backends.errors import AuthError
-from lusifer.backends.factory import create_backend
-from lusifer.backends.openai_backend import OpenAIBackend
-from lusifer.errors import BackendError, KeyMissingError
-from lusifer.exchange import Exchange
+from lusifer.api.errors import BackendError, KeyMissingError
+from lusifer.api.exchange import Exchange
+from lusifer.engine.backends.errors import AuthError
+from lusifer.engine.backends.openai_backend import OpenAIBackend
+from lusifer.runs.backend_factory import create_backend
 from lusifer.testing.fake_servers import REDACTED, FakeOpenAIServer, FakeReply
 
 ANSWER = json.dumps({"ratings": {"10": 4, "20": 2}})
@@ -27,9 +27,7 @@ def server() -> FakeOpenAIServer:
         yield fake
 
 
-def _call(
-    server: FakeOpenAIServer, tmp_path: Path, exchanges: list[Exchange] | None = None, **backend: object
-):
+def _call(server: FakeOpenAIServer, tmp_path: Path, exchanges: list[Exchange] | None = None, **backend: object):
     config = make_config(tmp_path, name="openai", base_url=server.base_url, **backend)
 
     async def go():
@@ -56,17 +54,10 @@ def test_success_sends_a_strict_json_schema(server: FakeOpenAIServer, tmp_path: 
     assert body["messages"][0] == {"role": "system", "content": "You are a movie watcher. Answer in JSON."}
     response_format = body["response_format"]
     assert response_format["type"] == "json_schema"
-    assert (
-        response_format["json_schema"]["name"] == "feedback"
-        and response_format["json_schema"]["strict"] is True
-    )
+    assert response_format["json_schema"]["name"] == "feedback" and response_format["json_schema"]["strict"] is True
     assert response_format["json_schema"]["schema"]["required"] == ["ratings"]
     (exchange,) = exchanges
-    assert (
-        exchange.user_id == "7"
-        and exchange.attempts == 1
-        and exchange.parsed == {"ratings": {"10": 4, "20": 2}}
-    )
+    assert exchange.user_id == "7" and exchange.attempts == 1 and exchange.parsed == {"ratings": {"10": 4, "20": 2}}
     assert exchange.parameters == {
         "model": "gpt-4o-mini",
         "temperature": 0.2,
@@ -79,9 +70,7 @@ def test_success_sends_a_strict_json_schema(server: FakeOpenAIServer, tmp_path: 
 
 
 @pytest.mark.parametrize(("mode", "expected"), [("json_object", {"type": "json_object"}), ("none", None)])
-def test_other_structured_output_modes(
-    server: FakeOpenAIServer, tmp_path: Path, mode: str, expected: object
-) -> None:
+def test_other_structured_output_modes(server: FakeOpenAIServer, tmp_path: Path, mode: str, expected: object) -> None:
     _call(server, tmp_path, structured_output=mode)
     assert server.requests[-1].json.get("response_format") == expected
 
@@ -89,9 +78,7 @@ def test_other_structured_output_modes(
 def test_logprobs_are_returned(server: FakeOpenAIServer, tmp_path: Path) -> None:
     result, _ = _call(server, tmp_path, logprobs=True)
     assert server.requests[-1].json["logprobs"] is True
-    assert (
-        result.response.logprobs and "".join(entry["token"] for entry in result.response.logprobs) == ANSWER
-    )
+    assert result.response.logprobs and "".join(entry["token"] for entry in result.response.logprobs) == ANSWER
 
 
 def test_rate_limit_waits_for_retry_after(server: FakeOpenAIServer, tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lusifer.errors import DataError, NotFoundError
-from lusifer.evaluation.baselines import BASELINES, predict_baselines
+from lusifer.api.errors import DataError, NotFoundError
+from lusifer.engine.baselines import BASELINES, predict_baselines
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 ML_100K = SHARED / "data" / "ml-100k"
@@ -41,8 +41,7 @@ def test_paper_protocol_rows_are_the_recorded_rows(paper_predictions) -> None:
     recorded = pd.read_csv(RECORDED_100K)
     assert len(test) == 4292 and test["user_id"].nunique() == 459
     assert (
-        test[["user_id", "item_id", "rating"]].to_numpy()
-        == recorded[["user_id", "movie_id", "rating"]].to_numpy()
+        test[["user_id", "item_id", "rating"]].to_numpy() == recorded[["user_id", "movie_id", "rating"]].to_numpy()
     ).all()
 
 
@@ -74,9 +73,7 @@ def test_baselines_are_seeded_and_ignore_training_row_order() -> None:
     train, test = _toy()
     first = predict_baselines(train, test, seed=3)
     assert list(first.columns) == list(BASELINES)
-    pd.testing.assert_frame_equal(
-        first, predict_baselines(train.sample(frac=1, random_state=5), test, seed=3)
-    )
+    pd.testing.assert_frame_equal(first, predict_baselines(train.sample(frac=1, random_state=5), test, seed=3))
     assert not np.allclose(first["SVD"], predict_baselines(train, test, ["SVD"], seed=4)["SVD"])
     assert np.isfinite(first.to_numpy()).all(), "unknown users fall back to defaults, never NaN"
 

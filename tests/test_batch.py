@@ -11,11 +11,12 @@ import pytest
 from click.testing import CliRunner
 from simulation_fakes import ScriptedModel, intended_rating, malformed, missing_two
 
+from lusifer.api.settings import LusiferConfig
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import LusiferConfig, load_config
-from lusifer.registry import get_backend
-from lusifer.simulation.runner import run_simulation
-from lusifer.store import RunStore
+from lusifer.kernel.registry import get_backend
+from lusifer.kernel.settings import load_config
+from lusifer.runs.runner import run_simulation
+from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer, FakeReply, FakeServer
 
 SERVERS = {"openai": FakeOpenAIServer, "anthropic": FakeAnthropicServer}

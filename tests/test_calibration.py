@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lusifer.errors import DataError, NotFoundError
-from lusifer.evaluation.baselines import predict_baselines
-from lusifer.evaluation.calibration import (
+from lusifer.api.errors import DataError, NotFoundError
+from lusifer.engine.baselines import predict_baselines
+from lusifer.engine.calibration import (
     CALIBRATED,
     CrossFitMap,
     Hybrid,
@@ -30,8 +30,7 @@ def _world(seed: int = 0, users: int = 120, items: int = 150) -> tuple[pd.DataFr
         chosen = rng.choice(items, 50, replace=False)
         truth = np.clip(np.round(3.5 + user_bias[user] + item_bias[chosen] + rng.normal(0, 0.7, 50)), 1, 5)
         rows += [
-            (user + 1, int(item) + 1, float(value), index)
-            for index, (item, value) in enumerate(zip(chosen, truth))
+            (user + 1, int(item) + 1, float(value), index) for index, (item, value) in enumerate(zip(chosen, truth))
         ]
     table = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
     history = table[table["timestamp"] < 40].reset_index(drop=True)
@@ -73,13 +72,9 @@ def test_label_free_calibrator_never_reads_test_labels(world) -> None:
     calibrator = UserMoments()
     reference = calibrator.fit(test, history).apply(test, history)[CALIBRATED]
     shuffled = test.assign(rating=np.random.default_rng(1).permutation(test["rating"].to_numpy()))
-    assert np.array_equal(
-        UserMoments().fit(shuffled, history).apply(shuffled, history)[CALIBRATED], reference
-    )
+    assert np.array_equal(UserMoments().fit(shuffled, history).apply(shuffled, history)[CALIBRATED], reference)
     unlabeled = test.drop(columns="rating")
-    assert np.array_equal(
-        UserMoments().fit(unlabeled, history).apply(unlabeled, history)[CALIBRATED], reference
-    )
+    assert np.array_equal(UserMoments().fit(unlabeled, history).apply(unlabeled, history)[CALIBRATED], reference)
     assert np.array_equal(UserMoments().cross_fit_predict(shuffled, history), reference)
 
 

@@ -14,20 +14,21 @@ import pytest
 from calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_config
 from pydantic import SecretStr
 
-from lusifer.backends.base import LLMRequest, Usage
-from lusifer.backends.errors import redact, retry_after_seconds
-from lusifer.backends.offline import OfflineBackend
-from lusifer.backends.openai_backend import OpenAIBackend
-from lusifer.calls import CallLayer, CallResult
-from lusifer.calls.costs import cost, price_for
-from lusifer.calls.limiter import TokenBucket
-from lusifer.config import LusiferConfig, Price
-from lusifer.errors import BackendError, BudgetExceededError
-from lusifer.exchange import Exchange
-from lusifer.hookspecs import hookimpl
-from lusifer.plugins import get_plugin_manager
+from lusifer.api.backend import LLMRequest, Usage
+from lusifer.api.errors import BackendError, BudgetExceededError
+from lusifer.api.exchange import Exchange
+from lusifer.api.hookspecs import hookimpl
+from lusifer.api.settings import LusiferConfig, Price
+from lusifer.api.validator import ValidationResult, Validator
+from lusifer.engine.backends.errors import redact, retry_after_seconds
+from lusifer.engine.backends.offline import OfflineBackend
+from lusifer.engine.backends.openai_backend import OpenAIBackend
+from lusifer.engine.calls import CallLayer, CallResult
+from lusifer.engine.calls.costs import cost, price_for
+from lusifer.engine.calls.limiter import TokenBucket
+from lusifer.kernel.plugins import get_plugin_manager
+from lusifer.kernel.registry import exchange_recorder
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
-from lusifer.validation import ValidationResult, Validator
 
 
 def _calls(
@@ -38,9 +39,7 @@ def _calls(
     async def go():
         calls = layer(OpenAIBackend(config.backend, SecretStr(SECRET)), config, exchanges)
         try:
-            results = await asyncio.gather(
-                *(calls.call(request, VALIDATORS, **kwargs) for request in requests)
-            )
+            results = await asyncio.gather(*(calls.call(request, VALIDATORS, **kwargs) for request in requests))
             return list(results), calls.stats
         finally:
             await calls.aclose()
@@ -66,9 +65,7 @@ def test_second_identical_call_is_a_cache_hit(tmp_path: Path) -> None:
     assert second.response.text == first.response.text and second.validation.value == first.validation.value
     assert [exchange.cache_hit for exchange in exchanges] == [False, True, False, False]
     assert (
-        exchanges[1].attempts == 0
-        and exchanges[1].cost_usd == 0
-        and exchanges[1].cache_key == exchanges[0].cache_key
+        exchanges[1].attempts == 0 and exchanges[1].cost_usd == 0 and exchanges[1].cache_key == exchanges[0].cache_key
     )
 
 
@@ -104,9 +101,7 @@ def test_concurrency_limit_is_honoured(tmp_path: Path) -> None:
 
 def test_server_concurrency_cap_answers_429_and_the_layer_recovers(tmp_path: Path) -> None:
     with FakeOpenAIServer(latency=0.05, max_concurrency=2) as server:
-        config = make_config(
-            tmp_path, name="openai", base_url=server.base_url, max_concurrency=4, max_retries=10
-        )
+        config = make_config(tmp_path, name="openai", base_url=server.base_url, max_concurrency=4, max_retries=10)
         config.cache.enabled = False
         results, stats = _calls(config, [feedback_request()] * 8)
         assert server.rejected > 0 and stats.rate_limited == server.rejected
@@ -213,7 +208,7 @@ def test_exchanges_reach_the_lifecycle_hook(tmp_path: Path) -> None:
     config = make_config(tmp_path)
 
     async def go() -> None:
-        calls = CallLayer(OfflineBackend(config.backend), config)
+        calls = CallLayer(OfflineBackend(config.backend), config, on_exchange=exchange_recorder())
         await calls.call(dataclasses.replace(feedback_request(), context=None), VALIDATORS)
         await calls.aclose()
 

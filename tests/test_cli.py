@@ -9,7 +9,7 @@ import sys
 
 from click.testing import CliRunner
 
-from lusifer import __version__
+from lusifer.api.version import __version__
 from lusifer.cli import cli, load_plugin_commands
 
 HEAVY = ("pandas", "openai", "anthropic", "surprise", "gymnasium", "matplotlib", "scipy", "httpx")

@@ -55,9 +55,7 @@ def test_enrich_writes_a_file_that_loading_picks_up(tmp_path: Path, isolated_use
     missing_key = _run("enrich", "ml-100k", "--data-dir", str(folder))
     assert missing_key.exit_code == 1 and "lusifer keys set tmdb" in missing_key.output
     with serve(FakeTMDB()) as (url, _):
-        result = _run(
-            "enrich", "ml-100k", "--data-dir", str(folder), "--api-url", f"{url}/3", TMDB_API_KEY=TMDB_KEY
-        )
+        result = _run("enrich", "ml-100k", "--data-dir", str(folder), "--api-url", f"{url}/3", TMDB_API_KEY=TMDB_KEY)
     assert result.exit_code == 0, result.output
     assert "matched 3 of 4 movies (2 with an overview); unmatched 1" in result.output
     assert TMDB_KEY not in result.output

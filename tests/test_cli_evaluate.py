@@ -209,9 +209,7 @@ def test_errors_are_one_line_and_name_the_file_or_column(tmp_path: Path) -> None
     no_truth = _error("evaluate", "--predictions", str(path), "--column", "sim", "--truth", "stars")
     assert "missing truth column 'stars'" in no_truth
     pd.DataFrame({"user_id": [1], "rating": [4], "sim": [4]}).to_csv(tmp_path / "q.csv", index=False)
-    assert "missing column item_id" in _error(
-        "evaluate", "--predictions", str(tmp_path / "q.csv"), "--column", "sim"
-    )
+    assert "missing column item_id" in _error("evaluate", "--predictions", str(tmp_path / "q.csv"), "--column", "sim")
     assert "run directory not found" in _error("evaluate", str(tmp_path / "no-run"))
     assert "either RUN_DIR or --predictions" in _error("evaluate")
     assert "--column" in _error("evaluate", "--predictions", str(path))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from lusifer.domains.movies.domain import MoviesDomain
-from lusifer.simulation.requests import CatalogueItem, Interaction, RequestBuilder
-from lusifer.templates import brief, template_environment
+from lusifer.engine.requests import CatalogueItem, Interaction, RequestBuilder
+from lusifer.engine.templates import brief, template_environment
 
 LONG = (
     "Heat (1995). Genres: Action, Crime, Thriller. Overview: Obsessive master thief Neil McCauley leads a "

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lusifer.config import env_overrides, load_config
-from lusifer.errors import ConfigError
+from lusifer.api.errors import ConfigError
+from lusifer.config import env_overrides
+from lusifer.kernel.settings import load_config
 
 
 def test_layers_override_in_order(tmp_path, monkeypatch) -> None:

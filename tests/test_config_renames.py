@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from lusifer.api.errors import ConfigError
+from lusifer.api.settings import RENAMED_KEYS, load_config
 from lusifer.cli import cli, load_plugin_commands
 from lusifer.cli.run import SIMULATION_FLAGS, simulation_config, simulation_options
-from lusifer.config import RENAMED_KEYS, load_config
-from lusifer.errors import ConfigError
-from lusifer.simulation.run_dir import default_run_dir
-from lusifer.store import RunStore
+from lusifer.runs.run_dir import default_run_dir
+from lusifer.runs.store import RunStore
 
 OLD = {"data": {"profile_batch": 5}, "run": {"rating_batch": 3, "batch": True}}
 NEW = {"data": {"profile_step_size": 5}, "run": {"items_per_call": 3, "vendor_batch": True}}

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lusifer.backends.base import Backend, LLMResponse
-from lusifer.config import BackendConfig, DataConfig
-from lusifer.registry import get_backend, get_domain
+from lusifer.api.backend import Backend, LLMResponse
+from lusifer.api.settings import BackendConfig, DataConfig
+from lusifer.kernel.registry import get_backend, get_domain
 from lusifer.testing import check_backend, check_domain
 from lusifer.testing.fake_servers import FakeOpenAIServer
 

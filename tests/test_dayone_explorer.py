@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.store import RunStore
+from lusifer.runs.store import RunStore
 
 #: Set by CI, so that a missing browser fails the browser test instead of skipping it.
 REQUIRE_BROWSER = os.environ.get("LUSIFER_REQUIRE_BROWSER") == "1"
@@ -128,8 +128,8 @@ def test_the_page_renders_a_users_timeline_in_a_headless_browser(explored_run: P
 
 
 def test_profile_text_cannot_end_the_data_block(tmp_path: Path) -> None:
+    from lusifer.api.run_info import ProfileState
     from lusifer.evaluation.explorer import write_explorer
-    from lusifer.store import ProfileState
 
     hostile = "Likes </script><script>alert(1)</script> films & <b>bold</b> claims."
     store = RunStore(tmp_path)

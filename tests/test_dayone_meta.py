@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from movies_fakes import spec_for, write_100k, zip_folder
 
+from lusifer.api.errors import DataError
 from lusifer.domains.movies.download import fetch
-from lusifer.errors import DataError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -77,7 +77,7 @@ def test_docs_site_lists_every_page_and_builds_strictly(tmp_path: Path) -> None:
 
 
 def test_the_test_switches_are_not_configuration_keys(tmp_path: Path) -> None:
-    from lusifer.config import load_config
+    from lusifer.kernel.settings import load_config
 
     switches = {"LUSIFER_SHARED_DIR": str(tmp_path), "LUSIFER_REQUIRE_BROWSER": "1"}
     with pytest.MonkeyPatch.context() as patch:

@@ -11,11 +11,11 @@ from calls_helpers import VALIDATORS, feedback_request, layer, make_config
 from click.testing import CliRunner
 from pydantic import SecretStr
 
-from lusifer.backends.errors import EndpointUnreachableError
-from lusifer.backends.openai_backend import OpenAIBackend
+from lusifer.api.exchange import Exchange
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.exchange import Exchange
-from lusifer.store import RunStore
+from lusifer.engine.backends.errors import EndpointUnreachableError
+from lusifer.engine.backends.openai_backend import OpenAIBackend
+from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply, example_for_schema
 
 SECRET = "sk-offline-test-0123456789"

@@ -24,8 +24,8 @@ def test_run_writes_progress_lines_when_stderr_is_a_pipe(ml100k: Path, tmp_path:
 def test_live_bar_shows_the_run_directory_retries_and_failures(tmp_path: Path) -> None:
     from rich.console import Console
 
-    from lusifer.exchange import Exchange
-    from lusifer.simulation.progress import RunProgress
+    from lusifer.api.exchange import Exchange
+    from lusifer.runs.progress import RunProgress
 
     screen = io.StringIO()
     console = Console(file=screen, force_terminal=True, width=220, color_system=None)

@@ -83,8 +83,8 @@ def test_template_syntax_error_is_one_line(ml100k: Path, tmp_path: Path) -> None
 
 
 def test_a_domain_not_yet_registered_may_be_named(tmp_path: Path) -> None:
-    from lusifer.errors import ConfigError
-    from lusifer.templates import check_prompts_dir
+    from lusifer.api.errors import ConfigError
+    from lusifer.engine.templates import check_prompts_dir
 
     folder = _prompts(tmp_path, {"books/feedback.j2": "Rate."})
     with pytest.raises(ConfigError, match="books/feedback.j2 is not a template a run uses"):

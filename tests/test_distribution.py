@@ -16,11 +16,11 @@ from calls_helpers import feedback_request, layer, make_config
 from click.testing import CliRunner
 from pydantic import SecretStr
 
-from lusifer.backends.anthropic_backend import AnthropicBackend
-from lusifer.backends.openai_backend import OpenAIBackend
+from lusifer.api.settings import LusiferConfig
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import LusiferConfig
-from lusifer.distributions import (
+from lusifer.engine.backends.anthropic_backend import AnthropicBackend
+from lusifer.engine.backends.openai_backend import OpenAIBackend
+from lusifer.engine.distributions import (
     DistributionReader,
     discretised_normal,
     distribution_request,
@@ -31,7 +31,7 @@ from lusifer.distributions import (
 from lusifer.envs.dynamics import DistributionSampler
 from lusifer.envs.recommender import RecommenderEnv
 from lusifer.evaluation.scoring import scores
-from lusifer.store import RunStore
+from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer, FakeReply
 
 SERVED = {"10": {1: 0.05, 2: 0.10, 3: 0.20, 4: 0.40, 5: 0.25}, "20": {1: 0.30, 2: 0.50, 3: 0.20, 4: 0.0, 5: 0.0}}

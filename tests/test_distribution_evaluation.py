@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.evaluation.calibration import load_calibrator
+from lusifer.engine.calibration import load_calibrator
 from lusifer.evaluation.pipeline import evaluate
 from lusifer.evaluation.report import write_report
 from lusifer.evaluation.scoring import _row_terms, _scored, _weighted_metrics, distribution_metrics, scores

@@ -19,15 +19,15 @@ from click.testing import CliRunner
 from pydantic import SecretStr
 from simulation_fakes import good_answer, requested_ids, requested_schema
 
-from lusifer.backends.base import LLMRequest
-from lusifer.backends.openai_backend import OpenAIBackend
+from lusifer.api.backend import LLMRequest
+from lusifer.api.errors import ConfigError
+from lusifer.api.prompt_context import FeedbackScale
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import load_config
-from lusifer.distributions import DistributionReader, distribution_request, verbalised_answer_tokens
-from lusifer.errors import ConfigError
-from lusifer.prompt_context import FeedbackScale
-from lusifer.simulation.estimate import estimate_run
-from lusifer.simulation.runner import plan_run
+from lusifer.engine.backends.openai_backend import OpenAIBackend
+from lusifer.engine.distributions import DistributionReader, distribution_request, verbalised_answer_tokens
+from lusifer.kernel.settings import load_config
+from lusifer.runs.estimate import estimate_run
+from lusifer.runs.session import plan_run
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 
 Token = tuple[str, dict[str, float] | None]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lusifer.hookspecs import hook_names
-from lusifer.prompt_context import context_models
+from lusifer.api.hookspecs import hook_names
+from lusifer.api.prompt_context import context_models
 
 REPO = Path(__file__).resolve().parents[1]
 HOOKS_DOC = REPO / "docs" / "plugins" / "hooks.md"
@@ -38,7 +38,7 @@ PROMPTS_DOC = REPO / "docs" / "plugins" / "prompts.md"
 
 def _prompt_doc_sections() -> dict[str, set[str]]:
     """The ``- `name``` entries under each heading, by the context classes the heading names."""
-    import lusifer.prompt_context as contexts
+    import lusifer.api.prompt_context as contexts
 
     sections: dict[str, set[str]] = {}
     for heading, body in re.findall(r"^#{2,3} (.+)\n((?:(?!#{2,3} ).*\n?)*)", PROMPTS_DOC.read_text(), re.MULTILINE):
@@ -61,7 +61,7 @@ def test_every_prompt_context_field_is_documented(model: type) -> None:
 
 
 def test_documented_prompt_fields_exist() -> None:
-    import lusifer.prompt_context as contexts
+    import lusifer.api.prompt_context as contexts
 
     for name, entries in _prompt_doc_sections().items():
         model = getattr(contexts, name)
@@ -72,7 +72,7 @@ def test_documented_prompt_fields_exist() -> None:
 def test_every_template_filter_is_documented() -> None:
     import jinja2
 
-    from lusifer.templates import template_environment
+    from lusifer.engine.templates import template_environment
 
     text = PROMPTS_DOC.read_text().split("## Filters", 1)[1].split("\n## ", 1)[0]
     own = set(template_environment().filters) - set(jinja2.Environment().filters)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from movies_fakes import files_responder, serve
 
+from lusifer.api.errors import DataError
 from lusifer.download import Digest, DownloadError, digest_of, download, unpacking_into
-from lusifer.errors import DataError
 
 BODY = bytes(range(256)) * 5000  # 1.2 MiB: more than one chunk
 

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
+from lusifer.api.errors import ConfigError
 from lusifer.envs import env_id, register_envs
 from lusifer.envs.encoders import HashingEncoder, SentenceTransformerEncoder, make_encoder
 from lusifer.envs.recommender import RecommenderEnv
 from lusifer.envs.rewards import check_reward, choose, default_threshold
 from lusifer.envs.vector import RecommenderVectorEnv
-from lusifer.errors import ConfigError
-from lusifer.store import RunStore
+from lusifer.runs.store import RunStore
 
 REPO = Path(__file__).resolve().parents[1]
 ML_100K = REPO.parent / "shared" / "data" / "ml-100k"
@@ -317,7 +317,7 @@ def test_custom_encoder_object(make_env) -> None:
 
 def test_vector_env_sends_the_users_calls_as_one_concurrent_batch(ml100k: Path) -> None:
     """Against a slow fake OpenAI server, the N users' feedback requests are in flight together."""
-    from lusifer.config import LusiferConfig
+    from lusifer.api.settings import LusiferConfig
     from lusifer.testing.fake_servers import FakeOpenAIServer
 
     users = ["1", "2", "3", "4"]

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
+from lusifer.api.errors import ConfigError
 from lusifer.envs.features import FEATURE_NAMES, top_scored
 from lusifer.envs.recommender import RecommenderEnv
-from lusifer.errors import ConfigError
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lusifer.backends.offline import LEAVE_REASONS
-from lusifer.config import LusiferConfig
+from lusifer.api.errors import ConfigError
+from lusifer.api.settings import LusiferConfig
+from lusifer.engine.backends.offline import LEAVE_REASONS
 from lusifer.envs.leave import LeaveValidator
 from lusifer.envs.recommender import RecommenderEnv
-from lusifer.errors import ConfigError
-from lusifer.store import RunStore
+from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply, example_for_schema
 
 
@@ -139,7 +139,7 @@ def test_an_unusable_leave_answer_is_asked_again_then_reported(ml100k: Path) -> 
 
 
 def test_leave_validator_names_each_problem() -> None:
-    from lusifer.backends.base import LLMRequest, Message
+    from lusifer.api.backend import LLMRequest, Message
 
     request = LLMRequest("leave", (Message("user", "Would this person leave?"),), context={})
     validator = LeaveValidator()

@@ -11,10 +11,10 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import lusifer.envs  # noqa: F401  (registers the ids)
+from lusifer.api.errors import ConfigError
 from lusifer.envs.dynamics import Retention, population
 from lusifer.envs.recommender import RecommenderEnv
 from lusifer.envs.vector import RecommenderVectorEnv
-from lusifer.errors import ConfigError
 
 
 @pytest.fixture
@@ -223,7 +223,7 @@ def test_max_concurrency_keyword_reaches_the_call_layer(make_env) -> None:
 
 def test_profile_refreshes_overlap_with_the_next_steps_feedback(ml100k: Path) -> None:
     """With ``overlap_refresh`` a due refresh is in flight together with the next step's rating requests."""
-    from lusifer.config import LusiferConfig
+    from lusifer.api.settings import LusiferConfig
     from lusifer.testing.fake_servers import FakeOpenAIServer
 
     users = ["1", "2", "3"]

@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from pydantic import SecretStr
 from simulation_fakes import ScriptedModel
 
-from lusifer.backends.errors import AuthError, ErrorKind, RequestRejectedError, classify
-from lusifer.backends.openai_backend import OpenAIBackend
+from lusifer.api.errors import BackendError
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.errors import BackendError
-from lusifer.store import RunStore
+from lusifer.engine.backends.errors import AuthError, ErrorKind, RequestRejectedError, classify
+from lusifer.engine.backends.openai_backend import OpenAIBackend
+from lusifer.runs.store import RunStore
 from lusifer.testing.fake_behaviours import RejectsResponseFormat
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 

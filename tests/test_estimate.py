@@ -7,10 +7,10 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import load_config
-from lusifer.simulation.estimate import estimate_run
-from lusifer.simulation.runner import plan_run
-from lusifer.store import RunStore
+from lusifer.kernel.settings import load_config
+from lusifer.runs.estimate import estimate_run
+from lusifer.runs.session import plan_run
+from lusifer.runs.store import RunStore
 
 
 def test_estimated_calls_match_a_real_run(ml100k: Path, tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ import stat
 import pytest
 from click.testing import CliRunner
 
+from lusifer.api.errors import KeyMissingError
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.errors import KeyMissingError
 from lusifer.keys import find_key, keys_path, require_key, set_key
 
 
@@ -40,11 +40,12 @@ def test_keys_commands_never_print_values() -> None:
 
 
 def test_backends_declare_their_key_variables(monkeypatch) -> None:
-    from lusifer import hookimpl, registry
-    from lusifer.backends.base import Backend, LLMResponse
-    from lusifer.backends.factory import create_backend
-    from lusifer.config import load_config
-    from lusifer.plugins import get_plugin_manager
+    from lusifer import hookimpl
+    from lusifer.api.backend import Backend, LLMResponse
+    from lusifer.kernel import registry
+    from lusifer.kernel.plugins import get_plugin_manager
+    from lusifer.kernel.settings import load_config
+    from lusifer.runs.backend_factory import create_backend
 
     class Vendor(Backend):
         name = "vendor"
@@ -72,8 +73,8 @@ def test_backends_declare_their_key_variables(monkeypatch) -> None:
 
 
 def test_openai_needs_no_key_for_a_self_hosted_server() -> None:
-    from lusifer.backends.factory import create_backend
-    from lusifer.config import load_config
+    from lusifer.kernel.settings import load_config
+    from lusifer.runs.backend_factory import create_backend
 
     with pytest.raises(KeyMissingError, match="OPENAI_API_KEY"):
         create_backend(load_config(overrides={"backend": {"name": "openai"}}, environ={}))

@@ -12,9 +12,9 @@ from calls_helpers import SECRET, VALIDATORS, feedback_request, layer, make_conf
 from pydantic import SecretStr
 from simulation_fakes import ScriptedModel
 
-from lusifer.backends.openai_backend import OpenAIBackend
-from lusifer.calls.limiter import AdaptiveLimit
-from lusifer.exchange import Exchange
+from lusifer.api.exchange import Exchange
+from lusifer.engine.backends.openai_backend import OpenAIBackend
+from lusifer.engine.calls.limiter import AdaptiveLimit
 from lusifer.testing.fake_behaviours import SerialModel
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 
@@ -128,7 +128,6 @@ def test_a_hang_on_a_parallel_server_times_out_without_lowering_the_limit(tmp_pa
         sent = len(server.requests)
     assert timeouts == 1 and sent == 9  # the hung request was abandoned once and sent again
     assert limit == 4  # its neighbours answered at once: the server is not queueing
-
 
 
 def test_an_in_process_backend_is_never_judged_serial(

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from calls_helpers import VALIDATORS, feedback_request, layer, make_config
 
-from lusifer.backends.base import Backend, LLMRequest, LLMResponse
-from lusifer.validation import feedback_context
+from lusifer.api.backend import Backend, LLMRequest, LLMResponse
+from lusifer.engine.validation import feedback_context
 
 
 class OneAtATime(Backend):

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lusifer import hookimpl, registry
+from lusifer import hookimpl
+from lusifer.api.evaluator import Evaluator
 from lusifer.evaluation.compute import (
     bootstrap_counts,
     cold_start_subsets,
@@ -16,8 +17,8 @@ from lusifer.evaluation.compute import (
     per_user_metrics,
     select_evaluators,
 )
-from lusifer.evaluation.metrics import Evaluator
-from lusifer.plugins import get_plugin_manager
+from lusifer.kernel import registry
+from lusifer.kernel.plugins import get_plugin_manager
 
 # Independent reference implementations: plain Python loops, no numpy/scipy/sklearn metric code.
 
@@ -76,9 +77,7 @@ def _ece(t: list[float], p: list[float], bins: int = 10) -> float:
     for b in range(bins):
         members = [(a, q) for a, q in zip(t, p) if min(int(q * bins), bins - 1) == b]
         if members:
-            total += (
-                len(members) / len(t) * abs(_mean([a for a, _ in members]) - _mean([q for _, q in members]))
-            )
+            total += len(members) / len(t) * abs(_mean([a for a, _ in members]) - _mean([q for _, q in members]))
     return total
 
 
@@ -143,18 +142,14 @@ BINARY_NAMES = ["auc", "accuracy", "log_loss", "ece"]
 def test_rating_metric_matches_an_independent_computation(name: str) -> None:
     truth, predicted = _rating_data()
     evaluator = registry.get_evaluator(name)
-    assert evaluator(truth, predicted) == pytest.approx(
-        _reference(name, list(truth), list(predicted)), abs=1e-9
-    )
+    assert evaluator(truth, predicted) == pytest.approx(_reference(name, list(truth), list(predicted)), abs=1e-9)
 
 
 @pytest.mark.parametrize("name", BINARY_NAMES)
 def test_binary_metric_matches_an_independent_computation(name: str) -> None:
     truth, predicted = _binary_data()
     evaluator = registry.get_evaluator(name)
-    assert evaluator(truth, predicted) == pytest.approx(
-        _reference(name, list(truth), list(predicted)), abs=1e-9
-    )
+    assert evaluator(truth, predicted) == pytest.approx(_reference(name, list(truth), list(predicted)), abs=1e-9)
 
 
 def test_kinds_and_directions_are_declared() -> None:
@@ -164,9 +159,7 @@ def test_kinds_and_directions_are_declared() -> None:
     assert set(BINARY_NAMES) | {"valid_share"} <= binary
     assert not {"auc", "log_loss", "ece"} & rating and not {"rmse", "pearson", "qwk"} & binary
     assert not registry.get_evaluator("rmse").higher_is_better
-    assert (
-        registry.get_evaluator("pearson").higher_is_better and registry.get_evaluator("auc").higher_is_better
-    )
+    assert registry.get_evaluator("pearson").higher_is_better and registry.get_evaluator("auc").higher_is_better
 
 
 @pytest.mark.parametrize("name", [*RATING_NAMES, "valid_share"])

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from movies_fakes import files_responder, serve, spec_for, write_100k, zip_folder
 
-from lusifer.config import DataConfig
+from lusifer.api.errors import DataError
+from lusifer.api.settings import DataConfig
 from lusifer.domains.movies import datasets
 from lusifer.domains.movies.domain import MoviesDomain
 from lusifer.domains.movies.download import MARKER, fetch, is_fetched
-from lusifer.errors import DataError
 
 
 @pytest.fixture

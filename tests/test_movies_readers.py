@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from movies_fakes import write_1m, write_100k, write_latest
 
-from lusifer.config import DataConfig
+from lusifer.api.errors import DataError, NotFoundError
+from lusifer.api.settings import DataConfig
 from lusifer.domains.movies import readers
 from lusifer.domains.movies.domain import MoviesDomain
-from lusifer.errors import DataError, NotFoundError
-from lusifer.registry import get_domain
+from lusifer.kernel.registry import get_domain
 
 TMDB_100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tmdb" / "ml-100k-tmdb.csv"
 DOMAIN = MoviesDomain()
@@ -115,9 +115,7 @@ def test_seeded_kfold_split_partitions_each_users_ratings(tmp_path: Path) -> Non
     assert again.test.equals(tests[2]) and len(again.train) + len(again.test) == 17
 
 
-@pytest.mark.parametrize(
-    ("dataset", "write"), [("ml-100k", write_100k), ("ml-1m", write_1m), ("ml-25m", write_latest)]
-)
+@pytest.mark.parametrize(("dataset", "write"), [("ml-100k", write_100k), ("ml-1m", write_1m), ("ml-25m", write_latest)])
 def test_domain_contract(tmp_path: Path, dataset: str, write: Callable[[Path], Path]) -> None:
     from lusifer.testing.contracts import check_domain
 
@@ -176,9 +174,7 @@ def test_wrong_encoding(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"u\.data, line 1"):
         DOMAIN.load("ml-100k", DataConfig(path=folder))
     latest = write_latest(tmp_path / "latest")
-    (latest / "movies.csv").write_bytes(
-        b"movieId,title,genres\n1,Toy Story (1995),Comedy\n2,Caf\xe9 (1990),Drama\n"
-    )
+    (latest / "movies.csv").write_bytes(b"movieId,title,genres\n1,Toy Story (1995),Comedy\n2,Caf\xe9 (1990),Drama\n")
     with pytest.raises(DataError, match=r"movies\.csv, line 3: not valid utf-8 text"):
         DOMAIN.load("ml-latest-small", DataConfig(path=latest))
 
@@ -201,9 +197,7 @@ def test_malformed_100k_side_files(tmp_path: Path, name: str, content: str, mess
 def test_malformed_1m_and_latest(tmp_path: Path) -> None:
     folder = write_1m(tmp_path / "ml-1m")
     (folder / "ratings.dat").write_text("1::1::5::978300760\n1::2:3::978302109\n")
-    with pytest.raises(
-        DataError, match=r"ratings\.dat, line 2: expected 4 fields separated by '::', found 3"
-    ):
+    with pytest.raises(DataError, match=r"ratings\.dat, line 2: expected 4 fields separated by '::', found 3"):
         readers.read_1m_ratings(folder / "ratings.dat")
     latest = write_latest(tmp_path / "latest")
     (latest / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.0,9\n1,2,0.7,9\n")

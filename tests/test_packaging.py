@@ -41,7 +41,7 @@ def test_wheel_ships_prompts_and_renders_them(tmp_path: Path) -> None:
     )
     script = (
         "import lusifer.prompts, pathlib\n"
-        "from lusifer.templates import template_environment, render\n"
+        "from lusifer.engine.templates import template_environment, render\n"
         "print(pathlib.Path(lusifer.prompts.__file__).parent)\n"
         "print(render(template_environment(), 'movies', 'system', user_info='Age: 30'))\n"
     )

@@ -6,10 +6,11 @@ import numpy as np
 from click.testing import CliRunner
 from plugin_fakes import Shelf
 
-from lusifer import hookimpl, registry
+from lusifer import hookimpl
+from lusifer.api.evaluator import Evaluator
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.evaluation.metrics import Evaluator
-from lusifer.plugins import get_plugin_manager
+from lusifer.kernel import registry
+from lusifer.kernel.plugins import get_plugin_manager
 
 
 def _check(*args: str):

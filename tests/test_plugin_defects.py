@@ -17,14 +17,15 @@ import pytest
 from click.testing import CliRunner
 from plugin_fakes import Shelf, ShelfDomain, ShelfSettings
 
-from lusifer import hookimpl, registry
-from lusifer.backends.base import Backend, LLMResponse
+from lusifer import hookimpl
+from lusifer.api.backend import Backend, LLMResponse
+from lusifer.api.domain import STAR_RATING
+from lusifer.api.errors import ConfigError, NotFoundError, PluginError
+from lusifer.api.evaluator import Evaluator
+from lusifer.api.settings import BackendConfig
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import BackendConfig
-from lusifer.domains.base import STAR_RATING
-from lusifer.errors import ConfigError, NotFoundError, PluginError
-from lusifer.evaluation.metrics import Evaluator
-from lusifer.plugins import get_plugin_manager
+from lusifer.kernel import registry
+from lusifer.kernel.plugins import get_plugin_manager
 
 
 def _install(plugin: object, name: str) -> None:
@@ -137,7 +138,7 @@ def test_domain_reads_its_settings_section_from_the_config_file(tmp_path: Path) 
 
 
 def test_plugin_settings_errors_keep_the_section_name() -> None:
-    from lusifer.config import load_config
+    from lusifer.kernel.settings import load_config
 
     _install(Shelf(), "shelf-plugin")
     with pytest.raises(ConfigError, match=r"plugins\.shelf\.userz: Extra inputs are not permitted"):
@@ -160,13 +161,13 @@ class Other(Backend):
         (
             "register_domains",
             lambda: ShelfDomain,
-            "passed the class ShelfDomain; expected an instance of lusifer.domains.base.Domain"
+            "passed the class ShelfDomain; expected an instance of lusifer.api.domain.Domain"
             " (register ShelfDomain() instead)",
         ),
         (
             "register_backends",
             lambda: Other(BackendConfig()),
-            "passed an instance of Other; expected a subclass of lusifer.backends.base.Backend (the class itself)"
+            "passed an instance of Other; expected a subclass of lusifer.api.backend.Backend (the class itself)"
             " (register the class Other instead)",
         ),
         ("register_domains", lambda: "magazines", "passed the str 'magazines'; expected an instance"),
@@ -245,7 +246,7 @@ def test_extra_validators_add_to_the_defaults_and_replacing_is_explicit() -> Non
 
 
 def test_a_domain_listing_one_extra_validator_keeps_the_feedback_validator(tmp_path: Path) -> None:
-    from lusifer.validation import ValidationResult, Validator
+    from lusifer.api.validator import ValidationResult, Validator
 
     checked: list[str] = []
 
@@ -288,9 +289,9 @@ def test_a_domain_listing_one_extra_validator_keeps_the_feedback_validator(tmp_p
 
 
 def test_estimate_prices_a_keyless_backend_from_the_price_table(ml100k: Path) -> None:
-    from lusifer.config import load_config
-    from lusifer.simulation.estimate import estimate_run
-    from lusifer.simulation.runner import plan_run
+    from lusifer.kernel.settings import load_config
+    from lusifer.runs.estimate import estimate_run
+    from lusifer.runs.session import plan_run
 
     overrides = {
         "data": {"path": ml100k},
@@ -337,7 +338,7 @@ def test_two_domains_with_one_env_name_warn() -> None:
 
 
 def test_flat_prompts_dir_is_an_error(tmp_path: Path) -> None:
-    from lusifer.templates import template_environment
+    from lusifer.engine.templates import template_environment
 
     (tmp_path / "feedback.j2").write_text("Rate {{ items }}")
     with pytest.raises(ConfigError, match="holds templates directly"):
@@ -364,7 +365,7 @@ def test_registered_template_folder_missing_or_flat_is_reported(tmp_path: Path, 
 
 
 def test_unknown_section_still_lists_the_known_ones() -> None:
-    from lusifer.config import load_config
+    from lusifer.kernel.settings import load_config
 
     _install(Shelf(), "shelf-plugin")
     with pytest.raises(NotFoundError, match="Unknown settings section 'shelv'. Did you mean 'shelf'"):

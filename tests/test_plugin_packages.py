@@ -21,8 +21,8 @@ TOY_PLUGIN = '''
 import json
 
 from lusifer import hookimpl
-from lusifer.backends.base import Backend, LLMResponse
-from lusifer.domains.base import CLICK, Dataset, Domain, Split
+from lusifer.api.backend import Backend, LLMResponse
+from lusifer.api.domain import CLICK, Dataset, Domain, Split
 
 
 class ToyDomain(Domain):
@@ -68,7 +68,7 @@ def register_backends(register):
 
 @hookimpl
 def register_evaluators(register):
-    from lusifer.evaluation.metrics import Evaluator
+    from lusifer.api.evaluator import Evaluator
 
     register(Evaluator("toy_hits", lambda truth, predicted: float((truth == predicted).sum()), kinds=("binary",)))
 
@@ -160,8 +160,8 @@ def test_installed_plugin_appears_and_broken_ones_only_warn(plugin_path: str) ->
 
 def test_installed_plugin_is_usable_by_name(plugin_path: str) -> None:
     script = (
-        "from lusifer.registry import get_domain, get_backend\n"
-        "from lusifer.config import DataConfig\n"
+        "from lusifer.kernel.registry import get_domain, get_backend\n"
+        "from lusifer.api.settings import DataConfig\n"
         "data = get_domain('toy').load('toy-3', DataConfig())\n"
         "print(len(data.ratings), get_backend('echo').name)\n"
     )

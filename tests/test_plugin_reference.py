@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lusifer.hookspecs import hook_names
+from lusifer.api.hookspecs import hook_names
 from lusifer.plugin_reference import render_reference
 
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "plugins" / "reference.md"

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from lusifer import hookimpl, registry
-from lusifer.errors import NotFoundError, PluginError
-from lusifer.exchange import Exchange
-from lusifer.plugins import get_plugin_manager
-from lusifer.run_info import RunInfo, RunSummary
+from lusifer import hookimpl
+from lusifer.api.errors import NotFoundError, PluginError
+from lusifer.api.exchange import Exchange
+from lusifer.api.run_info import RunInfo, RunSummary
+from lusifer.kernel import registry
+from lusifer.kernel.plugins import get_plugin_manager
 
 
 def _register(plugin: object, name: str) -> None:
@@ -27,7 +28,7 @@ def test_unknown_name_lists_installed_and_suggests_the_closest() -> None:
 
 
 def test_two_plugins_registering_one_name_is_an_error_naming_both() -> None:
-    from lusifer.validation import ProfileValidator
+    from lusifer.engine.validation import ProfileValidator
 
     class Twin:
         @hookimpl
@@ -58,8 +59,8 @@ def test_plugin_templates_take_priority_over_builtin(tmp_path) -> None:
 
 
 def test_plugin_settings_sections_are_validated() -> None:
-    from lusifer.config import load_config
-    from lusifer.errors import ConfigError
+    from lusifer.api.errors import ConfigError
+    from lusifer.kernel.settings import load_config
 
     class NewsSettings(BaseModel, extra="forbid"):
         impressions: int = 5

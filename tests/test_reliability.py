@@ -15,12 +15,12 @@ import pytest
 from click.testing import CliRunner, Result
 from simulation_fakes import ScriptedModel, good_answer, intended_rating, out_of_range, requested_ids
 
-from lusifer.backends.base import Backend
-from lusifer.calls.cache import cache_key
+from lusifer.api.backend import Backend
+from lusifer.api.settings import BackendConfig
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import BackendConfig
-from lusifer.registry import get_backend
-from lusifer.store import RunStore
+from lusifer.engine.calls.cache import cache_key
+from lusifer.kernel.registry import get_backend
+from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer, FakeReply, FakeServer
 
 SECRET = "sk-test-SECRET-77aa01"
@@ -97,7 +97,7 @@ def test_cache_identity_is_the_base_url_without_credentials() -> None:
 
 
 def _request():  # type: ignore[no-untyped-def]
-    from lusifer.backends.base import LLMRequest, Message
+    from lusifer.api.backend import LLMRequest, Message
 
     return LLMRequest("feedback", (Message("user", "rate item 1"),))
 
@@ -168,7 +168,7 @@ def test_credentials_in_the_base_url_are_redacted_everywhere(ml100k: Path, tmp_p
 
 
 def test_redaction_covers_query_keys_and_basic_auth() -> None:
-    from lusifer.keys import redact_credentials, redact_url
+    from lusifer.api.redaction import redact_credentials, redact_url
 
     assert redact_url("https://h/v1?api_key=abc&x=1") == "https://h/v1?api_key=***&x=1"
     assert redact_url("http://u:p@h:1/v1") == "http://***@h:1/v1"

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
+from lusifer.api.errors import ConfigError
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.errors import ConfigError
 from lusifer.keys import keys_path
 
 DATA_FILES = ("u.data", "u.item", "u.user", "u.genre", "u.occupation", "u1.base", "u1.test")
@@ -100,7 +100,7 @@ def test_a_read_only_out_and_evaluate_on_a_read_only_run_are_one_line(ml100k: Pa
 
 def test_config_file_that_is_not_utf8(ml100k: Path, tmp_path: Path) -> None:
     config = tmp_path / "lusifer.toml"
-    config.write_bytes('[run]\nusers = 3\n# caf\xe9\n'.encode("latin-1"))
+    config.write_bytes("[run]\nusers = 3\n# caf\xe9\n".encode("latin-1"))
     assert_one_line(offline(ml100k, tmp_path / "run", "--config", config), str(config), "UTF-8")
 
 
@@ -128,7 +128,7 @@ def test_an_enrichment_file_that_matches_nothing_is_an_error(ml100k: Path, tmp_p
 
 
 def test_numbers_do_not_accept_booleans(tmp_path: Path) -> None:
-    from lusifer.config import load_config
+    from lusifer.kernel.settings import load_config
 
     config = tmp_path / "lusifer.toml"
     config.write_text("[run]\nusers = true\n")

@@ -21,15 +21,11 @@ def _world(seed: int = 0, users: int = 30, items: int = 60) -> tuple[pd.DataFram
         chosen = rng.choice(items, 25, replace=False) + 1
         bias = rng.normal(0, 0.6)
         for step, item in enumerate(chosen):
-            rows.append(
-                (user, int(item), float(np.clip(np.round(3.6 + bias + rng.normal(0, 0.9)), 1, 5)), step)
-            )
+            rows.append((user, int(item), float(np.clip(np.round(3.6 + bias + rng.normal(0, 0.9)), 1, 5)), step))
     table = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
     history = table[table["timestamp"] < 18].reset_index(drop=True)
     test = table[table["timestamp"] >= 18].drop(columns="timestamp").reset_index(drop=True)
-    test["simulated_rating"] = np.clip(
-        np.round(0.4 * test["rating"] + 2.4 + rng.normal(0, 0.6, len(test))), 1, 5
-    )
+    test["simulated_rating"] = np.clip(np.round(0.4 * test["rating"] + 2.4 + rng.normal(0, 0.6, len(test))), 1, 5)
     test.loc[::11, "simulated_rating"] = np.nan
     return test, history
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from lusifer.config import LusiferConfig, load_config
-from lusifer.errors import ConfigError, KeyMissingError, LusiferError
-from lusifer.simulation.runner import run_simulation, simulate
+from lusifer.api.errors import ConfigError, KeyMissingError, LusiferError
+from lusifer.api.settings import LusiferConfig
+from lusifer.kernel.settings import load_config
+from lusifer.runs.runner import run_simulation, simulate
 
 EXPORTS = ("ratings.csv", "profiles.jsonl", "history.csv", "failures.csv")
 

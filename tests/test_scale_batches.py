@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from lusifer.backends.anthropic_backend import AnthropicBackend
-from lusifer.backends.base import LLMRequest, Message
-from lusifer.backends.openai_backend import OpenAIBackend
-from lusifer.calls.batch import BatchCallLayer
-from lusifer.calls.batch_limits import ANTHROPIC_BATCH_LIMITS, OPENAI_BATCH_LIMITS, BatchLimits, split_batches
-from lusifer.config import LusiferConfig
-from lusifer.errors import BackendError
-from lusifer.simulation.batch_runner import run_in_batches
-from lusifer.store import RunStore
+from lusifer.api.backend import LLMRequest, Message
+from lusifer.api.errors import BackendError
+from lusifer.api.settings import LusiferConfig
+from lusifer.engine.backends.anthropic_backend import AnthropicBackend
+from lusifer.engine.backends.openai_backend import OpenAIBackend
+from lusifer.engine.calls.batch import BatchCallLayer
+from lusifer.engine.calls.batch_limits import ANTHROPIC_BATCH_LIMITS, OPENAI_BATCH_LIMITS, BatchLimits, split_batches
+from lusifer.runs.batch_runner import run_in_batches
+from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer, FakeServer
 
 VENDORS = {"openai": (FakeOpenAIServer, OpenAIBackend), "anthropic": (FakeAnthropicServer, AnthropicBackend)}

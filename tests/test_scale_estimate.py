@@ -11,11 +11,11 @@ from click.testing import CliRunner
 from simulation_fakes import requested_ids
 
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import load_config
-from lusifer.simulation.estimate import estimate_run
-from lusifer.simulation.estimate_calibration import calibration_from_store
-from lusifer.simulation.runner import plan_run
-from lusifer.store import RunStore
+from lusifer.kernel.settings import load_config
+from lusifer.runs.estimate import estimate_run
+from lusifer.runs.estimate_calibration import calibration_from_store
+from lusifer.runs.session import plan_run
+from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 
 WORDS = [

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from lusifer.backends.anthropic_backend import AnthropicBackend
-from lusifer.backends.base import LLMRequest, Message
-from lusifer.backends.http_pool import ShardedTransport, http_client
-from lusifer.backends.openai_backend import OpenAIBackend
-from lusifer.calls import CallLayer
-from lusifer.config import LusiferConfig
+from lusifer.api.backend import LLMRequest, Message
+from lusifer.api.settings import LusiferConfig
+from lusifer.engine.backends.anthropic_backend import AnthropicBackend
+from lusifer.engine.backends.http_pool import ShardedTransport, http_client
+from lusifer.engine.backends.openai_backend import OpenAIBackend
+from lusifer.engine.calls import CallLayer
 from lusifer.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer
 
 REQUEST = LLMRequest("profile", (Message("system", "Describe the user."), Message("user", "Ratings: ...")))

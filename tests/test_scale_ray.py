@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from lusifer.api.settings import LusiferConfig
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import LusiferConfig
-from lusifer.simulation.ray_executor import RAY_MISSING, share, worker_config
-from lusifer.store import RunStore
+from lusifer.runs.ray_executor import RAY_MISSING, share, worker_config
+from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 
 EXPORTS = ("ratings.csv", "ratings.parquet", "profiles.jsonl", "profiles.parquet", "history.csv", "failures.csv")

@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lusifer import selection
-from lusifer.config import DataConfig
-from lusifer.domains.base import Split
+from lusifer.api.domain import Split
+from lusifer.api.settings import DataConfig
 from lusifer.domains.movies.domain import MoviesDomain
+from lusifer.engine import selection
 
 TMDB_100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tmdb" / "ml-100k-tmdb.csv"
 

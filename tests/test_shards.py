@@ -8,8 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.simulation.runner import shard_of
-from lusifer.store import RunStore
+from lusifer.runs.session import shard_of
+from lusifer.runs.store import RunStore
 
 EXPORTS = ("ratings.csv", "profiles.jsonl", "history.csv", "failures.csv")
 

@@ -22,7 +22,7 @@ from simulation_fakes import (
 )
 
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.store import RunStore
+from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 
 SECRET = "sk-test-SECRET-5d1f0c9e"

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.store import RunStore
+from lusifer.runs.store import RunStore
 
 
 def _run(*arguments: str) -> object:

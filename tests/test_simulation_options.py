@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from simulation_fakes import ScriptedModel, intended_rating
 
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.store import RunStore
+from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeAnthropicServer
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
-from lusifer.backends.base import LLMRequest, LLMResponse
-from lusifer.backends.offline import OfflineBackend
-from lusifer.calls import CallLayer
-from lusifer.config import load_config
-from lusifer.errors import BackendError
-from lusifer.prompt_context import ItemFeatures
-from lusifer.registry import get_domain
-from lusifer.simulation.requests import CatalogueItem, Interaction
-from lusifer.simulation.simulator import SimulatedUser, Simulator
+from lusifer.api.backend import LLMRequest, LLMResponse
+from lusifer.api.errors import BackendError
+from lusifer.api.prompt_context import ItemFeatures
+from lusifer.engine.backends.offline import OfflineBackend
+from lusifer.engine.calls import CallLayer
+from lusifer.engine.requests import CatalogueItem, Interaction
+from lusifer.engine.simulator import SimulatedUser, Simulator
+from lusifer.kernel.registry import get_domain
+from lusifer.kernel.settings import load_config
 
 ITEMS = {
     str(i): CatalogueItem(

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from lusifer.api.errors import LusiferError
+from lusifer.api.exchange import Exchange
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.errors import LusiferError
-from lusifer.exchange import Exchange
-from lusifer.store import SCHEMA_VERSION, RunStore
+from lusifer.runs.store import SCHEMA_VERSION, RunStore
 
 SYSTEM = "You are a simulated moviegoer. " * 40
 

@@ -12,13 +12,13 @@ import pytest
 from calls_helpers import VALIDATORS, feedback_request, layer, make_config
 from click.testing import CliRunner
 
-from lusifer.backends.negotiation import STORE_FILE, ModeStore
-from lusifer.backends.openai_backend import OpenAIBackend
-from lusifer.calls import CallLayer
+from lusifer.api.errors import BackendError
+from lusifer.api.exchange import Exchange
+from lusifer.api.settings import LusiferConfig
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import LusiferConfig
-from lusifer.errors import BackendError
-from lusifer.exchange import Exchange
+from lusifer.engine.backends.negotiation import STORE_FILE, ModeStore
+from lusifer.engine.backends.openai_backend import OpenAIBackend
+from lusifer.engine.calls import CallLayer
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 
 

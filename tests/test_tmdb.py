@@ -60,8 +60,7 @@ def test_match_by_tmdb_id_imdb_id_and_search(tmp_path: Path) -> None:
     assert missing is None
     assert all(f"api_key={TMDB_KEY}" in request for request in requests)
     assert any(
-        request.startswith("/3/find/tt0114709?") and "external_source=imdb_id" in request
-        for request in requests
+        request.startswith("/3/find/tt0114709?") and "external_source=imdb_id" in request for request in requests
     )
 
 

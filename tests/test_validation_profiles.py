@@ -9,17 +9,17 @@ import pytest
 from click.testing import CliRunner
 from simulation_fakes import ScriptedModel
 
-from lusifer.backends.base import LLMRequest, Message
+from lusifer.api.backend import LLMRequest, Message
+from lusifer.api.domain import STAR_RATING
+from lusifer.api.prompt_context import ProfileContext, RatedItem
+from lusifer.api.settings import PROFILE_MIN_WORDS, LusiferConfig
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import LusiferConfig
-from lusifer.domains.base import STAR_RATING
-from lusifer.prompt_context import ProfileContext, RatedItem
-from lusifer.registry import get_domain
-from lusifer.simulation.simulator import Simulator
-from lusifer.store import RunStore
+from lusifer.engine.simulator import Simulator
+from lusifer.engine.validation import ProfileValidator, parse_json
+from lusifer.kernel.registry import get_domain
+from lusifer.runs.store import RunStore
 from lusifer.testing.fake_behaviours import JunkProfiles, with_raw_newlines
 from lusifer.testing.fake_servers import FakeOpenAIServer
-from lusifer.validation import PROFILE_MIN_WORDS, ProfileValidator, parse_json
 
 SECRET = "sk-test-SECRET-7a2b"
 GOOD = "Loves witty comedies and animated family films, dislikes slow dramas, and rates generously overall."

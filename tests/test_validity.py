@@ -13,16 +13,16 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from lusifer.backends.base import Backend, LLMRequest, LLMResponse
+from lusifer.api.backend import Backend, LLMRequest, LLMResponse
+from lusifer.api.errors import NotFoundError, PluginError
+from lusifer.api.hookspecs import hookimpl
+from lusifer.api.prompt_context import CandidateItem, FeedbackContext
+from lusifer.api.settings import LusiferConfig
+from lusifer.api.validity import ValidityCheck, ValidityData
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import LusiferConfig
-from lusifer.errors import NotFoundError, PluginError
-from lusifer.hookspecs import hookimpl
-from lusifer.plugins import get_plugin_manager
-from lusifer.prompt_context import CandidateItem, FeedbackContext
-from lusifer.simulation.runner import plan_run
-from lusifer.validation import feedback_context
-from lusifer.validity.base import ValidityCheck, ValidityData
+from lusifer.engine.validation import feedback_context
+from lusifer.kernel.plugins import get_plugin_manager
+from lusifer.runs.session import plan_run
 from lusifer.validity.battery import validate
 from lusifer.validity.live import LiveSimulator
 from lusifer.validity.sources import SIMULATED, live_data

@@ -15,8 +15,8 @@ from typing import Any
 
 import click
 
-from lusifer import __version__
-from lusifer.errors import LusiferError
+from lusifer.api.errors import LusiferError
+from lusifer.api.version import __version__
 
 
 def debug_enabled() -> bool:
@@ -34,7 +34,7 @@ _OS_ADVICE = {
 
 def one_line(error: BaseException) -> str | None:
     """The one-line message for an error the CLI reports instead of a traceback (None: a bug, re-raise)."""
-    from lusifer.keys import redact_credentials
+    from lusifer.api.redaction import redact_credentials
 
     if isinstance(error, LusiferError):
         message = str(error)
@@ -61,7 +61,7 @@ class LusiferGroup(click.Group):
 
     Expected are :class:`LusiferError` (bad input, configuration, data) and the environment's own
     failures: a full disk, a read-only or unwritable folder, a damaged SQLite file. Messages pass
-    through :func:`lusifer.keys.redact_credentials`.
+    through :func:`lusifer.api.redaction.redact_credentials`.
     """
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -91,7 +91,7 @@ def load_plugin_commands() -> None:
     global _commands_loaded
     if _commands_loaded:
         return
-    from lusifer.registry import add_commands
+    from lusifer.kernel.registry import add_commands
 
     add_commands(cli)
     _commands_loaded = True

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from lusifer.config import LusiferConfig
-    from lusifer.domains.base import Dataset, Domain
+    from lusifer.api.domain import Dataset, Domain
+    from lusifer.api.settings import LusiferConfig
 
 _path = click.Path(path_type=Path)
 domain_option = click.option("--domain", help="Domain of the dataset (default: the configured one, movies).")
@@ -36,10 +36,8 @@ def data_group() -> None:
     """Download, inspect and enrich datasets."""
 
 
-def _config(
-    domain: str | None, dataset: str, data_dir: Path | None, enrich_file: Path | None
-) -> LusiferConfig:
-    from lusifer.config import load_config
+def _config(domain: str | None, dataset: str, data_dir: Path | None, enrich_file: Path | None) -> LusiferConfig:
+    from lusifer.kernel.settings import load_config
 
     overrides: dict[str, Any] = {
         "domain": domain,
@@ -51,15 +49,15 @@ def _config(
 
 def _other_domain_hint(dataset: str) -> str:
     """`` It is a dataset of domain 'books': pass --domain books.`` when another domain has it."""
-    from lusifer.registry import domains
+    from lusifer.kernel.registry import domains
 
     owners = [entry.name for entry in domains().entries() if dataset in entry.obj.datasets]
     return f" It is a dataset of domain '{owners[0]}': pass --domain {owners[0]}." if owners else ""
 
 
 def _load(config: LusiferConfig) -> tuple[Domain, Dataset]:
-    from lusifer.errors import NotFoundError
-    from lusifer.registry import get_domain, unknown_name_message
+    from lusifer.api.errors import NotFoundError
+    from lusifer.kernel.registry import get_domain, unknown_name_message
 
     assert config.dataset is not None  # _config always names one
     domain = get_domain(config.domain)
@@ -117,9 +115,7 @@ def info_command(dataset: str, domain: str | None, data_dir: Path | None, enrich
 
 @data_group.command(name="enrich")
 @click.argument("dataset")
-@click.option(
-    "--source", type=click.Choice(["tmdb"]), default="tmdb", show_default=True, help="Where text comes from."
-)
+@click.option("--source", type=click.Choice(["tmdb"]), default="tmdb", show_default=True, help="Where text comes from.")
 @domain_option
 @data_dir_option
 @click.option("--out", type=_path, help="CSV to write (default: <data dir>/enrichment/<dataset>-tmdb.csv).")
@@ -139,12 +135,12 @@ def enrich_command(
     Needs a TMDB key ('lusifer keys set tmdb' or TMDB_API_KEY). Answers are cached, so a second run
     (or one resumed after an interruption) makes no repeated requests.
     """
+    from lusifer.api.errors import LusiferError
     from lusifer.domains.movies.datasets import get_spec
     from lusifer.domains.movies.download import fetch
     from lusifer.domains.movies.enrichment import default_enrichment_path
     from lusifer.domains.movies.loading import load_folder
     from lusifer.domains.movies.tmdb import DEFAULT_BASE_URL, TMDBClient, enrich_items
-    from lusifer.errors import LusiferError
     from lusifer.keys import require_key
 
     config = _config(domain, dataset, data_dir, None)
@@ -168,6 +164,4 @@ def enrich_command(
         f"unmatched {len(unmatched):,}; {client.requests:,} requests; wrote {target}"
     )
     if unmatched:
-        click.echo(
-            f"unmatched ids: {', '.join(map(str, unmatched[:20]))}{' ...' if len(unmatched) > 20 else ''}"
-        )
+        click.echo(f"unmatched ids: {', '.join(map(str, unmatched[:20]))}{' ...' if len(unmatched) > 20 else ''}")

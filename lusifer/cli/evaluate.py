@@ -27,9 +27,7 @@ import click
 @click.option("--metric", "metrics", multiple=True, help="Metric to report (repeatable; default: all).")
 @click.option("--baselines/--no-baselines", default=True, show_default=True, help="Train CF baselines.")
 @click.option("--calibrate/--no-calibrate", default=True, show_default=True, help="Add calibrated variants.")
-@click.option(
-    "--bootstrap", "reps", default=1000, show_default=True, type=click.IntRange(0), help="Resamples."
-)
+@click.option("--bootstrap", "reps", default=1000, show_default=True, type=click.IntRange(0), help="Resamples.")
 @click.option("--folds", default=5, show_default=True, type=click.IntRange(2), help="Folds over users.")
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: RUN_DIR/evaluation].")
 @click.option("--seed", default=0, show_default=True, type=int)
@@ -99,9 +97,7 @@ def evaluate_command(
         data.kind, data.scale = data.kind or "rating", data.scale or (1.0, 5.0)
     truth_values = data.frame[data.truth]
     kind = kind or data.kind or ("binary" if set(truth_values.unique()) <= {0.0, 1.0} else "rating")
-    scale = data.scale or (
-        (0.0, 1.0) if kind == "binary" else (float(truth_values.min()), float(truth_values.max()))
-    )
+    scale = data.scale or ((0.0, 1.0) if kind == "binary" else (float(truth_values.min()), float(truth_values.max())))
     data.frame, scale_notes = invalidate_out_of_scale(data.frame, data.columns, scale)
     for note in scale_notes:
         click.echo(f"lusifer: note: {note}", err=True)
@@ -137,7 +133,7 @@ class EvaluationProgress:
     def __init__(self) -> None:
         import time
 
-        from lusifer.simulation.progress_lines import interval_s
+        from lusifer.runs.progress_lines import interval_s
 
         self.interval = min(interval_s(), 10.0)
         self._started = self._last = time.monotonic()
@@ -157,7 +153,7 @@ def _require_valid_values(frame: object, columns: list[str], source: str) -> Non
     """Refuse to score columns that hold no simulated value at all (every metric would be NaN)."""
     import pandas as pd
 
-    from lusifer.errors import DataError
+    from lusifer.api.errors import DataError
 
     assert isinstance(frame, pd.DataFrame)
     empty = [column for column in columns if not frame[column].notna().any()]

@@ -8,7 +8,7 @@ import click
 @click.command(name="domains")
 def domains_command() -> None:
     """List the installed domains, their datasets and feedback scale."""
-    from lusifer.registry import domains
+    from lusifer.kernel.registry import domains
 
     for entry in domains().entries():
         domain = entry.obj
@@ -26,7 +26,7 @@ def domains_command() -> None:
 @click.option("--model", default="local", show_default=True, help="Model name sent with --probe.")
 def backends_command(probe_url: str | None, model: str) -> None:
     """List the installed LLM backends, or probe an OpenAI-compatible server (--probe URL)."""
-    from lusifer.registry import backends
+    from lusifer.kernel.registry import backends
 
     if probe_url:
         _probe(probe_url, model)
@@ -41,9 +41,9 @@ def _probe(url: str, model: str) -> None:
     """Negotiate structured output with ``url``, remember the mode and print what was tried."""
     import asyncio
 
-    from lusifer.backends.negotiation import ModeStore
-    from lusifer.backends.openai_backend import probe_structured_output
-    from lusifer.config import BackendConfig
+    from lusifer.api.settings import BackendConfig
+    from lusifer.engine.backends.negotiation import ModeStore
+    from lusifer.engine.backends.openai_backend import probe_structured_output
     from lusifer.keys import find_key
 
     negotiator = asyncio.run(

@@ -20,7 +20,7 @@ def keys_set(name: str, value: str | None) -> None:
     """
     import sys
 
-    from lusifer.errors import ConfigError
+    from lusifer.api.errors import ConfigError
     from lusifer.keys import set_key
 
     if value is None and not sys.stdin.isatty():

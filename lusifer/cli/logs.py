@@ -33,8 +33,8 @@ def _describe(record: dict[str, Any], full: bool) -> list[str]:
 @click.option("--full", is_flag=True, help="Every message of each prompt (default: the last one).")
 def logs_command(run_dir: Path, count: int, user_id: str | None, full: bool) -> None:
     """Print the last exchanges a run stored: prompt, answer, tokens, cost and latency (newest last)."""
-    from lusifer.errors import NotFoundError
-    from lusifer.store import STORE_FILE, RunStore
+    from lusifer.api.errors import NotFoundError
+    from lusifer.runs.store import STORE_FILE, RunStore
 
     if not (run_dir / STORE_FILE).is_file():
         raise NotFoundError(f"{run_dir} is not a run directory (no {STORE_FILE})")

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from lusifer.config import Price
+    from lusifer.api.settings import Price
 
 
 def _price(name: str, table: Mapping[str, Price]) -> str:
-    from lusifer.calls.costs import price_for
+    from lusifer.engine.calls.costs import price_for
 
     price = price_for(name, table)
     return "price unknown" if price is None else f"${price.input:g} in / ${price.output:g} out per 1M tokens"
@@ -21,8 +21,8 @@ def _price(name: str, table: Mapping[str, Price]) -> str:
 @click.command(name="models")
 def models_command() -> None:
     """List each backend's default model, then every model with a known price (override with [prices])."""
-    from lusifer.calls.costs import DEFAULT_PRICES, PRICES_CHECKED
-    from lusifer.registry import backends
+    from lusifer.engine.calls.costs import DEFAULT_PRICES, PRICES_CHECKED
+    from lusifer.kernel.registry import backends
 
     entries = backends().entries()
     table: dict[str, Price] = dict(DEFAULT_PRICES)

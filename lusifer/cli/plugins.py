@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from lusifer.registry import RegistrationFailure, Registry
+    from lusifer.kernel.registry import RegistrationFailure, Registry
 
 
 def _registered_by_plugin() -> dict[str, dict[str, list[Any]]]:
     """plugin name -> kind -> registered objects (names for templates), every registry built."""
-    from lusifer import registry
+    from lusifer.kernel import registry
 
     registry.build_all()
     found: dict[str, dict[str, list[Any]]] = {}
@@ -42,8 +42,9 @@ def plugins_group(ctx: click.Context) -> None:
     """List plugins as JSON: package, version, hooks, what each registered, and what failed."""
     if ctx.invoked_subcommand is not None:
         return
-    from lusifer import __version__, registry
-    from lusifer.plugins import get_plugin_manager, plugin_distribution, plugin_failures
+    from lusifer.api.version import __version__
+    from lusifer.kernel import registry
+    from lusifer.kernel.plugins import get_plugin_manager, plugin_distribution, plugin_failures
 
     registered = _registered_by_plugin()
     errors: dict[str, list[dict[str, str]]] = {}
@@ -74,7 +75,8 @@ def _contract_checks(
     registered: dict[str, list[Any]], data_dir: Path | None, dataset: str | None, base_url: str | None
 ) -> Iterator[tuple[str, Callable[[], str]]]:
     """(label, check) pairs for what one plugin registered; a check returns a one-line summary."""
-    from lusifer.config import BackendConfig, load_config
+    from lusifer.api.settings import BackendConfig
+    from lusifer.kernel.settings import load_config
     from lusifer.testing import check_backend, check_domain, check_evaluator, check_templates
 
     for entry in registered.get("domains", []):
@@ -115,9 +117,9 @@ def _backend_class_summary(backend: Any) -> str:
     """What can be checked of a backend class without calling a server."""
     import inspect
 
-    from lusifer.backends.base import Backend
+    from lusifer.api.backend import Backend
 
-    assert issubclass(backend, Backend), "a backend must subclass lusifer.backends.base.Backend"
+    assert issubclass(backend, Backend), "a backend must subclass lusifer.api.backend.Backend"
     assert not inspect.isabstract(backend), f"{backend.__name__} leaves abstract methods unimplemented"
     assert inspect.iscoroutinefunction(backend.acomplete), "acomplete must be an async def"
     key = f"key '{backend.key_name}'" if backend.key_name else "no key"
@@ -131,10 +133,10 @@ def _backend_class_summary(backend: Any) -> str:
 @click.option("--base-url", help="Server to call the backends at (e.g. a local test server); else not called.")
 def check_command(name: str, data_dir: Path | None, dataset: str | None, base_url: str | None) -> None:
     """Run the lusifer.testing contract checkers on everything plugin NAME registered."""
-    from lusifer import registry
-    from lusifer.errors import NotFoundError
-    from lusifer.plugins import get_plugin_manager
-    from lusifer.registry import unknown_name_message
+    from lusifer.api.errors import NotFoundError
+    from lusifer.kernel import registry
+    from lusifer.kernel.plugins import get_plugin_manager
+    from lusifer.kernel.registry import unknown_name_message
 
     names = sorted(str(plugin_name) for plugin_name, _ in get_plugin_manager().list_name_plugin())
     if name not in names:

@@ -22,7 +22,7 @@ def report_command(run_dir: Path, html: bool, out: Path | None) -> None:
 
     Without --html, print RUN_DIR/evaluation/report.md (written by `lusifer evaluate RUN_DIR`).
     """
-    from lusifer.errors import NotFoundError
+    from lusifer.api.errors import NotFoundError
 
     if html:
         from lusifer.evaluation.explorer import write_explorer

@@ -11,16 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from lusifer.config import LusiferConfig
-
-PAPER_PROTOCOL = {
-    "fold": "u1",
-    "history": 40,
-    "profile_step_size": 10,
-    "context_items": 10,
-    "test_items": 10,
-    "require_text": True,
-}
+    from lusifer.api.settings import LusiferConfig
 
 
 def data_options(function: Any) -> Any:
@@ -170,7 +161,8 @@ def simulation_options(function: Any) -> Any:
 
 def simulation_config(options: dict[str, Any]) -> LusiferConfig:
     """The layered configuration with the command's flags on top."""
-    from lusifer.config import deep_merge, load_config
+    from lusifer.config import deep_merge
+    from lusifer.kernel.settings import load_config
 
     options = _renamed_flags(options)
     if options["user_ids"] is not None:
@@ -184,7 +176,9 @@ def simulation_config(options: dict[str, Any]) -> LusiferConfig:
     options["cache_refresh"] = True if options.get("refresh_cache") else None
     overrides = flag_overrides(options, SIMULATION_FLAGS)
     if options["protocol"] == "paper":  # the preset sits just below the flags
-        overrides = deep_merge({"data": PAPER_PROTOCOL}, overrides)
+        from lusifer.domains.movies.protocol import PAPER_DATA
+
+        overrides = deep_merge({"data": PAPER_DATA}, overrides)
     config = load_config(options["config_file"], overrides)
     if options["protocol"] == "paper" and config.data.enrich_file is None:
         raise click.UsageError("--protocol paper needs --enrich-file (items with an overview)")
@@ -224,9 +218,9 @@ def run_command(**options: Any) -> None:
     Writes a run directory with run.sqlite (source of truth), ratings.csv, profiles.jsonl, history.csv,
     Parquet twins, config.json and summary.json. Rerun the same command to resume.
     """
-    from lusifer.simulation.progress import RunProgress
-    from lusifer.simulation.run_dir import default_run_dir
-    from lusifer.simulation.runner import run_simulation
+    from lusifer.runs.progress import RunProgress
+    from lusifer.runs.run_dir import default_run_dir
+    from lusifer.runs.runner import run_simulation
 
     config = simulation_config(options)
     if config.run.out is None:  # fixed now, so that an interrupted run can say where it resumes
@@ -251,7 +245,7 @@ def run_command(**options: Any) -> None:
         budget = summary.failures.pop("budget", None)
         for user, reason in list(summary.failures.items())[:5]:
             click.echo(f"  failed {user}: {reason}", err=True)
-        from lusifer.backends.errors import REJECTED_ADVICE
+        from lusifer.engine.backends.errors import REJECTED_ADVICE
 
         if budget is not None:
             click.echo(
@@ -272,7 +266,7 @@ def _terminate_like_ctrl_c(signum: int, frame: Any) -> None:
 
 
 def _report_interrupted(out: Path) -> None:
-    from lusifer.simulation.exports import SUMMARY_FILE
+    from lusifer.runs.exports import SUMMARY_FILE
 
     kept = ""
     try:
@@ -312,8 +306,8 @@ def estimate_interval_line(estimate: Any) -> str:
 )
 def estimate_command(calibrate_from: Path | None, **options: Any) -> None:
     """Predict the calls, tokens and cost of a run (same options as `run`) without calling anything."""
-    from lusifer.simulation.estimate import estimate_run
-    from lusifer.simulation.runner import plan_run
+    from lusifer.runs.estimate import estimate_run
+    from lusifer.runs.session import plan_run
 
     config = simulation_config(options)
     estimate = estimate_run(config, plan_run(config), _calibration(config, calibrate_from))
@@ -335,13 +329,13 @@ def estimate_command(calibrate_from: Path | None, **options: Any) -> None:
 
 def _calibration(config: Any, run_dir: Path | None) -> Any:
     """The calibration from the exchanges stored in ``run_dir`` (an error if it holds none)."""
-    from lusifer.simulation.estimate_calibration import calibration_from_store
+    from lusifer.runs.estimate_calibration import calibration_from_store
 
     if run_dir is None:
         return None
     calibration = calibration_from_store(run_dir, config.backend.model)
     if calibration is None:
-        from lusifer.errors import ConfigError
+        from lusifer.api.errors import ConfigError
 
         raise ConfigError(f"--calibrate-from {run_dir}: no answered exchanges stored there to calibrate on")
     return calibration
@@ -353,7 +347,7 @@ def _calibration(config: Any, run_dir: Path | None) -> Any:
 def merge_command(out: Path, shard_dirs: tuple[Path, ...]) -> None:
     """Merge partial runs into one run in OUT: every `lusifer run --shard i/n` once, or runs of disjoint
     --user-ids lists. Writes the exports and summary.json of the merged run."""
-    from lusifer.simulation.merge import merge_shards
+    from lusifer.runs.merge import merge_shards
 
     store = merge_shards(out, shard_dirs)  # writes the exports and summary.json
     try:
@@ -378,9 +372,9 @@ def show_group() -> None:
 def show_user(user_id: str, run_dir: Path) -> None:
     """Print USER_ID's profile timeline with explanations and the rated items behind each step, then their
     simulated feedback beside the truth (items by title where the run's dataset is on this machine)."""
-    from lusifer.errors import NotFoundError
-    from lusifer.simulation.run_items import history_ratings, item_titles
-    from lusifer.store import STORE_FILE, RunStore
+    from lusifer.api.errors import NotFoundError
+    from lusifer.runs.run_items import history_ratings, item_titles
+    from lusifer.runs.store import STORE_FILE, RunStore
 
     if not (run_dir / STORE_FILE).exists():
         raise NotFoundError(f"{run_dir} is not a run directory (no {STORE_FILE})")

@@ -9,7 +9,7 @@ import click
 
 def _templates() -> dict[str, str]:
     """Every visible template (``<domain>/<task>.j2``) with its text, as a run without --prompts-dir sees it."""
-    from lusifer.templates import template_environment
+    from lusifer.engine.templates import template_environment
 
     environment = template_environment(None)
     loader = environment.loader
@@ -18,8 +18,8 @@ def _templates() -> dict[str, str]:
 
 
 def _named(name: str) -> tuple[str, str]:
-    from lusifer.errors import NotFoundError
-    from lusifer.registry import unknown_name_message
+    from lusifer.api.errors import NotFoundError
+    from lusifer.kernel.registry import unknown_name_message
 
     templates = _templates()
     full = name if name.endswith(".j2") else f"{name}.j2"
@@ -52,7 +52,7 @@ def show_template(name: str) -> None:
 @click.option("--force", is_flag=True, help="Overwrite templates already in FOLDER.")
 def export_templates(folder: Path, force: bool) -> None:
     """Write every template to FOLDER/<domain>/<task>.j2, ready to edit and pass as --prompts-dir FOLDER."""
-    from lusifer.errors import ConfigError
+    from lusifer.api.errors import ConfigError
 
     templates = _templates()
     existing = [name for name in templates if (folder / name).exists()]

@@ -35,7 +35,7 @@ def validate_command(run_dir: Path | None, **options: Any) -> None:
     calls are made), --predictions FILE --column NAME (recorded output: checks without new calls), or
     neither (a fresh simulator configured like `lusifer run`, e.g. --protocol paper).
     """
-    from lusifer.validity.base import ValidityData
+    from lusifer.api.validity import ValidityData
     from lusifer.validity.battery import select_checks, validate
     from lusifer.validity.report import write_validity
     from lusifer.validity.sources import estimate_live, live_data, recorded_data
@@ -91,7 +91,7 @@ def validate_command(run_dir: Path | None, **options: Any) -> None:
 
 def _pays(config: Any, run_dir: Path | None) -> bool:
     """Whether the simulator's backend bills calls (then the estimate is printed before any call)."""
-    from lusifer.registry import get_backend
+    from lusifer.kernel.registry import get_backend
     from lusifer.validity.sources import run_config
 
     config = run_config(run_dir) if run_dir is not None else config

@@ -1,1 +1,1 @@
-"""Built-in plugins. The kernel registers them like any external plugin (see lusifer.plugins)."""
+"""Built-in plugins. The kernel registers them like any external plugin (see lusifer.kernel.plugins)."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from lusifer.backends.anthropic_backend import AnthropicBackend
-from lusifer.backends.offline import OfflineBackend
-from lusifer.backends.openai_backend import OpenAIBackend
-from lusifer.hookspecs import hookimpl
+from lusifer.api.hookspecs import hookimpl
+from lusifer.engine.backends.anthropic_backend import AnthropicBackend
+from lusifer.engine.backends.offline import OfflineBackend
+from lusifer.engine.backends.openai_backend import OpenAIBackend
 
 if TYPE_CHECKING:
-    from lusifer.backends.base import Backend
+    from lusifer.api.backend import Backend
 
 
 @hookimpl

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lusifer.hookspecs import hookimpl
+from lusifer.api.hookspecs import hookimpl
 
 
 @hookimpl

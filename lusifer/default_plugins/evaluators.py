@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lusifer.hookspecs import hookimpl
+from lusifer.api.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from lusifer.evaluation.metrics import Evaluator
+    from lusifer.api.evaluator import Evaluator
 
 
 @hookimpl

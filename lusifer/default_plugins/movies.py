@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from lusifer.hookspecs import hookimpl
+from lusifer.api.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from lusifer.domains.base import Domain
+    from lusifer.api.domain import Domain
 
 
 @hookimpl

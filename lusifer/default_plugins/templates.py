@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from lusifer.hookspecs import hookimpl
+from lusifer.api.hookspecs import hookimpl
 
 
 @hookimpl

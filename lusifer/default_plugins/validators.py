@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lusifer.hookspecs import hookimpl
-from lusifer.validation import FeedbackValidator, ProfileValidator, Validator
+from lusifer.api.hookspecs import hookimpl
+from lusifer.api.validator import Validator
+from lusifer.engine.validation import FeedbackValidator, ProfileValidator
 
 
 @hookimpl

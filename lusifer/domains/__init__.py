@@ -1,1 +1,1 @@
-"""Domains: what is recommended (movies, news, music) and the data that describes users and items."""
+"""Built-in domain implementations (the contract is :mod:`lusifer.api.domain`)."""

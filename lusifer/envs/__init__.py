@@ -17,7 +17,7 @@ import warnings
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lusifer.domains.base import Domain
+    from lusifer.api.domain import Domain
 
 #: Environment names of domains that do not derive theirs from the domain name.
 ENV_NAMES = {"movies": "MovieLens"}
@@ -39,7 +39,7 @@ def register_envs() -> list[str]:
     """Register (once) a Gymnasium id per installed domain; returns the ids."""
     from gymnasium.envs.registration import register, registry
 
-    from lusifer.registry import domains
+    from lusifer.kernel.registry import domains
 
     ids = []
     for entry in domains().entries():

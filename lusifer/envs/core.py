@@ -19,44 +19,28 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from lusifer.backends.factory import create_backend
-from lusifer.calls import CallLayer
-from lusifer.config import LusiferConfig, deep_merge, load_config
+from lusifer.api.errors import ConfigError, NotFoundError
+from lusifer.api.run_info import ProfileState
+from lusifer.api.settings import LusiferConfig
+from lusifer.config import deep_merge
+from lusifer.engine.inputs import histories_by_user, user_info_of
+from lusifer.engine.simulator import NO_PROFILE, FeedbackResult, ProfileError, SimulatedUser
 from lusifer.envs.dynamics import DistributionSampler, NormalNoise, RatingSampler, Retention, population
 from lusifer.envs.encoders import EmbeddingCache, TextEncoder, make_encoder
 from lusifer.envs.features import CandidateFeatures, Taste, top_scored
 from lusifer.envs.leave import LEAVE_DECISIONS, LeaveDecision, ask_leave
 from lusifer.envs.rewards import check_baseline, check_reward, choose, default_threshold, slate_reward
-from lusifer.errors import ConfigError, NotFoundError
-from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts, user_info_of
-from lusifer.simulation.run_dir import config_snapshot
-from lusifer.simulation.runner import check_resumable, plan_run
-from lusifer.simulation.simulator import NO_PROFILE, FeedbackResult, ProfileError, SimulatedUser, Simulator
-from lusifer.store import ProfileState, RunStore
+from lusifer.kernel.settings import load_config, validate_config
+from lusifer.runs.run_dir import config_snapshot
+from lusifer.runs.runner import check_resumable
+from lusifer.runs.session import open_session
+from lusifer.runs.timeline import TimelineStore
 
 if TYPE_CHECKING:
-    from lusifer.exchange import Exchange
-    from lusifer.simulation.requests import CatalogueItem, Interaction
+    from lusifer.api.exchange import Exchange
+    from lusifer.engine.requests import CatalogueItem, Interaction
 
 T = TypeVar("T")
-
-
-class TimelineStore(RunStore):
-    """A run store that keeps every episode's profile states: online states get the next free step
-    number of their user, so episodes of the same user never overwrite each other."""
-
-    def __init__(self, run_dir: Path) -> None:
-        super().__init__(run_dir)
-        self._next_step: dict[str, int] = {}
-
-    def add_profile(self, state: ProfileState) -> None:
-        user = state.user_id
-        if user not in self._next_step:
-            self._next_step[user] = max((stored.step for stored in self.profiles(user)), default=-1) + 1
-        if state.source != "history":
-            state = replace(state, step=max(state.step, self._next_step[user]))
-        super().add_profile(state)
-        self._next_step[user] = max(self._next_step[user], state.step + 1)
 
 
 @dataclass
@@ -248,15 +232,16 @@ class RecommenderCore:
                 },
             },
         )
-        plan = plan_run(self.config)
+        session = open_session(self.config, api_key)  # the same assembly as `lusifer run`
+        plan = session.plan
         self.domain = plan.domain
         self.scale = plan.domain.scale
         self.threshold = default_threshold(self.scale) if threshold is None else threshold
         self.histories: dict[str, list[Interaction]] = histories_by_user(plan.history)
         self.users = population(list(self.histories), users, user_split)
         self._users_table = plan.data.users
-        community = community_stats(plan.history)
-        self.catalogue = _catalogue(item_texts(plan.data.items, plan.domain), community, candidates)
+        community = session.community
+        self.catalogue = _catalogue(session.item_texts, community, candidates)
         self.embed = EmbeddingCache(make_encoder(encoder))
         catalogue = self.catalogue
         self.features = (
@@ -275,7 +260,6 @@ class RecommenderCore:
         )
         if sample_distribution:  # draw each rating from the backend's distribution of the item
             self.sampler = DistributionSampler(self.sampler)
-        llm = create_backend(self.config, api_key)
 
         self.store: TimelineStore | None = None
         if run_dir is not None:
@@ -284,8 +268,7 @@ class RecommenderCore:
             check_resumable(self.store, snapshot)
             self.store.set_meta("config", snapshot)
         self.loop = EventLoop()
-        self.calls = CallLayer(llm, self.config, on_exchange=self._record)
-        self.simulator = Simulator(self.domain, self.calls, self.config, self.catalogue.texts, community, self.store)
+        self.calls, self.simulator = session.start(self.store, self._record, item_texts=self.catalogue.texts)
         self._phase_one: dict[str, asyncio.Future[list[ProfileState]]] = {}
         self.observation_space, self.action_space = self._spaces()
 
@@ -613,7 +596,7 @@ def _resolve_config(config: str | Path | LusiferConfig | None, overrides: dict[s
         if isinstance(value, dict):
             overrides[key] = {inner: item for inner, item in value.items() if item is not None}
     if isinstance(config, LusiferConfig):
-        return LusiferConfig.model_validate(deep_merge(config.model_dump(), overrides)).with_defaults()
+        return validate_config(deep_merge(config.model_dump(), overrides))
     return load_config(Path(config) if config is not None else None, overrides=overrides)
 
 

@@ -19,7 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
-from lusifer.errors import ConfigError
+from lusifer.api.errors import ConfigError
 
 SPLITS = ("train", "test")
 

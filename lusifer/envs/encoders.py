@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from lusifer.errors import ConfigError
+from lusifer.api.errors import ConfigError
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from lusifer.backends.offline import TOKEN_SHRINKAGE, read_item
-from lusifer.prompt_context import ItemView
-from lusifer.simulation.requests import CatalogueItem, Interaction
+from lusifer.api.prompt_context import ItemView
+from lusifer.engine.backends.offline import TOKEN_SHRINKAGE, read_item
+from lusifer.engine.requests import CatalogueItem, Interaction
 
 #: The columns of the ``candidates`` observation key.
 FEATURE_NAMES = ("item_level", "popularity", "genre_affinity", "keyword_affinity", "eligible")

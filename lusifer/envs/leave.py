@@ -13,14 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lusifer.backends.base import LLMRequest, Message
-from lusifer.errors import BackendError
-from lusifer.prompt_context import LeaveContext, ShownItem, template_variables
-from lusifer.templates import render
-from lusifer.validation import ValidationResult, Validator, text_problem
+from lusifer.api.backend import LLMRequest, Message
+from lusifer.api.errors import BackendError
+from lusifer.api.prompt_context import LeaveContext, ShownItem, template_variables
+from lusifer.api.validator import ValidationResult, Validator
+from lusifer.engine.templates import render
+from lusifer.engine.validation import text_problem
 
 if TYPE_CHECKING:
-    from lusifer.simulation.simulator import SimulatedUser, Simulator
+    from lusifer.engine.simulator import SimulatedUser, Simulator
 
 #: ``leave_decision`` values: the documented rule (``patience``) or the user's own answer.
 LEAVE_DECISIONS = ("rule", "llm")

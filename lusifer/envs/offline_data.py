@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from lusifer.errors import ConfigError
+from lusifer.api.errors import ConfigError
 
 if TYPE_CHECKING:
     import gymnasium as gym

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any, SupportsFloat
 import gymnasium as gym
 import numpy as np
 
+from lusifer.api.errors import ConfigError
 from lusifer.envs.core import Catalogue, RecommenderCore, Session
 from lusifer.envs.render import render_text
-from lusifer.errors import ConfigError
 
 if TYPE_CHECKING:
+    from lusifer.engine.simulator import SimulatedUser
     from lusifer.envs.encoders import TextEncoder
-    from lusifer.simulation.simulator import SimulatedUser
 
 
 class RecommenderEnv(gym.Env[dict[str, Any], Any]):  # actions: an int ("item") or an array of K indices
@@ -32,7 +32,7 @@ class RecommenderEnv(gym.Env[dict[str, Any], Any]):  # actions: an int ("item") 
     :param backend: LLM backend name (``offline``, ``openai``, ``anthropic``, ...).
     :param model: model of the backend.
     :param base_url: API base URL (OpenAI-compatible servers).
-    :param config: a ``lusifer.toml`` path or a :class:`~lusifer.config.LusiferConfig`; the keyword
+    :param config: a ``lusifer.toml`` path or a :class:`~lusifer.api.settings.LusiferConfig`; the keyword
         arguments above override it. Without it, ``./lusifer.toml`` and ``LUSIFER_*`` variables apply.
     :param slate_size: K, items per recommendation.
     :param feedback: ``"rate"`` (the user rates every new item) or ``"choose"`` (the user consumes the

@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from lusifer.errors import ConfigError
+from lusifer.api.errors import ConfigError
 
 if TYPE_CHECKING:
-    from lusifer.domains.base import FeedbackScale
+    from lusifer.api.domain import FeedbackScale
 
 #: Rewards measured in rating units: they can be taken relative to the user's own mean.
 RATING_REWARDS = ("mean_rating", "chosen_rating")

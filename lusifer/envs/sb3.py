@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from lusifer.api.errors import ConfigError
 from lusifer.envs.vector import RecommenderVectorEnv
-from lusifer.errors import ConfigError
 
 try:
     from stable_baselines3.common.vec_env import VecEnv

@@ -20,7 +20,7 @@ from lusifer.evaluation.intervals import interval
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lusifer.evaluation.metrics import Evaluator
+    from lusifer.api.evaluator import Evaluator
 
 METRIC_COLUMNS = ("method", "subset", "metric", "value", "ci_low", "ci_high")
 #: Prefix of the per-user metrics (the mean over users of each user's own metric).
@@ -48,8 +48,8 @@ _MAX_CELLS = 1 << 16
 
 def select_evaluators(kind: str, names: Sequence[str] | None = None) -> list[Evaluator]:
     """Registered evaluators for feedback ``kind`` (all of them, or the given ``names`` in order)."""
-    from lusifer.errors import NotFoundError
-    from lusifer.registry import evaluators, get_evaluator
+    from lusifer.api.errors import NotFoundError
+    from lusifer.kernel.registry import evaluators, get_evaluator
 
     if names is not None:
         chosen = [get_evaluator(name) for name in names]
@@ -88,9 +88,7 @@ def _chunks(total: int, size: int) -> Iterator[slice]:
         yield slice(start, min(start + size, total))
 
 
-def per_user_metrics(
-    frame: pd.DataFrame, method: str, truth: str, evaluators: Sequence[Evaluator]
-) -> pd.DataFrame:
+def per_user_metrics(frame: pd.DataFrame, method: str, truth: str, evaluators: Sequence[Evaluator]) -> pd.DataFrame:
     """Each user's own metrics: one row per user (index ``user_id``), one column per metric."""
     import pandas as pd
 
@@ -217,7 +215,7 @@ def cold_start_subsets(
     A cold user has fewer than ``user_below`` ratings in the training slice ``history``; a cold item
     fewer than ``item_below``; an unseen item none.
     """
-    from lusifer.selection import cold_start_items, cold_start_users
+    from lusifer.engine.selection import cold_start_items, cold_start_users
 
     users, items = test["user_id"], test["item_id"]
     return {

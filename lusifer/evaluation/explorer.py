@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lusifer.errors import NotFoundError
+from lusifer.api.errors import NotFoundError
 
 #: Where ``lusifer report RUN_DIR --html`` writes the page by default.
 EXPLORER_FILE = "explorer.html"
@@ -27,8 +27,8 @@ _SHOWN_METRICS = ("rmse", "mae", "pearson", "auc", "log_loss", "valid_share")
 
 def explorer_data(run_dir: Path) -> dict[str, Any]:
     """Everything the page shows, as JSON-ready data (ids as strings, ratings as numbers)."""
-    from lusifer.simulation.run_items import history_ratings, item_titles
-    from lusifer.store import STORE_FILE, RunStore
+    from lusifer.runs.run_items import history_ratings, item_titles
+    from lusifer.runs.store import STORE_FILE, RunStore
 
     run_dir = Path(run_dir)
     if not (run_dir / STORE_FILE).is_file():

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lusifer.errors import DataError
+from lusifer.api.errors import DataError
 from lusifer.evaluation.inputs import read_csv
 
 if TYPE_CHECKING:

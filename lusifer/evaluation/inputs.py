@@ -1,6 +1,6 @@
 """Reading what ``lusifer evaluate`` scores: run directories, prediction CSVs, training slices.
 
-Every problem is a :class:`lusifer.errors.DataError` (or ``NotFoundError``) whose one-line message
+Every problem is a :class:`lusifer.api.errors.DataError` (or ``NotFoundError``) whose one-line message
 names the file and, where known, the column or line.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lusifer.errors import DataError, NotFoundError
+from lusifer.api.errors import DataError, NotFoundError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,8 +64,7 @@ def _numeric(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
     if bad.any():
         position = int(bad.to_numpy().argmax())
         raise DataError(
-            f"{path}: column '{column}' has a non-numeric value {frame[column].iloc[position]!r} "
-            f"on line {position + 2}"
+            f"{path}: column '{column}' has a non-numeric value {frame[column].iloc[position]!r} on line {position + 2}"
         )
     return values.astype(float)
 
@@ -73,9 +72,7 @@ def _numeric(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
 def _require(frame: pd.DataFrame, columns: Sequence[str], path: Path) -> None:
     missing = [column for column in columns if column not in frame.columns]
     if missing:
-        raise DataError(
-            f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(map(str, frame.columns))})"
-        )
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(map(str, frame.columns))})")
 
 
 def _with_item_id(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -92,7 +89,7 @@ def read_predictions(
 
     ``frame``: the file's table already read (e.g. renamed by :mod:`lusifer.evaluation.foreign`).
     """
-    from lusifer.registry import unknown_name_message
+    from lusifer.kernel.registry import unknown_name_message
 
     path = Path(path)
     frame = _with_item_id(read_csv(path) if frame is None else frame, path)
@@ -180,7 +177,7 @@ def read_run_dir(run_dir: Path, columns: Sequence[str] = ()) -> EvaluationInput:
     along in the frame for the proper scoring rules. The feedback scale comes from the run's domain.
     """
     from lusifer.evaluation.scoring import ARGMAX, argmax_ratings, probability_columns
-    from lusifer.registry import get_domain
+    from lusifer.kernel.registry import get_domain
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -231,7 +228,7 @@ def stored_target_count(run_dir: Path) -> int | None:
     """
     import sqlite3
 
-    from lusifer.store import STORE_FILE
+    from lusifer.runs.store import STORE_FILE
 
     path = Path(run_dir) / STORE_FILE
     if not path.is_file():
@@ -251,14 +248,14 @@ def paper_protocol(data_dir: Path | None, enrich_file: Path | None) -> tuple[pd.
 
     Test rows: ``u1.test`` restricted to movies with an overview, first 10 rows per user in file order.
     """
-    from lusifer.config import DataConfig
-    from lusifer.registry import get_domain
-    from lusifer.selection import protocol_slices
+    from lusifer.domains.movies.protocol import PAPER_DATASET, PAPER_DOMAIN, paper_data_config
+    from lusifer.engine.selection import protocol_slices
+    from lusifer.kernel.registry import get_domain
 
     if enrich_file is None:
         raise DataError("--protocol paper needs --enrich-file (TMDB overviews decide the test items)")
-    config = DataConfig(path=data_dir, enrich_file=enrich_file, history=40, test_items=10, require_text=True)
-    domain = get_domain("movies")
-    dataset = domain.load("ml-100k", config)
-    history, test = protocol_slices(domain.split(dataset, "u1", 0), dataset.items, config)
+    config = paper_data_config(data_dir, enrich_file)
+    domain = get_domain(PAPER_DOMAIN)
+    dataset = domain.load(PAPER_DATASET, config)
+    history, test = protocol_slices(domain.split(dataset, config.fold, 0), dataset.items, config)
     return history, test

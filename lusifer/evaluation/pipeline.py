@@ -12,15 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lusifer.errors import DataError
+from lusifer.api.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lusifer.evaluation.calibration import Calibrator
+    from lusifer.engine.calibration import Calibrator
 
-#: Calibrated variants shown beside each simulator, in report order.
-VARIANTS = ("raw", "user_moments", "isotonic_cv", "hybrid_cv")
 #: Column of the CF-only stack: what the hybrid reaches without the simulator.
 CF_STACK = "CFStack_cv"
 #: Baselines the hybrid stacks with the simulated rating.
@@ -52,8 +50,8 @@ class Evaluation:
         computed = [name for name in dict.fromkeys(self.metrics.get("metric", [])) if name != "valid_share"]
         if self.settings.get("metric_names"):
             return [name for name in self.settings["metric_names"] if name in computed]
-        from lusifer.plugins import BUILTIN_PLUGINS
-        from lusifer.registry import evaluators
+        from lusifer.kernel.plugins import BUILTIN_PLUGINS
+        from lusifer.kernel.registry import evaluators
 
         plugin_metrics = [entry.name for entry in evaluators().entries() if entry.plugin not in BUILTIN_PLUGINS]
         return [name for name in dict.fromkeys([*headline, *plugin_metrics]) if name in computed]
@@ -81,16 +79,14 @@ def align_ids(frame: pd.DataFrame, history: pd.DataFrame) -> tuple[pd.DataFrame,
 
 
 def _calibrator_frame(frame: pd.DataFrame, method: str, truth: str, extra: Sequence[str]) -> pd.DataFrame:
-    from lusifer.evaluation.calibration import SIMULATED, TRUTH
+    from lusifer.engine.calibration import SIMULATED, TRUTH
 
     columns = ["user_id", "item_id", *extra]
     return frame[columns].assign(**{SIMULATED: frame[method].to_numpy(), TRUTH: frame[truth].to_numpy()})
 
 
-def _calibrators(
-    kind: str, has_history: bool, scale: tuple[float, float], seed: int
-) -> dict[str, Calibrator]:
-    from lusifer.evaluation.calibration import CrossFitMap, Hybrid, UserMoments
+def _calibrators(kind: str, has_history: bool, scale: tuple[float, float], seed: int) -> dict[str, Calibrator]:
+    from lusifer.engine.calibration import CrossFitMap, Hybrid, UserMoments
 
     chosen: dict[str, Calibrator] = {}
     if kind == "rating" and has_history:
@@ -133,9 +129,9 @@ def evaluate(
     import numpy as np
     import pandas as pd
 
-    from lusifer.domains.base import FeedbackScale
-    from lusifer.evaluation.baselines import BASELINES, predict_baselines
-    from lusifer.evaluation.calibration import Hybrid
+    from lusifer.api.domain import FeedbackScale
+    from lusifer.engine.baselines import BASELINES, predict_baselines
+    from lusifer.engine.calibration import Hybrid
     from lusifer.evaluation.compute import cold_start_subsets, metric_table, select_evaluators
     from lusifer.evaluation.scoring import distribution_metrics, has_distribution
 

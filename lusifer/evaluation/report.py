@@ -125,7 +125,7 @@ def _added_value_section(result: Evaluation) -> list[str]:
     if CF_STACK not in result.controls:
         return []
     from lusifer.evaluation.compute import paired_difference
-    from lusifer.registry import get_evaluator
+    from lusifer.kernel.registry import get_evaluator
 
     names = ADDED_VALUE_METRICS[result.kind]
     rows = []
@@ -246,7 +246,7 @@ def make_plots(result: Evaluation, out: Path) -> dict[str, Path]:
     from lusifer.evaluation import plots
     from lusifer.evaluation.compute import per_user_metrics
     from lusifer.evaluation.scoring import has_distribution, reliability_table
-    from lusifer.registry import get_evaluator
+    from lusifer.kernel.registry import get_evaluator
 
     folder = out / "plots"
     frame, truth, kind = result.frame, result.truth, result.kind
@@ -263,10 +263,7 @@ def make_plots(result: Evaluation, out: Path) -> dict[str, Path]:
     user_metric = "rmse" if kind == "rating" else "log_loss"
     evaluator = get_evaluator(user_metric)
     per_user = pd.DataFrame(
-        {
-            method: per_user_metrics(frame, method, truth, [evaluator])[user_metric]
-            for method in result.methods
-        }
+        {method: per_user_metrics(frame, method, truth, [evaluator])[user_metric] for method in result.methods}
     )
     drawn["user_errors"] = plots.user_errors(per_user, folder / "user_errors.png", user_metric)
     if kind == "rating" and has_distribution(frame):
@@ -300,10 +297,7 @@ def render_markdown(result: Evaluation, plots: dict[str, Path], out: Path, title
     lines += ["## All methods (all rows)", ""]
     lines += _table(
         ["method", *summary],
-        [
-            [f"`{method}`", *(_cell(cells.get((method, "all", name))) for name in summary)]
-            for method in result.methods
-        ],
+        [[f"`{method}`", *(_cell(cells.get((method, "all", name))) for name in summary)] for method in result.methods],
     )
     lines += _distribution_section(result, cells, plots, out)
     if any(len(variants) > 1 for variants in result.variants.values()):
@@ -355,13 +349,10 @@ def render_markdown(result: Evaluation, plots: dict[str, Path], out: Path, title
     lines += _profile_section(result, plots, out)
     if result.calibrators:
         lines += ["## Saved calibrators (fitted on all rows)", ""]
-        lines += [
-            f"- `{column}`: `{path.relative_to(out).as_posix()}`"
-            for column, path in result.calibrators.items()
-        ]
+        lines += [f"- `{column}`: `{path.relative_to(out).as_posix()}`" for column, path in result.calibrators.items()]
         lines += [
             "",
-            "Apply one to a new run with `lusifer.evaluation.calibration.load_calibrator(path)`.",
+            "Apply one to a new run with `lusifer.engine.calibration.load_calibrator(path)`.",
             "",
         ]
     lines += ["All numbers: `metrics.csv`.", ""]

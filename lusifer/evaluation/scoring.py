@@ -1,7 +1,7 @@
 """Proper scoring rules for rating distributions: NLL, ranked probability score, calibration error.
 
 Reads the ``p_<point>`` columns of a distribution-mode ``ratings.csv`` (see
-:mod:`lusifer.simulation.exports`); truths are rounded to the nearest scale point. Rows without a
+:mod:`lusifer.runs.exports`); truths are rounded to the nearest scale point. Rows without a
 distribution (failed items) or without a truth are left out.
 """
 

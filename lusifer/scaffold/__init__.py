@@ -13,8 +13,8 @@ from pathlib import Path
 
 import jinja2
 
-from lusifer import __version__
-from lusifer.errors import ConfigError
+from lusifer.api.errors import ConfigError
+from lusifer.api.version import __version__
 
 KINDS = ("domain", "backend", "evaluator", "templates")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")

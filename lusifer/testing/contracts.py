@@ -10,21 +10,21 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Message
-from lusifer.domains.base import RATING_COLUMNS, STAR_RATING, Dataset, Domain, FeedbackScale, Split
-from lusifer.prompt_context import CandidateItem, FeedbackContext, UserStats
-from lusifer.validation import FeedbackValidator, feedback_schema, parse_json
+from lusifer.api.backend import Backend, LLMRequest, LLMResponse, Message
+from lusifer.api.domain import RATING_COLUMNS, STAR_RATING, Dataset, Domain, FeedbackScale, Split
+from lusifer.api.prompt_context import CandidateItem, FeedbackContext, UserStats
+from lusifer.engine.validation import FeedbackValidator, feedback_schema, parse_json
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from lusifer.config import BackendConfig, DataConfig
-    from lusifer.evaluation.metrics import Evaluator
+    from lusifer.api.evaluator import Evaluator
+    from lusifer.api.settings import BackendConfig, DataConfig
 
 
 def check_domain(domain: Domain, dataset: str, config: DataConfig | None = None) -> tuple[Dataset, Split]:
     """Load ``dataset`` and split it; check the tables against the domain contract."""
-    from lusifer.config import DataConfig
+    from lusifer.api.settings import DataConfig
 
     assert isinstance(domain.name, str) and domain.name, "a domain needs a non-empty name"
     assert dataset in domain.datasets, f"{dataset!r} is not in {domain.name}.datasets {domain.datasets}"
@@ -69,7 +69,7 @@ def check_backend(backend_class: type[Backend], config: BackendConfig, api_key: 
     """Instantiate ``backend_class`` and ask it for feedback on two items; check the answer parses."""
     from pydantic import SecretStr
 
-    assert issubclass(backend_class, Backend), "a backend must subclass lusifer.backends.base.Backend"
+    assert issubclass(backend_class, Backend), "a backend must subclass lusifer.api.backend.Backend"
     assert isinstance(backend_class.name, str) and backend_class.name, "a backend needs a non-empty name"
     backend = backend_class(config, SecretStr(api_key) if api_key else None)
     item_ids = ["1", "2"]
@@ -99,9 +99,9 @@ def check_backend(backend_class: type[Backend], config: BackendConfig, api_key: 
 def check_templates(domain: Domain, data: Dataset, prompts_dir: Path | None = None) -> list[LLMRequest]:
     """Render the domain's profile, profile-update and feedback prompts for the first user of ``data``
     (every template variable must exist: they render with ``StrictUndefined``); returns the requests."""
-    from lusifer.simulation.inputs import histories_by_user, item_texts
-    from lusifer.simulation.requests import RequestBuilder
-    from lusifer.templates import template_environment
+    from lusifer.engine.inputs import histories_by_user, item_texts
+    from lusifer.engine.requests import RequestBuilder
+    from lusifer.engine.templates import template_environment
 
     builder = RequestBuilder(
         domain, template_environment(prompts_dir, (domain.templates,)), item_texts(data.items, domain)
@@ -125,7 +125,7 @@ def check_evaluator(evaluator: Evaluator) -> float:
     (NaN predictions) ignored, and the weighted form (when given) agreeing with ``function``."""
     import numpy as np
 
-    from lusifer.domains.base import CLICK, STAR_RATING
+    from lusifer.api.domain import CLICK, STAR_RATING
 
     assert isinstance(evaluator.name, str) and evaluator.name, "an evaluator needs a non-empty name"
     assert evaluator.kinds and set(evaluator.kinds) <= {"rating", "binary"}, "kinds must be 'rating' and/or 'binary'"

@@ -25,14 +25,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-from lusifer.testing.fake_servers import FakeReply, Responder
-
-#: The body llama-cpp-python's server sends for a ``response_format`` of a type it does not know.
-UNSUPPORTED_FORMAT_MESSAGE = (
-    "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
-    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
-    "'ctx': {'expected': \"'text' or 'json_object'\"}}]"
-)
+from lusifer.testing.fake_servers import FakeReply, Responder, llama_cpp_rejection
 
 
 def is_profile_request(request: Any) -> bool:
@@ -87,11 +80,10 @@ class RejectsResponseFormat:
         self.rejected = 0
 
     def __call__(self, request: Any) -> FakeReply:
-        kind = ((request or {}).get("response_format") or {}).get("type")
-        if kind is not None and kind not in self.supported:
+        rejection = llama_cpp_rejection(request, self.supported)
+        if rejection is not None:
             self.rejected += 1
-            body = {"error": {"message": UNSUPPORTED_FORMAT_MESSAGE, "type": "internal_server_error"}}
-            return FakeReply(status=500, json=body)
+            return rejection
         return self.answer(request)
 
 

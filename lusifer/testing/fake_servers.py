@@ -52,7 +52,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, cast
@@ -277,9 +277,7 @@ class FakeServer(ABC):
 
     # internals ----------------------------------------------------------------------------------------
 
-    def _admit(
-        self, path: str, headers: Mapping[str, str], payload: Any
-    ) -> tuple[FakeReply | None, int, float]:
+    def _admit(self, path: str, headers: Mapping[str, str], payload: Any) -> tuple[FakeReply | None, int, float]:
         """Record the request, count it in flight, and pick a 429 or an injected reply (None: respond)."""
         with self._lock:
             self._counter += 1
@@ -450,11 +448,22 @@ TOOLS_ONLY_REJECTION = {
 }
 
 
+def llama_cpp_rejection(request: Any, supported: Iterable[str] = ("text", "json_object")) -> FakeReply | None:
+    """What llama-cpp-python's server answers to a ``response_format`` type outside ``supported``: HTTP 500
+    with a request validation error as the body; None when it takes the request. The one fake of that
+    rejection (``FakeOpenAIServer(structured_output="llama_cpp")`` and
+    :class:`lusifer.testing.fake_behaviours.RejectsResponseFormat` both answer with it)."""
+    kind = ((request or {}).get("response_format") or {}).get("type")
+    if kind is not None and kind not in tuple(supported):
+        return FakeReply(status=500, json=LLAMA_CPP_JSON_SCHEMA_REJECTION)
+    return None
+
+
 def _structured_output_rejection(behaviour: str, request: Any) -> FakeReply | None:
     """The error a server with ``behaviour`` answers to ``request``'s structured-output fields, if any."""
     kind = ((request or {}).get("response_format") or {}).get("type")
-    if behaviour == "llama_cpp" and kind not in (None, "text", "json_object"):
-        return FakeReply(status=500, json=LLAMA_CPP_JSON_SCHEMA_REJECTION)
+    if behaviour == "llama_cpp":
+        return llama_cpp_rejection(request)
     if behaviour == "tools_only" and kind is not None:
         return FakeReply(status=400, json=TOOLS_ONLY_REJECTION)
     return None

@@ -7,8 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lusifer.kernel.registry import clear_caches
 from lusifer.keys import ENV_VARIABLES
-from lusifer.plugins import clear_caches
 
 if TYPE_CHECKING:
     import pytest

@@ -135,7 +135,7 @@ class KilledAndResumed:
 
 
 def _exchanges(run_dir: Path) -> list[dict[str, Any]]:
-    from lusifer.store import RunStore
+    from lusifer.runs.store import RunStore
 
     if not (run_dir / "run.sqlite").exists():
         return []

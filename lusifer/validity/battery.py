@@ -14,14 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lusifer.errors import NotFoundError
-from lusifer.validity.base import (
+from lusifer.api.errors import NotFoundError
+from lusifer.api.validity import (
     PERMUTED,
     RESULT_COLUMNS,
     USER_MEAN,
     ValidityCheck,
     ValidityData,
+)
+from lusifer.evaluation.intervals import (
     interval,
+)
+from lusifer.validity.common import (
     null_rows,
     permute_within_users,
 )
@@ -29,7 +33,7 @@ from lusifer.validity.base import (
 if TYPE_CHECKING:
     import pandas as pd
 
-#: Baselines scored beside the simulators (from :mod:`lusifer.evaluation.baselines`).
+#: Baselines scored beside the simulators (from :mod:`lusifer.engine.baselines`).
 REFERENCES = ("ItemMean", "UserItemBias", "SVD")
 
 
@@ -51,22 +55,16 @@ def all_checks() -> list[ValidityCheck]:
 
     :raises PluginError: two checks share a name (the message names both plugins).
     """
-    from lusifer.plugins import get_plugin_manager
-    from lusifer.registry import Registry
+    from lusifer.kernel.registry import Registry, registered_validity_checks
 
     registry: Registry[ValidityCheck] = Registry("validity check")
     checks = builtin_checks()
     for check in checks:
         registry.add(check.name, check, "lusifer")
 
-    hook = get_plugin_manager().hook.register_validity_checks
-    for implementation in reversed(hook.get_hookimpls()):  # as the other registries: in load order
-
-        def register(check: ValidityCheck, _plugin: str = implementation.plugin_name) -> None:
-            registry.add(check.name, check, _plugin)
-            checks.append(check)
-
-        implementation.function(register=register)
+    for plugin, check in registered_validity_checks():  # as the other registries: in load order
+        registry.add(check.name, check, plugin)
+        checks.append(check)
     return checks
 
 
@@ -75,7 +73,7 @@ def select_checks(names: Sequence[str] | None) -> list[ValidityCheck]:
 
     :raises NotFoundError: an unknown name (the message suggests the closest and lists the others).
     """
-    from lusifer.registry import unknown_name_message
+    from lusifer.kernel.registry import unknown_name_message
 
     checks = all_checks()
     known = [check.name for check in checks]
@@ -87,7 +85,7 @@ def select_checks(names: Sequence[str] | None) -> list[ValidityCheck]:
 
 def add_references(data: ValidityData, names: Sequence[str] = REFERENCES) -> None:
     """Predict the baselines on the held-out rows and the user-mean control of each simulator."""
-    from lusifer.evaluation.baselines import predict_baselines
+    from lusifer.engine.baselines import predict_baselines
     from lusifer.evaluation.pipeline import align_ids
 
     if data.history is None:

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from lusifer.validity.base import ValidityCheck, ValidityData, interval
+from lusifer.api.validity import ValidityCheck, ValidityData
+from lusifer.evaluation.intervals import interval
 from lusifer.validity.live_stats import (
     UserErrors,
     condition_curves,
@@ -22,7 +23,7 @@ SETTINGS = ("titles shown", "titles masked")
 
 def contamination(data: ValidityData) -> list[tuple[Any, ...]]:
     """The held-out items with titles masked: RMSE and within-user Spearman, and their change."""
-    from lusifer.simulation.requests import CatalogueItem
+    from lusifer.engine.requests import CatalogueItem
 
     live = live_of(data)
     targets, truth = targets_of(data), truth_of(data)

@@ -13,13 +13,17 @@ from typing import Any
 
 import numpy as np
 
-from lusifer.validity.base import (
+from lusifer.api.validity import (
     PERMUTED,
     USER_MEAN,
     ValidityCheck,
     ValidityData,
     Values,
+)
+from lusifer.evaluation.intervals import (
     interval,
+)
+from lusifer.validity.common import (
     null_rows,
     permute_within_users,
 )

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from lusifer.validity.base import ValidityCheck, ValidityData, interval
+from lusifer.api.validity import ValidityCheck, ValidityData
+from lusifer.evaluation.intervals import interval
 from lusifer.validity.live_stats import (
     UserErrors,
     condition_curves,

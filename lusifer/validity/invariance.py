@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lusifer.validity.base import ValidityCheck, ValidityData
+from lusifer.api.validity import ValidityCheck, ValidityData
 from lusifer.validity.live_stats import live_of, method_of, summary_row, targets_of
 
 if TYPE_CHECKING:

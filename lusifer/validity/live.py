@@ -1,7 +1,7 @@
 """The simulator as the live checks use it: rate any items, for any user, at any profile step.
 
 Profiles are built once per user (or read from a finished run's store, which costs nothing) and every
-feedback call goes through the run's :class:`~lusifer.calls.CallLayer`, so the response cache answers
+feedback call goes through the run's :class:`~lusifer.engine.calls.CallLayer`, so the response cache answers
 what a run already asked. One event loop serves every check, so vendor clients stay usable.
 """
 
@@ -12,16 +12,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from lusifer.calls import CallLayer
-from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts, user_info_of
-from lusifer.simulation.requests import CatalogueItem
-from lusifer.simulation.simulator import NO_PROFILE, ProfileError, SimulatedUser, Simulator
-from lusifer.store import ProfileState
+from lusifer.api.run_info import ProfileState
+from lusifer.engine.calls import CallLayer
+from lusifer.engine.inputs import community_stats, histories_by_user, item_texts, user_info_of
+from lusifer.engine.requests import CatalogueItem
+from lusifer.engine.simulator import NO_PROFILE, ProfileError, SimulatedUser, Simulator
+from lusifer.kernel.registry import exchange_recorder
 
 if TYPE_CHECKING:
-    from lusifer.backends.base import Backend
-    from lusifer.config import LusiferConfig
-    from lusifer.simulation.runner import RunPlan
+    from lusifer.api.backend import Backend
+    from lusifer.api.settings import LusiferConfig
+    from lusifer.runs.session import RunPlan
 
 T = TypeVar("T")
 
@@ -30,7 +31,7 @@ class LiveSimulator:
     """Rates items for the live checks.
 
     :param config: the simulator's configuration (domain, data, backend, prompts, cache, budget).
-    :param plan: its loaded data, training slice and held-out targets (:func:`lusifer.simulation.runner.plan_run`).
+    :param plan: its loaded data, training slice and held-out targets (:func:`lusifer.runs.session.plan_run`).
     :param backend: the backend instance to call.
     :param profiles: stored profile states per user (e.g. from a finished run); missing users are built.
     """
@@ -45,7 +46,7 @@ class LiveSimulator:
         self.config = config
         self.plan = plan
         self.backend = backend
-        self.calls = CallLayer(backend, config)
+        self.calls = CallLayer(backend, config, on_exchange=exchange_recorder())
         self.items = item_texts(plan.data.items, plan.domain)
         self.community = community_stats(plan.history)
         self.histories = histories_by_user(plan.history)

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lusifer.validity.base import ValidityData, interval, user_means
+from lusifer.api.validity import ValidityData
+from lusifer.evaluation.intervals import interval
+from lusifer.validity.common import user_means
 
 if TYPE_CHECKING:
     from lusifer.validity.live import LiveSimulator

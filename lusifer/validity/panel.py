@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lusifer.errors import DataError
+from lusifer.api.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,7 +49,7 @@ def highest_mean(history: pd.DataFrame, items: pd.DataFrame | None, pairs: pd.Da
 
 def _surprise(name: str) -> Scorer:
     def scores(history: pd.DataFrame, items: pd.DataFrame | None, pairs: pd.DataFrame, seed: int) -> np.ndarray:
-        from lusifer.evaluation.baselines import predict_baselines
+        from lusifer.engine.baselines import predict_baselines
 
         predicted: np.ndarray = predict_baselines(history, pairs, [name], seed=seed)[name].to_numpy(float)
         return predicted

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lusifer.validity.base import ValidityCheck, ValidityData, Values, cached, user_means
+from lusifer.api.validity import ValidityCheck, ValidityData, Values
+from lusifer.validity.common import cached, user_means
 
 
 def _per_user(data: ValidityData, column: str) -> dict[str, np.ndarray]:
@@ -12,7 +13,7 @@ def _per_user(data: ValidityData, column: str) -> dict[str, np.ndarray]:
     import pandas as pd
 
     from lusifer.evaluation.compute import per_user_metrics
-    from lusifer.registry import get_evaluator
+    from lusifer.kernel.registry import get_evaluator
 
     frame = data.frame
     spearman = per_user_metrics(frame, column, "rating", [get_evaluator("spearman")])["spearman"].to_numpy()

@@ -13,13 +13,17 @@ from typing import Any
 
 import numpy as np
 
-from lusifer.validity.base import (
+from lusifer.api.validity import (
     PERMUTED,
     ValidityCheck,
     ValidityData,
     Values,
-    cached,
+)
+from lusifer.evaluation.intervals import (
     interval,
+)
+from lusifer.validity.common import (
+    cached,
     null_rows,
     user_means,
 )

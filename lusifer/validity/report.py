@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lusifer.validity.base import ValidityCheck
+from lusifer.api.validity import ValidityCheck
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,4 +1,4 @@
-"""Assemble :class:`~lusifer.validity.base.ValidityData` from recorded output, a finished run or a live
+"""Assemble :class:`~lusifer.api.validity.ValidityData` from recorded output, a finished run or a live
 simulator, and estimate what the live checks will cost before any call is made."""
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage
-from lusifer.errors import DataError
-from lusifer.prompt_context import FeedbackContext
-from lusifer.validity.base import ValidityData
+from lusifer.api.backend import Backend, LLMRequest, LLMResponse, Usage
+from lusifer.api.errors import DataError
+from lusifer.api.prompt_context import FeedbackContext
+from lusifer.api.validity import ValidityData
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lusifer.config import LusiferConfig
+    from lusifer.api.settings import LusiferConfig
     from lusifer.validity.live import LiveSimulator
 
 SIMULATED = "simulated_rating"
@@ -26,11 +26,10 @@ SIMULATED = "simulated_rating"
 
 def paper_items(data_dir: Path | None, enrich_file: Path | None) -> pd.DataFrame:
     """The ML-100K item table (titles and text) of the paper protocol."""
-    from lusifer.config import DataConfig
-    from lusifer.registry import get_domain
+    from lusifer.domains.movies.protocol import PAPER_DATASET, PAPER_DOMAIN, paper_data_config
+    from lusifer.kernel.registry import get_domain
 
-    config = DataConfig(path=data_dir, enrich_file=enrich_file, require_text=True)
-    return get_domain("movies").load("ml-100k", config).items
+    return get_domain(PAPER_DOMAIN).load(PAPER_DATASET, paper_data_config(data_dir, enrich_file)).items
 
 
 def recorded_data(
@@ -53,7 +52,7 @@ def recorded_data(
 
 def run_config(run_dir: Path) -> LusiferConfig:
     """The configuration a run directory was made with (``config.json``)."""
-    from lusifer.config import LusiferConfig
+    from lusifer.api.settings import LusiferConfig
 
     path = run_dir / "config.json"
     if not path.is_file():
@@ -65,7 +64,7 @@ def run_config(run_dir: Path) -> LusiferConfig:
 
 
 def _stored_profiles(run_dir: Path) -> dict[str, list[Any]]:
-    from lusifer.store import STORE_FILE, RunStore
+    from lusifer.runs.store import STORE_FILE, RunStore
 
     if not (run_dir / STORE_FILE).exists():
         return {}
@@ -89,9 +88,9 @@ def live_data(
 ) -> ValidityData:
     """Battery input with a live simulator: a finished run's output (its config, ratings and stored
     profiles; only the checks' extra calls are made) or, without ``run_dir``, fresh held-out ratings."""
-    from lusifer.backends.factory import create_backend
     from lusifer.evaluation.inputs import read_run_dir
-    from lusifer.simulation.runner import plan_run
+    from lusifer.runs.backend_factory import create_backend
+    from lusifer.runs.session import plan_run
     from lusifer.validity.live import LiveSimulator
 
     if run_dir is not None:
@@ -151,29 +150,26 @@ class CountingBackend(Backend):
     cacheable = False
 
     def __init__(self, config: LusiferConfig, real_class: type[Backend], model: str) -> None:
-        from lusifer.backends.offline import OfflineBackend
-        from lusifer.calls.cache import ResponseCache
-        from lusifer.calls.layer import CallLayer
+        from lusifer.engine.backends.offline import OfflineBackend
+        from lusifer.engine.calls.cache import ResponseCache
 
         super().__init__(config.backend)
         self.offline = OfflineBackend(config.backend)
         self.real = (real_class.name, model)
         reads_cache = real_class.cacheable and config.cache.enabled and not config.cache.refresh
         self.cache = ResponseCache(config.cache.path) if reads_cache else None
-        # the answer-shaping settings, exactly as the real call layer puts them into its cache keys
-        layer = SimpleNamespace(config=config, backend=SimpleNamespace(model=model))
-        self.parameters = CallLayer._parameters(layer)  # type: ignore[arg-type]
+        self.run_config = config
         # and the endpoint identity the real backend adds to them (its cache_identity reads only settings)
         identity = real_class.cache_identity(SimpleNamespace(config=config.backend))  # type: ignore[arg-type]
         self.endpoint = {} if config.cache.share_across_endpoints else identity
         self.calls = self.cached = self.prompt_tokens = self.completion_tokens = 0
 
     async def acomplete(self, request: LLMRequest) -> LLMResponse:
-        from lusifer.calls.cache import cache_key
-        from lusifer.calls.layer import estimate_tokens
-        from lusifer.simulation.estimate import PROFILE_COMPLETION_TOKENS, TOKENS_PER_RATING
+        from lusifer.engine.calls.layer import estimate_tokens, request_cache_key
+        from lusifer.runs.estimate import PROFILE_COMPLETION_TOKENS, TOKENS_PER_RATING
 
-        if self.cache is not None and self.cache.get(cache_key(*self.real, request, self.parameters, self.endpoint)):
+        key = request_cache_key(self.run_config, *self.real, request, self.endpoint)  # exactly the call layer's key
+        if self.cache is not None and self.cache.get(key):
             self.cached += 1
         else:
             self.calls += 1
@@ -189,8 +185,8 @@ class CountingBackend(Backend):
 
 def estimate_live(config: LusiferConfig | None, run_dir: Path | None, run: Any) -> ValidityEstimate:
     """Run the battery's live part (``run(data)``) against :class:`CountingBackend` and price it."""
-    from lusifer.calls.costs import cost, price_table
-    from lusifer.registry import get_backend
+    from lusifer.engine.calls.costs import cost, price_table
+    from lusifer.kernel.registry import get_backend
 
     if run_dir is not None:
         config = run_config(Path(run_dir))

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from lusifer.errors import NotFoundError
-from lusifer.registry import unknown_name_message
+from lusifer.api.errors import NotFoundError
+from lusifer.kernel.registry import unknown_name_message
 
 BASE_URL = "https://files.grouplens.org/datasets/movielens"
 

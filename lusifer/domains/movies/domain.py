@@ -16,16 +16,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lusifer.domains.base import STAR_RATING, Dataset, Domain, Split
+from lusifer.api.domain import STAR_RATING, Dataset, Domain, Split
+from lusifer.api.errors import DataError, NotFoundError
 from lusifer.domains.movies.datasets import SPECS, get_spec
-from lusifer.errors import DataError, NotFoundError
-from lusifer.registry import unknown_name_message
+from lusifer.kernel.registry import unknown_name_message
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lusifer.config import DataConfig
-    from lusifer.prompt_context import ItemFeatures
+    from lusifer.api.prompt_context import ItemFeatures
+    from lusifer.api.settings import DataConfig
 
 
 class MoviesDomain(Domain):
@@ -47,9 +47,7 @@ class MoviesDomain(Domain):
         spec = get_spec(dataset)
         folder = Path(config.path).expanduser() if config.path else fetch(spec)
         if not folder.is_dir():
-            raise DataError(
-                f"{folder}: not a folder (--data-dir must be an unpacked official {spec.name} folder)"
-            )
+            raise DataError(f"{folder}: not a folder (--data-dir must be an unpacked official {spec.name} folder)")
         if config.enrich_file is not None:
             enrich: Path | None = Path(config.enrich_file).expanduser()
         else:

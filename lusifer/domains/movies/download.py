@@ -13,9 +13,9 @@ import os
 import zipfile
 from pathlib import Path
 
+from lusifer.api.errors import DataError
 from lusifer.domains.movies.datasets import DatasetSpec
 from lusifer.download import MARKER, Digest, DownloadError, digest_of, download, unpacking_into
-from lusifer.errors import DataError
 from lusifer.paths import data_cache_dir
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lusifer.errors import DataError
+from lusifer.api.errors import DataError
 from lusifer.paths import data_cache_dir
 
 #: Columns of the files ``lusifer data enrich --source tmdb`` writes, in order.

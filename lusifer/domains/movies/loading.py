@@ -1,4 +1,4 @@
-"""Build a :class:`~lusifer.domains.base.Dataset` from an unpacked MovieLens folder, and split it.
+"""Build a :class:`~lusifer.api.domain.Dataset` from an unpacked MovieLens folder, and split it.
 
 ``has_text`` is True for items the enrichment gave text (an overview, a tagline or TMDB genres): the
 items an enrichment source matched. On ML-100K with ``ml-100k-tmdb.csv`` that is 1,591 movies, two of
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lusifer.domains.base import Dataset, Split
+from lusifer.api.domain import Dataset, Split
 from lusifer.domains.movies import readers
 from lusifer.domains.movies.datasets import DatasetSpec, get_spec
 from lusifer.domains.movies.enrichment import apply_enrichment, read_enrichment

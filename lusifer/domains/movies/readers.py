@@ -2,7 +2,7 @@
 
 Ratings files are read with pandas for speed and then validated; anything wrong (missing file,
 truncated line, wrong column count, non-numeric or out-of-range value, undecodable bytes) is reported
-as a :class:`~lusifer.errors.DataError` naming the file and the line. The small item and user files are
+as a :class:`~lusifer.api.errors.DataError` naming the file and the line. The small item and user files are
 parsed line by line.
 
 Tables: ratings have ``user_id``, ``item_id`` (int32), ``rating`` (int8) and ``timestamp`` (int64) in
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lusifer.errors import DataError
+from lusifer.api.errors import DataError
 
 RATING_COLUMNS = ["user_id", "item_id", "rating", "timestamp"]
 LATIN1 = "latin-1"
@@ -119,9 +119,7 @@ def _locate_bad_rating(path: Path, sep: str, half_stars: bool, header: str | Non
         fields = line.split(sep)
         where = f"{path}, line {number}"
         if len(fields) != 4:
-            return DataError(
-                f"{where}: expected 4 fields separated by {sep!r}, found {len(fields)}: {line!r}"
-            )
+            return DataError(f"{where}: expected 4 fields separated by {sep!r}, found {len(fields)}: {line!r}")
         for name, value in zip(("user id", "item id", "timestamp"), (fields[0], fields[1], fields[3])):
             if not value.strip().isdigit():
                 return DataError(f"{where}: {name} {value!r} is not a non-negative integer")
@@ -166,9 +164,7 @@ def read_100k_items(path: Path) -> pd.DataFrame:
                 year,
             )
         )
-    frame = pd.DataFrame(
-        rows, columns=["item_id", "title", "release_date", "imdb_url", "genres", "date_year"]
-    )
+    frame = pd.DataFrame(rows, columns=["item_id", "title", "release_date", "imdb_url", "genres", "date_year"])
     frame = _finish_items(frame, path, fallback_year=frame.pop("date_year"))
     return frame[["title", "year", "genres", "release_date", "imdb_url"]]
 
@@ -219,9 +215,7 @@ def read_100k_users(path: Path) -> pd.DataFrame:
         )
         for n, f in _split_lines(path, "|", 5, LATIN1)
     ]
-    return _finish_users(
-        pd.DataFrame(rows, columns=["user_id", "age", "gender", "occupation", "zip_code"]), path
-    )
+    return _finish_users(pd.DataFrame(rows, columns=["user_id", "age", "gender", "occupation", "zip_code"]), path)
 
 
 def read_1m_users(path: Path) -> pd.DataFrame:
@@ -234,9 +228,7 @@ def read_1m_users(path: Path) -> pd.DataFrame:
         gender = _gender(fields[1], path, n)
         user = _int(fields[0], path, n, "user id")
         rows.append((user, AGES_1M[age], gender, OCCUPATIONS_1M[occupation], fields[4].strip()))
-    return _finish_users(
-        pd.DataFrame(rows, columns=["user_id", "age", "gender", "occupation", "zip_code"]), path
-    )
+    return _finish_users(pd.DataFrame(rows, columns=["user_id", "age", "gender", "occupation", "zip_code"]), path)
 
 
 def _finish_items(frame: pd.DataFrame, path: Path, fallback_year: pd.Series | None = None) -> pd.DataFrame:
@@ -260,9 +252,7 @@ def _finish_users(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     return frame.set_index(frame.pop("user_id").astype(np.int32).rename("user_id"))
 
 
-def check_ids(
-    ratings: pd.DataFrame, users: pd.Index, items: pd.Index, path: Path, header: bool = False
-) -> None:
+def check_ids(ratings: pd.DataFrame, users: pd.Index, items: pd.Index, path: Path, header: bool = False) -> None:
     """Raise a :class:`DataError` at the first line of ``path`` whose user or item id is unknown."""
     for column, known, noun in (("user_id", users, "user"), ("item_id", items, "item")):
         unknown = ~ratings[column].isin(known).to_numpy()
@@ -302,9 +292,7 @@ def _split_lines(path: Path, sep: str, count: int, encoding: str) -> Iterator[tu
             continue
         fields = line.split(sep)
         if len(fields) != count:
-            raise DataError(
-                f"{path}, line {number}: expected {count} fields separated by {sep!r}, found {len(fields)}"
-            )
+            raise DataError(f"{path}, line {number}: expected {count} fields separated by {sep!r}, found {len(fields)}")
         yield number, fields
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lusifer.prompt_context import ItemFeatures
+from lusifer.api.prompt_context import ItemFeatures
 
 _GENDERS = {"M": "male", "F": "female"}
 

@@ -27,7 +27,7 @@ import httpx
 from pydantic import SecretStr
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from lusifer.errors import LusiferError
+from lusifer.api.errors import LusiferError
 from lusifer.paths import data_cache_dir
 
 if TYPE_CHECKING:
@@ -164,9 +164,7 @@ class TMDBClient:
         """The TMDB id best matching ``title`` (and ``year``), preferring an exact title match."""
         query = clean_title(title)
         for attempt_year in (year, None) if year else (None,):
-            found = self.get(
-                "/search/movie", {"query": query, "year": attempt_year, "include_adult": "false"}
-            )
+            found = self.get("/search/movie", {"query": query, "year": attempt_year, "include_adult": "false"})
             results = (found or {}).get("results") or []
             if results:
                 wanted = query.casefold()
@@ -235,9 +233,7 @@ class TMDBClient:
         if response.status_code == 401:
             raise TMDBError("TMDB rejected the API key (HTTP 401); check it with 'lusifer keys set tmdb'")
         if response.status_code != 200:
-            raise TMDBError(
-                f"TMDB request {self._describe(path, params)} failed: HTTP {response.status_code}"
-            )
+            raise TMDBError(f"TMDB request {self._describe(path, params)} failed: HTTP {response.status_code}")
         try:
             body: dict[str, Any] = response.json()
             return body
@@ -283,9 +279,7 @@ def _append_cache(path: Path, key: str, body: dict[str, Any] | None) -> None:
         handle.write(json.dumps({"key": key, "body": body}, ensure_ascii=False) + "\n")
 
 
-def enrich_items(
-    items: pd.DataFrame, client: TMDBClient, show_progress: bool = True
-) -> tuple[pd.DataFrame, list[int]]:
+def enrich_items(items: pd.DataFrame, client: TMDBClient, show_progress: bool = True) -> tuple[pd.DataFrame, list[int]]:
     """Match every movie of ``items`` (``title``, ``year``, optional ``imdb_id``/``tmdb_id``).
 
     :returns: the enrichment table (columns ``TMDB_COLUMNS``, one row per matched movie) and the ids

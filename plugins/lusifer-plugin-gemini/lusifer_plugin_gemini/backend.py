@@ -6,10 +6,10 @@
   request's JSON schema) for ``structured_output = "auto"`` (the default), ``"json_schema"`` and the
   other schema modes; the MIME type alone for ``"json_object"``; neither for ``"none"``.
 - The SDK's own retries are off (one attempt): the call layer retries, rate-limits, times out, caches
-  and prices every backend the same way. SDK errors become :class:`~lusifer.errors.RetryableError`
-  (429 — as :class:`~lusifer.backends.errors.RateLimitedError` —, 408, 409, 5xx, timeouts, dropped
+  and prices every backend the same way. SDK errors become :class:`~lusifer.api.errors.RetryableError`
+  (429 — as :class:`~lusifer.engine.backends.errors.RateLimitedError` —, 408, 409, 5xx, timeouts, dropped
   connections, unparseable bodies) with the server's ``Retry-After`` header or ``RetryInfo`` delay,
-  or :class:`~lusifer.errors.BackendError` (other 4xx, a blocked prompt). Messages never hold the key.
+  or :class:`~lusifer.api.errors.BackendError` (other 4xx, a blocked prompt). Messages never hold the key.
 - Usage: ``usage_metadata``; thinking tokens (``thoughts_token_count``) count as completion tokens,
   as Google bills them.
 - API version ``v1beta`` unless ``GOOGLE_GENAI_API_VERSION`` is set (the SDK then uses it).
@@ -24,16 +24,25 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage
-from lusifer.backends.errors import RETRYABLE_STATUSES, RateLimitedError, redact, retry_after_seconds
-from lusifer.config import Price
-from lusifer.errors import BackendError, RetryableError
-from lusifer.keys import require_key
+from lusifer import (
+    RETRYABLE_STATUSES,
+    Backend,
+    BackendError,
+    LLMRequest,
+    LLMResponse,
+    Price,
+    RateLimitedError,
+    RetryableError,
+    Usage,
+    redact,
+    require_key,
+    retry_after_seconds,
+)
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from lusifer.config import BackendConfig
+    from lusifer import BackendConfig
 
 #: Environment variables holding a Gemini key, in lookup order (after a stored ``gemini`` key).
 KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -62,7 +71,7 @@ class GeminiBackend(Backend):
         from google import genai
         from google.genai import types
 
-        if self._api_key is None:  # constructed without lusifer.backends.factory
+        if self._api_key is None:  # constructed without lusifer.runs.backend_factory
             self._api_key = require_key(self.key_name, None, self.key_env_variables)
         options = types.HttpOptions(
             base_url=config.base_url or None,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from lusifer.backends.base import LLMRequest, Message
+from lusifer import LLMRequest, Message
+from lusifer.engine.validation import feedback_schema
 from lusifer.testing.contracts import sample_feedback_context
-from lusifer.validation import feedback_schema
 
 KEY = "gm-test-key-0123456789"
 

@@ -9,12 +9,17 @@ import pytest
 from pydantic import SecretStr
 
 from gemini_fixtures import KEY, REQUEST
-from lusifer.backends.base import LLMRequest, LLMResponse
-from lusifer.backends.errors import RateLimitedError
-from lusifer.config import BackendConfig
-from lusifer.errors import BackendError, KeyMissingError, RetryableError
+from lusifer import (
+    BackendConfig,
+    BackendError,
+    KeyMissingError,
+    LLMRequest,
+    LLMResponse,
+    RateLimitedError,
+    RetryableError,
+)
+from lusifer.kernel.registry import get_backend
 from lusifer.keys import set_key
-from lusifer.registry import get_backend
 from lusifer.testing import check_backend
 from lusifer.testing.fake_servers import FakeReply
 from lusifer_plugin_gemini.backend import GeminiBackend

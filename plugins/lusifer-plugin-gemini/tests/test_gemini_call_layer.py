@@ -11,13 +11,12 @@ from click.testing import CliRunner
 from pydantic import SecretStr
 
 from gemini_fixtures import KEY, REQUEST
-from lusifer.calls import CallLayer, CallResult
+from lusifer import BackendError, Exchange
+from lusifer.api.settings import BackendConfig, CacheConfig, LusiferConfig
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import BackendConfig, CacheConfig, LusiferConfig
-from lusifer.errors import BackendError
-from lusifer.exchange import Exchange
+from lusifer.engine.calls import CallLayer, CallResult
+from lusifer.engine.validation import FeedbackValidator
 from lusifer.testing.fake_servers import FakeReply
-from lusifer.validation import FeedbackValidator
 from lusifer_plugin_gemini.backend import GeminiBackend
 from lusifer_plugin_gemini.fake_server import FakeGeminiServer
 

@@ -14,7 +14,7 @@ from lusifer import hookimpl
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from lusifer.backends.base import Backend
+    from lusifer import Backend
 
 
 @hookimpl

@@ -12,7 +12,7 @@
 - Usage: token counts from the model's own tokenizer; cost 0; answers are cached like any backend's
   (keyed by the GGUF file name and the settings).
 - Errors: a prompt longer than ``n_ctx`` is one line naming the setting; other llama.cpp failures are
-  final :class:`~lusifer.errors.BackendError`.
+  final :class:`~lusifer.api.errors.BackendError`.
 """
 
 from __future__ import annotations
@@ -24,16 +24,14 @@ import queue
 import re
 from typing import TYPE_CHECKING, Any
 
-from lusifer.backends.base import Backend, LLMRequest, LLMResponse, Usage
-from lusifer.config import Price
-from lusifer.errors import BackendError, ConfigError
+from lusifer import Backend, BackendError, ConfigError, LLMRequest, LLMResponse, Price, Usage
 from lusifer_plugin_llamacpp.model_files import default_models_dir, resolve_model
 from lusifer_plugin_llamacpp.settings import SECTION, LlamaCppSettings
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from lusifer.config import BackendConfig, LusiferConfig
+    from lusifer import BackendConfig, LusiferConfig
 
 #: Modes answered with free text, or with any JSON object, instead of the request's schema.
 UNCONSTRAINED = "none"

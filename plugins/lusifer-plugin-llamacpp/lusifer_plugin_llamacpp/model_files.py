@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lusifer.errors import ConfigError
+from lusifer import ConfigError
 
 GGUF_MAGIC = b"GGUF"
 SUFFIX = ".gguf"
@@ -12,7 +12,7 @@ SUFFIX = ".gguf"
 
 def default_models_dir() -> Path:
     """``<user dir>/models``."""
-    from lusifer.paths import user_dir
+    from lusifer import user_dir
 
     return user_dir() / "models"
 

@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from lusifer import BackendConfig, ConfigError, load_config
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.config import BackendConfig, load_config
-from lusifer.errors import ConfigError
 from lusifer_plugin_llamacpp.backend import LlamaCppBackend
 from lusifer_plugin_llamacpp.model_files import resolve_model
 from lusifer_plugin_llamacpp.settings import LlamaCppSettings

@@ -8,13 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from lusifer.backends.base import LLMRequest, Message
-from lusifer.calls import CallLayer
-from lusifer.config import BackendConfig, LusiferConfig
-from lusifer.errors import BackendError
+from lusifer import BackendConfig, BackendError, LLMRequest, LusiferConfig, Message
+from lusifer.engine.calls import CallLayer
+from lusifer.engine.validation import FeedbackValidator, feedback_schema
 from lusifer.testing.contracts import sample_feedback_context
 from lusifer.testing.local_model import check_tiny_run, local_gguf, run_environment, run_kill_resume, tiny_run
-from lusifer.validation import FeedbackValidator, feedback_schema
 from lusifer_plugin_llamacpp.backend import LlamaCppBackend
 from lusifer_plugin_llamacpp.settings import LlamaCppSettings
 

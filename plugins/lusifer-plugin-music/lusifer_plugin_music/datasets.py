@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lusifer.errors import NotFoundError
-from lusifer.registry import unknown_name_message
+from lusifer import NotFoundError, unknown_name_message
 
 HOSTS = (
     "https://mcauleylab.ucsd.edu/public_datasets/data/amazon_2023/raw",

@@ -8,16 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lusifer.domains.base import STAR_RATING, Dataset, Domain, Split
-from lusifer.errors import ConfigError, DataError, NotFoundError
-from lusifer.registry import unknown_name_message
+from lusifer import STAR_RATING, ConfigError, DataError, Dataset, Domain, NotFoundError, Split, unknown_name_message
 from lusifer_plugin_music.datasets import SPECS, get_spec
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lusifer.config import DataConfig
-    from lusifer.prompt_context import ItemFeatures
+    from lusifer import DataConfig
+    from lusifer.api.prompt_context import ItemFeatures
 
 
 class MusicDomain(Domain):

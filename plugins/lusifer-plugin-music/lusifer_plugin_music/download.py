@@ -14,10 +14,9 @@ import os
 import zlib
 from pathlib import Path
 
-from lusifer.download import MARKER as MARKER_SUFFIX
-from lusifer.download import download
-from lusifer.errors import DataError
-from lusifer.paths import data_cache_dir
+from lusifer import MARKER as MARKER_SUFFIX
+from lusifer import DataError, data_cache_dir
+from lusifer import download_file as download
 from lusifer_plugin_music.datasets import RemoteFile
 
 CHUNK = 1 << 20

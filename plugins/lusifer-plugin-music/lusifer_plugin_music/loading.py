@@ -1,4 +1,4 @@
-"""Build a :class:`~lusifer.domains.base.Dataset` from the reviews and metadata files, and split it.
+"""Build a :class:`~lusifer.api.domain.Dataset` from the reviews and metadata files, and split it.
 
 Tables:
 
@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lusifer.domains.base import Dataset, Split
-from lusifer.prompt_context import ItemFeatures
+from lusifer import Dataset, Split
+from lusifer.api.prompt_context import ItemFeatures
 from lusifer_plugin_music.download import source_of
 from lusifer_plugin_music.readers import META_COLUMNS, read_meta, read_reviews
 

@@ -8,7 +8,7 @@ Metadata (``meta_Digital_Music.jsonl.gz``): one object per item with ``parent_as
 
 Anything wrong — invalid JSON, a missing or mistyped field, a rating that is not a whole number of
 stars from 1 to 5, a truncated gzip stream, undecodable bytes — is a
-:class:`~lusifer.errors.DataError` naming the file and the line.
+:class:`~lusifer.api.errors.DataError` naming the file and the line.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lusifer.errors import DataError
+from lusifer import DataError
 
 META_COLUMNS = ["title", "store", "categories", "features", "description", "average_rating", "rating_number"]
 

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lusifer.config import DataConfig
-from lusifer.domains.base import STAR_RATING
-from lusifer.errors import ConfigError, DataError, NotFoundError
-from lusifer.registry import get_domain
+from lusifer import STAR_RATING, ConfigError, DataConfig, DataError, NotFoundError
+from lusifer.kernel.registry import get_domain
 from lusifer.testing import check_domain
 from lusifer_plugin_music.domain import MusicDomain
 
@@ -63,8 +61,8 @@ def test_uncompressed_files_are_accepted_and_missing_ones_named(music_dir: Path,
 
 
 def test_music_templates_render(music_dir: Path) -> None:
-    from lusifer.simulation.requests import CatalogueItem, Interaction, RequestBuilder
-    from lusifer.templates import template_environment
+    from lusifer.engine.requests import CatalogueItem, Interaction, RequestBuilder
+    from lusifer.engine.templates import template_environment
 
     data = MusicDomain().load("digital-music", DataConfig(path=music_dir))
     items = {item: CatalogueItem(row.title, row.item_info) for item, row in data.items.iterrows()}
@@ -82,7 +80,7 @@ def test_music_templates_render(music_dir: Path) -> None:
 
 
 def test_categories_are_the_genres_the_offline_backend_reads(music_dir: Path) -> None:
-    from lusifer.simulation.inputs import item_texts
+    from lusifer.engine.inputs import item_texts
 
     data = MusicDomain().load("digital-music", DataConfig(path=music_dir))
     text = item_texts(data.items, MusicDomain())["B000000001"]

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lusifer.config import DataConfig
-from lusifer.errors import DataError
+from lusifer import DataConfig, DataError
 from lusifer.testing.http import LoopbackServer, serve_files
 from lusifer_plugin_music import datasets
 from lusifer_plugin_music.datasets import MusicSpec, RemoteFile

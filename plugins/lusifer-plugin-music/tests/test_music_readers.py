@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lusifer.errors import DataError
+from lusifer import DataError
 from lusifer_plugin_music.readers import read_meta, read_reviews
 from music_fixtures import meta_record, review_record, reviews, write_jsonl
 

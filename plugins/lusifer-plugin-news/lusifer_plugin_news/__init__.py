@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from lusifer import hookimpl
 
 if TYPE_CHECKING:
-    from lusifer.domains.base import Domain
+    from lusifer import Domain
 
 
 @hookimpl

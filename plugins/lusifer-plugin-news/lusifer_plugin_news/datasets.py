@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lusifer.errors import NotFoundError
-from lusifer.registry import unknown_name_message
+from lusifer import NotFoundError, unknown_name_message
 
 OFFICIAL_URL = "https://mind201910small.blob.core.windows.net/release"
 MIRROR_URLS = (

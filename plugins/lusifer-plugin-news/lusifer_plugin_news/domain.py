@@ -8,13 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lusifer.domains.base import CLICK, Dataset, Domain, Split
-from lusifer.errors import ConfigError, DataError, NotFoundError
-from lusifer.registry import unknown_name_message
+from lusifer import CLICK, ConfigError, DataError, Dataset, Domain, NotFoundError, Split, unknown_name_message
 from lusifer_plugin_news.datasets import SPECS, get_spec
 
 if TYPE_CHECKING:
-    from lusifer.config import DataConfig
+    from lusifer import DataConfig
 
 
 class NewsDomain(Domain):

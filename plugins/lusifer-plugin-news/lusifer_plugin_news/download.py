@@ -15,9 +15,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from lusifer.download import MARKER, download, unpacking_into
-from lusifer.errors import DataError
-from lusifer.paths import data_cache_dir
+from lusifer import MARKER, DataError, data_cache_dir, unpacking_into
+from lusifer import download_file as download
 from lusifer_plugin_news.datasets import MindPart
 
 #: The files of a part Lusifer reads (the embeddings in the zip are not unpacked).

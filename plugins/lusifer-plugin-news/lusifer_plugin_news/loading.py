@@ -1,4 +1,4 @@
-"""Build a :class:`~lusifer.domains.base.Dataset` from the two MIND folders, and split it.
+"""Build a :class:`~lusifer.api.domain.Dataset` from the two MIND folders, and split it.
 
 Tables:
 
@@ -28,8 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lusifer.domains.base import Dataset, Split
-from lusifer.errors import DataError
+from lusifer import DataError, Dataset, Split
 from lusifer_plugin_news.download import source_of
 from lusifer_plugin_news.readers import Behaviors, read_behaviors, read_news
 

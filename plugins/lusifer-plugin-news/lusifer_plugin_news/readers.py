@@ -2,7 +2,7 @@
 
 Anything wrong — a missing file, a wrong number of tab-separated fields, an unparseable time, an
 impression that is not ``<news id>-<0|1>``, broken entity JSON, undecodable bytes — is a
-:class:`~lusifer.errors.DataError` naming the file and the line.
+:class:`~lusifer.api.errors.DataError` naming the file and the line.
 
 ``news.tsv``: news id, category, subcategory, title, abstract, URL, title entities, abstract entities
 (JSON lists of ``{"Label", "Type", "WikidataId", ...}``).
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lusifer.errors import DataError
+from lusifer import DataError
 
 NEWS_FIELDS = 8
 BEHAVIOR_FIELDS = 5

@@ -28,8 +28,16 @@ def test_plugins_and_domains_list_the_news_plugin() -> None:
 def test_run_and_evaluate_end_to_end_on_fixture_data(mind_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     run = _lusifer(
-        "run", "--domain", "news", "--data-dir", str(mind_dir),
-        "--backend", "offline", "--out", str(out), "--no-progress",
+        "run",
+        "--domain",
+        "news",
+        "--data-dir",
+        str(mind_dir),
+        "--backend",
+        "offline",
+        "--out",
+        str(out),
+        "--no-progress",
     )  # fmt: skip  (no --dataset: the domain's first, mind-small, is the default)
     assert run.exit_code == 0, run.output
     assert "users 10 done / 0 failed; ratings 80 done / 0 failed" in run.output

@@ -6,10 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lusifer.config import DataConfig
-from lusifer.domains.base import CLICK
-from lusifer.errors import ConfigError, DataError, NotFoundError
-from lusifer.registry import get_domain, template_dirs
+from lusifer import CLICK, ConfigError, DataConfig, DataError, NotFoundError
+from lusifer.kernel.registry import get_domain, template_dirs
 from lusifer.testing import check_domain
 from lusifer_plugin_news.domain import NewsDomain
 
@@ -63,8 +61,8 @@ def test_data_dir_without_the_official_folders_is_an_error(tmp_path: Path, mind_
 
 
 def test_news_templates_render_clicks_and_skips(mind_dir: Path) -> None:
-    from lusifer.simulation.requests import CatalogueItem, Interaction, RequestBuilder
-    from lusifer.templates import template_environment
+    from lusifer.engine.requests import CatalogueItem, Interaction, RequestBuilder
+    from lusifer.engine.templates import template_environment
 
     data = NewsDomain().load("mind-small", DataConfig(path=mind_dir))
     items = {item: CatalogueItem(row.title, row.item_info) for item, row in data.items.iterrows()}

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lusifer.config import DataConfig
-from lusifer.errors import DataError
+from lusifer import DataConfig, DataError
 from lusifer_plugin_news.domain import NewsDomain
 from lusifer_plugin_news.readers import read_behaviors, read_news
 

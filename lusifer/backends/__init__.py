@@ -1,1 +1,0 @@
-"""LLM backends: the built-in openai, anthropic and offline backends, and their shared contract."""

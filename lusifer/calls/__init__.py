@@ -1,5 +1,0 @@
-"""The call layer: every LLM call goes through :class:`CallLayer` (cache, limits, retries, validation, cost)."""
-
-from lusifer.calls.layer import CallLayer, CallResult, CallStats
-
-__all__ = ["CallLayer", "CallResult", "CallStats"]

@@ -1,0 +1,141 @@
+"""Build the LLM requests of both phases from a user's data and the domain's templates.
+
+The typed contexts built here (:mod:`lusifer.api.prompt_context`) are rendered into the prompts and travel
+with the request (``LLMRequest.context``): validators read the expected ids from them, and the offline
+backend computes its answer from them. Their fields are the template contract (``docs/plugins/prompts.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+
+from lusifer.api.backend import LLMRequest, Message
+from lusifer.api.domain import Domain
+from lusifer.api.prompt_context import (
+    CandidateItem,
+    CommunityStats,
+    FeedbackContext,
+    ItemFeatures,
+    ProfileContext,
+    PromptContext,
+    RatedItem,
+    UserStats,
+    template_variables,
+)
+from lusifer.api.settings import PROFILE_MIN_WORDS
+from lusifer.engine.templates import render
+from lusifer.engine.validation import feedback_schema, profile_schema
+
+
+@dataclass(frozen=True)
+class CatalogueItem:
+    """One item of the catalogue as prompts show it (title, text) with the domain's structured facts about it."""
+
+    title: str
+    item_info: str
+    features: ItemFeatures = ItemFeatures()
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """One piece of feedback a user gave."""
+
+    item_id: str
+    rating: int
+    timestamp: int
+
+
+class RequestBuilder:
+    """Renders profile and feedback requests for one domain."""
+
+    def __init__(
+        self,
+        domain: Domain,
+        environment: jinja2.Environment,
+        items: dict[str, CatalogueItem],
+        profile_min_words: int = PROFILE_MIN_WORDS,
+    ) -> None:
+        self.domain = domain
+        self.profile_min_words = profile_min_words
+        self.environment = environment
+        self.items = items
+
+    def _request(self, task: str, context: PromptContext, schema: dict[str, Any], schema_name: str) -> LLMRequest:
+        folder = self.domain.templates
+        variables = template_variables(context)
+        messages = (
+            Message("system", render(self.environment, folder, "system", **variables)),
+            Message("user", render(self.environment, folder, task, **variables)),
+        )
+        return LLMRequest(task, messages, schema=schema, schema_name=schema_name, context=context)
+
+    def _rated(self, entry: Interaction) -> RatedItem:
+        text = self.items[entry.item_id]
+        return RatedItem(
+            item_id=entry.item_id,
+            title=text.title,
+            item_info=text.item_info,
+            features=text.features,
+            rating=entry.rating,
+        )
+
+    def _candidate(self, item_id: str, community: dict[str, float] | None) -> CandidateItem:
+        text = self.items[item_id]
+        stats = CommunityStats(mean=community["mean"], count=int(community["count"])) if community else None
+        return CandidateItem(
+            item_id=item_id, title=text.title, item_info=text.item_info, features=text.features, community=stats
+        )
+
+    def profile(
+        self,
+        user_id: str,
+        user_info: str,
+        batch: list[Interaction],
+        previous_profile: str | None,
+        step: int,
+        note: str | None = None,
+    ) -> LLMRequest:
+        """The initial profile (``previous_profile`` None) or an update folding in ``batch``."""
+        context = ProfileContext(
+            user_id=user_id,
+            user_info=user_info,
+            scale=self.domain.scale,
+            item_noun=self.domain.item_noun,
+            note=note,
+            step=step,
+            previous_profile=previous_profile,
+            batch=tuple(self._rated(entry) for entry in batch),
+            profile_min_words=self.profile_min_words,
+        )
+        task = "profile" if previous_profile is None else "profile_update"
+        return self._request(task, context, profile_schema(previous_profile is not None), "profile")
+
+    def feedback(
+        self,
+        user_id: str,
+        user_info: str,
+        profile: str,
+        recent: list[Interaction],
+        item_ids: list[str],
+        user_stats: dict[str, float] | None,
+        community: dict[str, dict[str, float]],
+        note: str | None = None,
+    ) -> LLMRequest:
+        """Ask for the user's feedback on ``item_ids`` given the profile and recent feedback."""
+        context = FeedbackContext(
+            user_id=user_id,
+            user_info=user_info,
+            scale=self.domain.scale,
+            item_noun=self.domain.item_noun,
+            note=note,
+            profile=profile,
+            user_stats=UserStats(mean=user_stats["mean"], count=int(user_stats["count"])) if user_stats else None,
+            recent=tuple(self._rated(entry) for entry in recent),
+            items=tuple(self._candidate(item_id, community.get(item_id)) for item_id in item_ids),
+            item_ids=tuple(item_ids),
+        )
+        schema = feedback_schema(item_ids, self.domain.scale.low, self.domain.scale.high)
+        return self._request("feedback", context, schema, "feedback")

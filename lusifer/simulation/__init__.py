@@ -1,1 +1,0 @@
-"""Simulation: the paper's two phases (evolving profiles, then feedback), online feedback, runs."""
