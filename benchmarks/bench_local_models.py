@@ -140,6 +140,7 @@ def measure_exchanges(run_dir: Path) -> dict[str, Any]:
     """Calls, attempts, answers, first-answer validity, re-asks and the profile check, from the run's store."""
     store = RunStore(run_dir)
     exchanges = [exchange for exchange in store.exchanges() if not exchange["cache_hit"]]
+    profiles = [state.profile for state in store.profiles()]
     store.close()
     answered = [exchange for exchange in exchanges if not exchange["error"]]
     first = [exchange for exchange in exchanges if REASK not in exchange["messages"][-1]["content"]]
@@ -151,7 +152,6 @@ def measure_exchanges(run_dir: Path) -> dict[str, Any]:
         if problem:
             kind = next((kind for kind, text in PROFILE_REASONS.items() if text in problem), "not JSON / other")
             refused[kind] += 1
-    profiles = stored_profiles(run_dir)
     minimal = LLMRequest("profile", ())
     passing = [text for text in profiles if text_problem(text, minimal, PROFILE_MIN_WORDS) is None]
     return {
@@ -166,11 +166,6 @@ def measure_exchanges(run_dir: Path) -> dict[str, Any]:
         "profiles_passing": len(passing),
         "profile_words": sorted(len(text.split()) for text in profiles),
     }
-
-
-def stored_profiles(run_dir: Path) -> list[str]:
-    lines = (run_dir / "profiles.jsonl").read_text(encoding="utf-8").splitlines()
-    return [str(json.loads(line).get("profile", "")) for line in lines if line.strip()]
 
 
 def evaluate(run_dir: Path, args: argparse.Namespace) -> pd.DataFrame:
