@@ -26,7 +26,8 @@ check, not a fidelity result.
 
     python benchmarks/bench_local_models.py --gguf SmolLM2-135M-Instruct.Q4_1.gguf \\
         --data-dir ../shared/data/ml-100k --enrich-file ../shared/data/tmdb/ml-100k-tmdb.csv [--users 10] \\
-        [--paths server in-process server-killed] [--concurrency 1 4] [--repeat 2] [--together] [--timeout 60]
+        [--paths server in-process server-killed] [--concurrency 1 4] [--repeat 2] [--together] [--timeout 60] \\
+        [--work-dir DIR]
 """
 
 from __future__ import annotations
