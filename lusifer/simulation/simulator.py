@@ -123,8 +123,9 @@ class Simulator:
             await self._profile_step(user, batches[step], source="history")
 
     async def _profile_step(self, user: SimulatedUser, batch: list[Interaction], source: str) -> ProfileState:
-        """One profile step, re-asked with the reason while the answer is unusable; a model that gives the
-        same unusable answer twice is not asked again (the next re-ask would be the same request)."""
+        """One profile step, re-asked with the reason while the answer is unusable; a model that answers the
+        JSON asked for with the same refused content twice is not asked again (the next re-ask would be the
+        same request). A repeated answer that is not JSON at all may be a passing fault and is re-asked."""
         step = len(user.profiles)
         note = None
         refused: str | None = None
@@ -145,7 +146,7 @@ class Simulator:
                     self.store.add_profile(state)
                 return state
             problems = validation.problems if validation is not None else {"*": "no answer"}
-            if refused is not None and result.exchange.raw_text == refused:
+            if refused is not None and result.exchange.raw_text == refused and "*" not in problems:
                 raise ProfileError(
                     f"profile step {step} of user {user.user_id}: no valid answer ({_describe(problems)}); "
                     f"{REPEATED_ANSWER}: try a larger model"
