@@ -38,7 +38,7 @@ from lusifer.simulation.exports import (
 from lusifer.simulation.inputs import community_stats, histories_by_user, item_texts, user_info_of
 from lusifer.simulation.lock import LOCK_FILE, RunLock
 from lusifer.simulation.run_dir import RESUMABLE_KEYS, config_snapshot, default_run_dir, upgraded_snapshot
-from lusifer.simulation.simulator import NOT_STARTED, ProfileError, SimulatedUser, Simulator
+from lusifer.simulation.simulator import NOT_STARTED, REPEATED_ANSWER, ProfileError, SimulatedUser, Simulator
 from lusifer.store import STORE_FILE, RunStore
 from lusifer.templates import check_templates, template_environment
 
@@ -424,8 +424,11 @@ async def _simulate(
 
 
 def _worth_asking_again(status: tuple[str, str | None] | None) -> bool:
-    """A failed user whose failure another try may fix (a request the server rejected would fail again)."""
-    return status is not None and status[0] == "failed" and REJECTED_ADVICE not in (status[1] or "")
+    """A failed user whose failure another try may fix (a request the server rejected, or a model that
+    repeated its refused answer, would fail again)."""
+    reason = (status[1] or "") if status is not None else ""
+    hopeless = REJECTED_ADVICE in reason or REPEATED_ANSWER in reason
+    return status is not None and status[0] == "failed" and not hopeless
 
 
 def _fill_summary(summary: RunSummary, store: RunStore, user_ids: list[str], stats: CallStats) -> None:
