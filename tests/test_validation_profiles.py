@@ -117,6 +117,19 @@ def test_placeholder_and_html_profiles_are_re_asked_with_the_reason(ml100k: Path
     assert len(profiles) == 2 and not any("<" in profile for profile in profiles)  # today: "<updated profile>"
 
 
+def test_a_model_repeating_the_same_refused_profile_is_not_asked_again(ml100k: Path, tmp_path: Path) -> None:
+    model = JunkProfiles(ScriptedModel(), junk=["<pre><code>Toy Story</code></pre>"] * 10)
+    with FakeOpenAIServer(model) as server:
+        code, output = _run(ml100k, server, tmp_path / "run")
+        calls = len(server.requests)
+    store = RunStore(tmp_path / "run")
+    status, reason = store.user_statuses()["1"]
+    print(f"same junk profile: {calls} calls, exit {code}, {status}: {reason}")
+    assert code == 1 and status == "failed" and not store.profiles("1")
+    assert calls == 2  # today 4: two more re-asks, each the same request, answered the same
+    assert reason is not None and "markup" in reason and "same answer again" in reason
+
+
 def test_answers_with_raw_newlines_in_strings_are_used_without_re_asking(ml100k: Path, tmp_path: Path) -> None:
     with FakeOpenAIServer(with_raw_newlines(ScriptedModel())) as server:
         code, output = _run(ml100k, server, tmp_path / "run")

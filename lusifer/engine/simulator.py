@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 NO_PROFILE = "Nothing is known about this person's taste yet."
 #: Start of the failure reason of items a budget stop left unasked.
 NOT_STARTED = "not started"
+#: In the failure reason of a profile step whose model repeated a refused answer (asking again cannot help).
+REPEATED_ANSWER = "the model gave the same answer again when told why it was refused"
 
 
 class ProfileError(LusiferError):
@@ -122,8 +124,12 @@ class Simulator:
             await self._profile_step(user, batches[step], source="history")
 
     async def _profile_step(self, user: SimulatedUser, batch: list[Interaction], source: str) -> ProfileState:
+        """One profile step, re-asked with the reason while the answer is unusable; a model that answers the
+        JSON asked for with the same refused content twice is not asked again (the next re-ask would be the
+        same request). A repeated answer that is not JSON at all may be a passing fault and is re-asked."""
         step = len(user.profiles)
         note = None
+        refused: str | None = None
         for _attempt in range(1 + self.config.run.validation_retries):
             request = self.requests.profile(user.user_id, user.user_info, batch, user.profile, step, note)
             try:
@@ -141,6 +147,12 @@ class Simulator:
                     self.store.add_profile(state)
                 return state
             problems = validation.problems if validation is not None else {"*": "no answer"}
+            if refused is not None and result.exchange.raw_text == refused and "*" not in problems:
+                raise ProfileError(
+                    f"profile step {step} of user {user.user_id}: no valid answer ({_describe(problems)}); "
+                    f"{REPEATED_ANSWER}: try a larger model"
+                )
+            refused = result.exchange.raw_text
             note = "Your previous answer was unusable (" + _describe(problems) + "). Answer with the JSON asked for."
         raise ProfileError(f"profile step {step} of user {user.user_id}: no valid answer ({_describe(problems)})")
 

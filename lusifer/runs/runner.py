@@ -27,7 +27,7 @@ from lusifer.api.run_info import RunInfo, RunSummary
 from lusifer.api.version import __version__
 from lusifer.engine.backends.errors import REJECTED_ADVICE, RunStoppedError
 from lusifer.engine.inputs import histories_by_user, user_info_of
-from lusifer.engine.simulator import NOT_STARTED, ProfileError, SimulatedUser
+from lusifer.engine.simulator import NOT_STARTED, REPEATED_ANSWER, ProfileError, SimulatedUser
 from lusifer.kernel.registry import emit_run_finished, emit_run_started
 from lusifer.runs.exports import (
     remove_stale_temporaries,
@@ -329,8 +329,11 @@ async def _simulate(
 
 
 def _worth_asking_again(status: tuple[str, str | None] | None) -> bool:
-    """A failed user whose failure another try may fix (a request the server rejected would fail again)."""
-    return status is not None and status[0] == "failed" and REJECTED_ADVICE not in (status[1] or "")
+    """A failed user whose failure another try may fix (a request the server rejected, or a model that
+    repeated its refused answer, would fail again)."""
+    reason = (status[1] or "") if status is not None else ""
+    hopeless = REJECTED_ADVICE in reason or REPEATED_ANSWER in reason
+    return status is not None and status[0] == "failed" and not hopeless
 
 
 def _fill_summary(summary: RunSummary, store: RunStore, user_ids: list[str], stats: CallStats) -> None:

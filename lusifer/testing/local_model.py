@@ -76,13 +76,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def llama_cpp_server(gguf: Path, *, n_ctx: int = 4096, startup: float = 120.0) -> Iterator[str]:
-    """``python -m llama_cpp.server`` serving ``gguf`` on loopback; yields its ``/v1`` base URL."""
+def llama_cpp_server(
+    gguf: Path, *, n_ctx: int = 4096, startup: float = 120.0, log_file: Path | None = None
+) -> Iterator[str]:
+    """``python -m llama_cpp.server`` serving ``gguf`` on loopback; yields its ``/v1`` base URL.
+
+    :param log_file: where the server's output goes (default: a temporary file, shown if it fails to start).
+    """
     port = free_port()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1"]
     command += ["--port", str(port), "--n_ctx", str(n_ctx)]
     base_url = f"http://127.0.0.1:{port}/v1"
-    with tempfile.TemporaryFile("w+") as log:  # a pipe would fill up and block the server
+    opened = open(log_file, "w+", encoding="utf-8") if log_file else tempfile.TemporaryFile("w+")  # noqa: SIM115
+    with opened as log:  # a file, not a pipe: a pipe would fill up and block the server
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
         try:
             _wait_until_serving(process, f"{base_url}/models", log, startup)
