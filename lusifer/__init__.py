@@ -28,6 +28,16 @@ from lusifer.api.errors import (
 from lusifer.api.evaluator import Evaluator
 from lusifer.api.exchange import Exchange
 from lusifer.api.hookspecs import hookimpl
+from lusifer.api.prompt_context import (
+    CandidateItem,
+    FeedbackContext,
+    ItemFeatures,
+    ItemView,
+    LeaveContext,
+    ProfileContext,
+    PromptContext,
+    RatedItem,
+)
 from lusifer.api.run_info import ProfileState, RunInfo, RunSummary
 from lusifer.api.settings import BackendConfig, DataConfig, LusiferConfig, Price, Section
 from lusifer.api.validator import OutputError, ValidationResult, Validator
@@ -95,6 +105,7 @@ __all__ = [
     "BackendConfig",
     "BackendError",
     "BudgetExceededError",
+    "CandidateItem",
     "ConfigError",
     "DataConfig",
     "DataError",
@@ -102,10 +113,14 @@ __all__ = [
     "Domain",
     "Evaluator",
     "Exchange",
+    "FeedbackContext",
     "FeedbackScale",
+    "ItemFeatures",
+    "ItemView",
     "KeyMissingError",
     "LLMRequest",
     "LLMResponse",
+    "LeaveContext",
     "LusiferConfig",
     "LusiferError",
     "Message",
@@ -113,8 +128,11 @@ __all__ = [
     "OutputError",
     "PluginError",
     "Price",
+    "ProfileContext",
     "ProfileState",
+    "PromptContext",
     "RateLimitedError",
+    "RatedItem",
     "RetryableError",
     "RunInfo",
     "RunSummary",

@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from lusifer.api.errors import ConfigError
-from lusifer.api.settings import RENAMED_KEYS, load_config
+from lusifer.api.settings import RENAMED_KEYS
 from lusifer.cli import cli, load_plugin_commands
 from lusifer.cli.run import SIMULATION_FLAGS, simulation_config, simulation_options
+from lusifer.kernel.settings import load_config
 from lusifer.runs.run_dir import default_run_dir
 from lusifer.runs.store import RunStore
 

@@ -14,8 +14,7 @@ from lusifer_plugin_music.datasets import SPECS, get_spec
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lusifer import DataConfig
-    from lusifer.api.prompt_context import ItemFeatures
+    from lusifer import DataConfig, ItemFeatures
 
 
 class MusicDomain(Domain):

@@ -25,8 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lusifer import Dataset, Split
-from lusifer.api.prompt_context import ItemFeatures
+from lusifer import Dataset, ItemFeatures, Split
 from lusifer_plugin_music.download import source_of
 from lusifer_plugin_music.readers import META_COLUMNS, read_meta, read_reviews
 
