@@ -63,7 +63,8 @@ class RequestBuilder:
         self.environment = environment
         self.items = items
 
-    def _request(self, task: str, context: PromptContext, schema: dict[str, Any], schema_name: str) -> LLMRequest:
+    def request(self, task: str, context: PromptContext, schema: dict[str, Any], schema_name: str) -> LLMRequest:
+        """The ``task`` request rendered from ``context``: the domain's ``system`` and ``task`` templates."""
         folder = self.domain.templates
         variables = template_variables(context)
         messages = (
@@ -111,7 +112,7 @@ class RequestBuilder:
             profile_min_words=self.profile_min_words,
         )
         task = "profile" if previous_profile is None else "profile_update"
-        return self._request(task, context, profile_schema(previous_profile is not None), "profile")
+        return self.request(task, context, profile_schema(previous_profile is not None), "profile")
 
     def feedback(
         self,
@@ -138,4 +139,4 @@ class RequestBuilder:
             item_ids=tuple(item_ids),
         )
         schema = feedback_schema(item_ids, self.domain.scale.low, self.domain.scale.high)
-        return self._request("feedback", context, schema, "feedback")
+        return self.request("feedback", context, schema, "feedback")

@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lusifer.api.backend import LLMRequest, Message
+from lusifer.api.backend import LLMRequest
 from lusifer.api.errors import BackendError
-from lusifer.api.prompt_context import LeaveContext, ShownItem, template_variables
+from lusifer.api.prompt_context import LeaveContext, ShownItem
 from lusifer.api.validator import ValidationResult, Validator
-from lusifer.engine.templates import render
 from lusifer.engine.validation import text_problem
 
 if TYPE_CHECKING:
@@ -90,7 +89,6 @@ def leave_request(
     note: str | None,
 ) -> LLMRequest:
     """The leave question for ``user`` after a slate (``ratings``: every slate item, None when not rated)."""
-    builder = simulator.requests
     context = LeaveContext(
         user_id=user.user_id,
         user_info=user.user_info,
@@ -107,13 +105,7 @@ def leave_request(
         step=step,
         max_words=MAX_REASON_WORDS,
     )
-    folder = simulator.domain.templates
-    variables = template_variables(context)
-    messages = (
-        Message("system", render(builder.environment, folder, "system", **variables)),
-        Message("user", render(builder.environment, folder, LEAVE_TASK, **variables)),
-    )
-    return LLMRequest(LEAVE_TASK, messages, schema=leave_schema(), schema_name=LEAVE_TASK, context=context)
+    return simulator.requests.request(LEAVE_TASK, context, leave_schema(), LEAVE_TASK)
 
 
 async def ask_leave(
