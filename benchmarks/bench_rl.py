@@ -7,7 +7,7 @@ writes a learning-curve plot (``--plot``).
 Setting: ``lusifer/MovieLens-v0`` with the offline backend on the shared ML-100K, the 300 most-rated
 candidates, K=5, ``liked_count`` with ``threshold=5`` (loved items), 10 steps per episode. (With the
 default threshold 4 there is no headroom: top-community-mean and the oracle both score 50 of 50.) Users are split once,
-``user_split=(part, 0.8, 0)``: learning agents train on the ``train`` part; every agent is evaluated on the
+``user_split=(part, 0.8, seed)`` (``--seed``, default 0): learning agents train on the ``train`` part; every agent is evaluated on the
 same 50 episodes of ``test`` users (episode ``e`` resets with seed ``1000 + e``).
 
 - random: K distinct random unconsumed candidates; popularity: the K most-rated unconsumed ones;
@@ -15,6 +15,8 @@ same 50 episodes of ``test`` users (episode ``e`` resets with seed ``1000 + e``)
 - per-user oracle: asks the simulated user to rate every unconsumed candidate before each step and shows
   the K best (greedy; an upper bound for a non-anticipating recommender);
 - LinUCB (``examples/train_bandit.py``): trained on ``train`` users, keeps learning while evaluated;
+- LinUCB on candidate features (``--agents features``): one linear model over the ``candidates`` columns,
+  fitted on every rated item, trained on ``train`` users, evaluated with exploration off;
 - hand-set feature weights: the ``scores`` action with fixed weights (1, 0, 0.6, 0.25, 0) over the
   ``candidates`` columns (no learning: what the features allow);
 - PPO scoring (``examples/train_ppo_scores.py``): SB3's PPO with ``actions="scores"``, learning those weights;
@@ -43,7 +45,7 @@ from train_dqn import item_settings, train_dqn  # noqa: E402
 from train_maskable_ppo import EVAL_SEED, evaluate, model_policy, split, train_maskable_ppo  # noqa: E402
 from train_ppo_scores import scoring_policy, train_scoring_ppo  # noqa: E402
 
-from lusifer.envs.features import top_scored  # noqa: E402
+from lusifer.envs.features import FEATURE_NAMES, top_scored  # noqa: E402
 from lusifer.envs.recommender import RecommenderEnv  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "ml-100k"
@@ -58,7 +60,7 @@ SETTINGS = {
     "seed": 0,
 }
 #: The agent groups ``--agents`` may name.
-AGENTS = ("baselines", "linucb", "scores", "maskable", "dqn")
+AGENTS = ("baselines", "linucb", "features", "scores", "maskable", "dqn")
 #: Fixed weights over the ``candidates`` columns: item level, popularity, genre and keyword affinity, eligible.
 HAND_WEIGHTS = np.array([1.0, 0.0, 0.6, 0.25, 0.0])
 
@@ -136,6 +138,49 @@ def linucb(train: RecommenderEnv, test: RecommenderEnv, episodes: int) -> tuple[
     return learning(test, 50, EVAL_SEED), time.perf_counter() - began
 
 
+def feature_bandit(
+    train: RecommenderEnv, test: RecommenderEnv, episodes: int, alpha: float = 0.5
+) -> tuple[list[float], float]:
+    """LinUCB over the ``candidates`` features: one linear model of "this item is liked" shared by all
+    users (the features are personal), fitted on every rated item of a slate; trained for ``episodes``
+    episodes on ``train`` users, then evaluated on ``test`` users with exploration off (still learning)."""
+    columns = [FEATURE_NAMES.index(name) for name in FEATURE_NAMES if name != "eligible"]
+    dimension = len(columns) + 1
+    gram, target = np.eye(dimension), np.zeros(dimension)
+    threshold = train.core.threshold
+    position = {item: index for index, item in enumerate(train.catalogue.candidate_ids)}
+
+    def design(obs: dict[str, np.ndarray]) -> np.ndarray:
+        return np.column_stack([np.ones(len(obs["eligible"])), obs["candidates"][:, columns]])
+
+    def act(obs: dict[str, np.ndarray], env: RecommenderEnv, explore: float) -> np.ndarray:
+        rows, inverse = design(obs), np.linalg.inv(gram)
+        bonus = np.sqrt(np.einsum("ij,jk,ik->i", rows, inverse, rows))
+        scores = rows @ (inverse @ target) + explore * bonus
+        return top_scored(scores[:, None], np.ones(1), obs["eligible"], env.core.slate_size)
+
+    def run(env: RecommenderEnv, count: int, seed: int, explore: float) -> list[float]:
+        nonlocal gram, target
+        returns = []
+        for episode in range(count):
+            obs, _ = env.reset(seed=seed + episode)
+            total, done = 0.0, False
+            while not done:
+                rows = design(obs)
+                obs, reward, terminated, truncated, info = env.step(act(obs, env, explore))
+                for item, rating in info["feedback"].items():
+                    features = rows[position[item]]
+                    gram = gram + np.outer(features, features)
+                    target = target + float(rating >= threshold) * features
+                total, done = total + float(reward), terminated or truncated
+            returns.append(total)
+        return returns
+
+    began = time.perf_counter()
+    run(train, episodes, 0, alpha)
+    return run(test, 50, EVAL_SEED, 0.0), time.perf_counter() - began
+
+
 def row(name: str, returns: list[float], budget: str, seconds: float) -> str:
     return f"| {name} | {np.mean(returns):.1f} ± {np.std(returns):.1f} | {budget} | {seconds:.0f} |"
 
@@ -173,6 +218,12 @@ def main() -> None:
     parser.add_argument("--dqn-steps", type=int, default=20_000)
     parser.add_argument("--linucb-episodes", type=int, default=300)
     parser.add_argument("--envs", type=int, default=8)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="user split and training seed (another: other test users)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny budgets (a smoke run)")
     parser.add_argument("--plot", type=Path, default=REPO / "docs" / "images" / "rl-learning-curve.png")
     args = parser.parse_args()
@@ -182,8 +233,8 @@ def main() -> None:
     if agents - set(AGENTS):
         parser.error(f"--agents: unknown {', '.join(sorted(agents - set(AGENTS)))}")
 
-    test = RecommenderEnv(user_split=split("test", 0), **SETTINGS)
-    train = RecommenderEnv(user_split=split("train", 0), **SETTINGS)
+    test = RecommenderEnv(user_split=split("test", args.seed), **SETTINGS)
+    train = RecommenderEnv(user_split=split("train", args.seed), **SETTINGS)
     catalogue = test.catalogue
     counts = np.array([catalogue.community[i]["count"] for i in catalogue.candidate_ids], dtype=float)
     means = np.array([catalogue.community[i]["mean"] for i in catalogue.candidate_ids], dtype=float)
@@ -202,11 +253,16 @@ def main() -> None:
         returns, seconds = linucb(train, test, args.linucb_episodes)
         results["LinUCB"] = returns
         rows.append(row("LinUCB", returns, f"{args.linucb_episodes} training episodes", seconds))
+    if "features" in agents:
+        returns, seconds = feature_bandit(train, test, args.linucb_episodes)
+        results["LinUCB on candidate features"] = returns
+        budget = f"{args.linucb_episodes} training episodes"
+        rows.append(row("LinUCB on candidate features", returns, budget, seconds))
     if "scores" in agents:
         timed("hand-set feature weights (no learning)", weighted_policy(HAND_WEIGHTS))
         began = time.perf_counter()
-        model, curves["PPO scoring"] = train_scoring_ppo(SETTINGS, args.envs, args.scores_steps, 0)
-        scoring_test = RecommenderEnv(user_split=split("test", 0), actions="scores", **SETTINGS)
+        model, curves["PPO scoring"] = train_scoring_ppo(SETTINGS, args.envs, args.scores_steps, args.seed)
+        scoring_test = RecommenderEnv(user_split=split("test", args.seed), actions="scores", **SETTINGS)
         results["PPO scoring"] = evaluate(scoring_test, scoring_policy(model), 50)
         scoring_test.close()
         budget = f"{args.scores_steps:,} steps, {args.envs} envs"
@@ -215,7 +271,7 @@ def main() -> None:
         )
     for name, masked in (("MaskablePPO", True), ("PPO (no mask)", False)) if "maskable" in agents else ():
         began = time.perf_counter()
-        model, curves[name] = train_maskable_ppo(SETTINGS, args.envs, args.ppo_steps, 0, masked=masked)
+        model, curves[name] = train_maskable_ppo(SETTINGS, args.envs, args.ppo_steps, args.seed, masked=masked)
         results[name] = evaluate(test, model_policy(model, masked), 50)
         rows.append(
             row(name, results[name], f"{args.ppo_steps:,} steps, {args.envs} envs", time.perf_counter() - began)
@@ -240,12 +296,12 @@ def dqn_rows(
         rows.append(row(name, results[name], "—", time.perf_counter() - began))
 
     single = item_settings(DATA, 300, 10, 0, threshold=SETTINGS["threshold"])
-    single_test = RecommenderEnv(user_split=split("test", 0), **single)
+    single_test = RecommenderEnv(user_split=split("test", args.seed), **single)
     timed("K=1: random", random_policy(0), single_test)
     timed("K=1: top-community-mean", ranked_policy(means + 1e-6 * counts / counts.max()), single_test)
     timed("K=1: per-user oracle", oracle_policy, single_test)
     began = time.perf_counter()
-    model, curve = train_dqn(single, args.dqn_steps, 0)
+    model, curve = train_dqn(single, args.dqn_steps, args.seed)
     results["K=1: DQN"] = evaluate(single_test, lambda obs, _env: int(model.predict(obs, deterministic=True)[0]), 50)
     rows.append(row("K=1: DQN", results["K=1: DQN"], f"{args.dqn_steps:,} steps", time.perf_counter() - began))
     single_test.close()
