@@ -6,9 +6,9 @@ writes a learning-curve plot (``--plot``).
 
 Setting: ``lusifer/MovieLens-v0`` with the offline backend on the shared ML-100K, the 300 most-rated
 candidates, K=5, ``liked_count`` with ``threshold=5`` (loved items), 10 steps per episode. (With the
-default threshold 4 there is no headroom: top-community-mean and the oracle both score 50 of 50.) Users are split once,
-``user_split=(part, 0.8, seed)`` (``--seed``, default 0): learning agents train on the ``train`` part; every agent is evaluated on the
-same 50 episodes of ``test`` users (episode ``e`` resets with seed ``1000 + e``).
+default threshold 4 there is no headroom: top-community-mean and the oracle both score 50 of 50.) Users are
+split once, ``user_split=(part, 0.8, seed)`` (``--seed``, default 0): learning agents train on the ``train``
+part; every agent is evaluated on the same 50 episodes of ``test`` users (episode ``e`` resets with seed ``1000 + e``).
 
 - random: K distinct random unconsumed candidates; popularity: the K most-rated unconsumed ones;
   top-community-mean: the K unconsumed ones with the highest training-slice mean (no learning);
