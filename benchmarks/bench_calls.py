@@ -20,7 +20,7 @@ from pathlib import Path
 from lusifer.api.backend import LLMRequest, Message
 from lusifer.api.settings import LusiferConfig
 from lusifer.engine.backends.openai_backend import OpenAIBackend
-from lusifer.engine.calls import CallLayer
+from lusifer.engine.calls import CallLayer, CallSettings
 from lusifer.engine.validation import FeedbackValidator, feedback_schema
 from lusifer.testing.contracts import sample_feedback_context
 from lusifer.testing.fake_servers import FakeOpenAIServer
@@ -60,7 +60,7 @@ class Outcome:
 
 
 async def _drive(config: LusiferConfig, requests: int) -> tuple[float, int]:
-    calls = CallLayer(OpenAIBackend(config.backend), config)
+    calls = CallLayer(OpenAIBackend(config.backend), CallSettings(config.backend, config.cache))
     validators = (FeedbackValidator(),)
     try:
         started = time.perf_counter()

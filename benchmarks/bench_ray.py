@@ -57,8 +57,9 @@ async def drive(config: Any, requests: int) -> tuple[float, int]:
     from lusifer.engine.backends.openai_backend import OpenAIBackend
     from lusifer.engine.calls import CallLayer
     from lusifer.engine.validation import FeedbackValidator
+    from lusifer.runs.session import call_settings
 
-    calls = CallLayer(OpenAIBackend(config.backend), config)
+    calls = CallLayer(OpenAIBackend(config.backend), call_settings(config))
     try:
         started = time.perf_counter()
         results = await asyncio.gather(*(calls.call(REQUEST, (FeedbackValidator(),)) for _ in range(requests)))

@@ -34,7 +34,7 @@ from pathlib import Path
 from lusifer.api.backend import LLMRequest, Message
 from lusifer.api.settings import LusiferConfig
 from lusifer.engine.backends.openai_backend import OpenAIBackend
-from lusifer.engine.calls import CallLayer
+from lusifer.engine.calls import CallLayer, CallSettings
 from lusifer.engine.validation import FeedbackValidator, feedback_schema
 from lusifer.testing.contracts import sample_feedback_context
 
@@ -73,7 +73,7 @@ async def _drive(config: LusiferConfig, requests: int, lean: bool) -> tuple[floa
     backend = OpenAIBackend(config.backend)
     if not lean:
         _default_sdk_client(backend)
-    calls = CallLayer(backend, config)
+    calls = CallLayer(backend, CallSettings(config.backend, config.cache))
     validators = (FeedbackValidator(),)
     try:
         cpu, started = time.process_time(), time.perf_counter()

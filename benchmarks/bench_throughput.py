@@ -58,7 +58,7 @@ from lusifer.engine.inputs import histories_by_user, item_texts, user_info_of
 from lusifer.kernel.registry import template_dirs
 from lusifer.kernel.settings import load_config
 from lusifer.runs.runner import run_simulation
-from lusifer.runs.session import plan_run
+from lusifer.runs.session import call_settings, plan_run
 from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 
@@ -273,7 +273,7 @@ def measure_paper(users: int, timed_users: int, cap: int, latency: float, count:
         )
 
         async def drive() -> tuple[int, int, int, int, float]:
-            calls = CallLayer(OpenAIBackend(config.backend), config)
+            calls = CallLayer(OpenAIBackend(config.backend), call_settings(config))
             ratings = tokens = timed_calls = 0
             seconds = 0.0
             try:

@@ -2,7 +2,8 @@
 
 What a plugin author needs is importable from here (``from lusifer import Domain, Backend, hookimpl``):
 the contracts of :mod:`lusifer.api` and the few helpers plugins share (data paths, downloads, keys,
-vendor-error translation); Python callers find :func:`load_config` and :func:`open_session` here too.
+vendor-error translation); Python callers find :func:`load_config`, :func:`open_session` and the Gymnasium
+ids (:func:`register_envs`, :func:`env_id`) here too.
 The layers behind them are described in ``docs/architecture.md``. Names outside the contracts are
 imported on first use, so ``import lusifer`` stays cheap.
 """
@@ -38,7 +39,7 @@ from lusifer.api.prompt_context import (
     PromptContext,
     RatedItem,
 )
-from lusifer.api.run_info import ProfileState, RunInfo, RunSummary
+from lusifer.api.run_info import CallCounters, ProfileState, RunInfo, RunSummary
 from lusifer.api.settings import BackendConfig, DataConfig, LusiferConfig, Price, Section
 from lusifer.api.validator import OutputError, ValidationResult, Validator
 from lusifer.api.validity import ValidityCheck, ValidityData
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
         retry_after_seconds,
         translate_sdk_error,
     )
+    from lusifer.envs import env_id, register_envs
     from lusifer.kernel.registry import unknown_name_message
     from lusifer.kernel.settings import load_config
     from lusifer.keys import find_key, require_key
@@ -77,6 +79,8 @@ _LAZY = {
     "load_config": "lusifer.kernel.settings",
     "open_session": "lusifer.runs.session",
     "Session": "lusifer.runs.session",
+    "env_id": "lusifer.envs",
+    "register_envs": "lusifer.envs",
     "data_cache_dir": "lusifer.paths",
     "user_dir": "lusifer.paths",
 }
@@ -105,6 +109,7 @@ __all__ = [
     "BackendConfig",
     "BackendError",
     "BudgetExceededError",
+    "CallCounters",
     "CandidateItem",
     "ConfigError",
     "DataConfig",
@@ -147,11 +152,13 @@ __all__ = [
     "__version__",
     "data_cache_dir",
     "download_file",
+    "env_id",
     "find_key",
     "hookimpl",
     "load_config",
     "open_session",
     "redact",
+    "register_envs",
     "require_key",
     "retry_after_seconds",
     "translate_sdk_error",

@@ -56,7 +56,12 @@ CLASS_SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "Lifecycle events",
         "What `run_started`, `exchange_recorded` and `run_finished` receive.",
-        ("lusifer.api.run_info:RunInfo", "lusifer.api.run_info:RunSummary", "lusifer.api.exchange:Exchange"),
+        (
+            "lusifer.api.run_info:RunInfo",
+            "lusifer.api.run_info:RunSummary",
+            "lusifer.api.run_info:CallCounters",
+            "lusifer.api.exchange:Exchange",
+        ),
     ),
 )
 #: Kernel scales a domain can use as they are.
@@ -78,6 +83,10 @@ HELPERS = (
     "lusifer.testing.contracts:check_templates",
     "lusifer.testing.contracts:check_backend",
     "lusifer.testing.contracts:check_evaluator",
+    "lusifer.testing.contracts:sample_feedback_context",
+    "lusifer.testing.harness:invoke_cli",
+    "lusifer.testing.harness:call_layer",
+    "lusifer.testing.harness:request_builder",
     "lusifer.testing.isolation:isolated_lusifer",
     "lusifer.testing.http:serve_files",
     "lusifer.testing.fake_servers:FakeServer",

@@ -10,6 +10,7 @@ from lusifer.api.exchange import Exchange
 from lusifer.api.settings import LusiferConfig
 from lusifer.engine.calls import CallLayer
 from lusifer.engine.validation import FeedbackValidator, ProfileValidator, feedback_schema
+from lusifer.runs.session import call_settings
 from lusifer.testing.contracts import sample_feedback_context
 
 #: A key that must never show up anywhere Lusifer writes.
@@ -39,4 +40,4 @@ def feedback_request(item_ids: tuple[str, ...] = ("10", "20"), text: str = "Rate
 
 def layer(backend: Any, config: LusiferConfig, exchanges: list[Exchange] | None = None) -> CallLayer:
     """A call layer with fast retries that appends every exchange to ``exchanges``."""
-    return CallLayer(backend, config, exchanges.append if exchanges is not None else None, **FAST)
+    return CallLayer(backend, call_settings(config), exchanges.append if exchanges is not None else None, **FAST)

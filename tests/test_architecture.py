@@ -1,6 +1,8 @@
 """docs/architecture.md stays true: every module it lists exists, every package is listed, and the rows of
-the layered core (api, kernel, engine, runs) name each of their modules."""
+the layered core (api, kernel, engine, runs) name each of their modules; and plugins import only
+``lusifer`` and ``lusifer.testing``."""
 
+import ast
 import re
 from pathlib import Path
 
@@ -51,3 +53,24 @@ def test_the_core_rows_name_each_module_and_only_real_ones() -> None:
         assert not named - actual, (
             f"{path}: docs/architecture.md names modules that do not exist: {sorted(named - actual)}"
         )
+
+
+def test_plugins_import_only_lusifer_and_lusifer_testing() -> None:
+    """Plugins (their source and their tests) see the kernel through ``lusifer`` and ``lusifer.testing`` only."""
+    allowed = {"lusifer", "lusifer.testing"}
+    files = sorted((ROOT / "plugins").rglob("*.py"))
+    assert files, "no plugin files found"
+    wrong = []
+    for path in files:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                if (name == "lusifer" or name.startswith("lusifer.")) and name not in allowed:
+                    wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
+    assert not wrong, "plugins may import only lusifer and lusifer.testing:\n" + "\n".join(wrong)

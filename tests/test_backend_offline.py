@@ -19,6 +19,7 @@ from lusifer.engine.backends.offline import OfflineBackend, Taste, parse_profile
 from lusifer.engine.calls import CallLayer
 from lusifer.engine.validation import feedback_schema, profile_schema
 from lusifer.runs.backend_factory import create_backend
+from lusifer.runs.session import call_settings
 
 STARS = STAR_RATING
 CLICKS = CLICK
@@ -212,7 +213,7 @@ def test_through_the_call_layer_it_validates_and_skips_the_cache(tmp_path: Path)
     )
 
     async def go() -> list[Any]:
-        calls = CallLayer(backend, config)
+        calls = CallLayer(backend, call_settings(config))
         results = [
             await calls.call(request, VALIDATORS),
             await calls.call(request, VALIDATORS),

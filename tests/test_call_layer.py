@@ -28,6 +28,7 @@ from lusifer.engine.calls.costs import cost, price_for
 from lusifer.engine.calls.limiter import TokenBucket
 from lusifer.kernel.plugins import get_plugin_manager
 from lusifer.kernel.registry import exchange_recorder
+from lusifer.runs.session import call_settings
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
 
 
@@ -208,7 +209,7 @@ def test_exchanges_reach_the_lifecycle_hook(tmp_path: Path) -> None:
     config = make_config(tmp_path)
 
     async def go() -> None:
-        calls = CallLayer(OfflineBackend(config.backend), config, on_exchange=exchange_recorder())
+        calls = CallLayer(OfflineBackend(config.backend), call_settings(config), on_exchange=exchange_recorder())
         await calls.call(dataclasses.replace(feedback_request(), context=None), VALIDATORS)
         await calls.aclose()
 

@@ -16,6 +16,7 @@ from lusifer.engine.backends.openai_backend import OpenAIBackend
 from lusifer.engine.calls.batch import BatchCallLayer
 from lusifer.engine.calls.batch_limits import ANTHROPIC_BATCH_LIMITS, OPENAI_BATCH_LIMITS, BatchLimits, split_batches
 from lusifer.runs.batch_runner import run_in_batches
+from lusifer.runs.session import call_settings
 from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer, FakeServer
 
@@ -35,7 +36,7 @@ def layer(vendor: str, server: FakeServer, run_dir: Path, limits: BatchLimits) -
     )
     backend = VENDORS[vendor][1](config.backend, SecretStr("sk-test"))
     backend.batch_limits = limits  # a small vendor, so that a test's queue exceeds one batch
-    return BatchCallLayer(backend, config, RunStore(run_dir), poll_seconds=0.01)
+    return BatchCallLayer(backend, call_settings(config), RunStore(run_dir), poll_seconds=0.01)
 
 
 async def answer(calls: BatchCallLayer, asked: list[LLMRequest]) -> list[object]:

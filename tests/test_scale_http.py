@@ -14,6 +14,7 @@ from lusifer.engine.backends.anthropic_backend import AnthropicBackend
 from lusifer.engine.backends.http_pool import ShardedTransport, http_client
 from lusifer.engine.backends.openai_backend import OpenAIBackend
 from lusifer.engine.calls import CallLayer
+from lusifer.runs.session import call_settings
 from lusifer.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer
 
 REQUEST = LLMRequest("profile", (Message("system", "Describe the user."), Message("user", "Ratings: ...")))
@@ -37,7 +38,7 @@ def test_calls_up_to_max_concurrency_are_all_in_flight_at_once(vendor: str, tmp_
         )
         backend_class = OpenAIBackend if vendor == "openai" else AnthropicBackend
         backend = backend_class(config.backend, SecretStr("sk-test"))
-        calls = CallLayer(backend, config)
+        calls = CallLayer(backend, call_settings(config))
 
         async def forty_calls() -> None:
             try:

@@ -13,6 +13,7 @@ from lusifer.engine.requests import CatalogueItem, Interaction
 from lusifer.engine.simulator import SimulatedUser, Simulator
 from lusifer.kernel.registry import get_domain
 from lusifer.kernel.settings import load_config
+from lusifer.runs.session import call_settings
 
 ITEMS = {
     str(i): CatalogueItem(
@@ -41,7 +42,7 @@ def _simulate(backend_class: type[OfflineBackend], batches: list[list[str]]) -> 
     user = SimulatedUser("7", "Age: 30", list(HISTORY))
 
     async def go() -> list:
-        calls = CallLayer(backend_class(config.backend), config)
+        calls = CallLayer(backend_class(config.backend), call_settings(config))
         simulator = Simulator(get_domain("movies"), calls, config, ITEMS, {})
         await simulator.build_profiles(user)
         results = [await simulator.simulate_feedback(user, batch) for batch in batches]

@@ -7,7 +7,6 @@ raising :class:`lusifer.api.errors.RetryableError`; anything else is final.
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -134,10 +133,6 @@ class Backend(ABC):
     def api_key(self) -> SecretStr | None:
         """The key this backend sends (a ``SecretStr``: never printed), for redaction and key advice."""
         return self._api_key
-
-    def complete(self, request: LLMRequest) -> LLMResponse:
-        """Synchronous :meth:`acomplete` (not for use inside a running event loop)."""
-        return asyncio.run(self.acomplete(request))
 
     def cache_identity(self) -> dict[str, str]:
         """Where answers come from, as part of the response cache key (no credentials).

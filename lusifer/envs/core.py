@@ -11,7 +11,7 @@ import asyncio
 import contextvars
 from collections.abc import Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -20,7 +20,7 @@ import numpy as np
 from gymnasium import spaces
 
 from lusifer.api.errors import ConfigError, NotFoundError
-from lusifer.api.run_info import ProfileState
+from lusifer.api.run_info import CallCounters, ProfileState
 from lusifer.api.settings import LusiferConfig
 from lusifer.config import deep_merge
 from lusifer.engine.inputs import histories_by_user, user_info_of
@@ -43,26 +43,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-@dataclass
-class Usage:
-    """Calls, tokens and cost spent on behalf of one step (or one reset)."""
-
-    calls: int = 0
-    cache_hits: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-
-    def as_info(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def add(self, other: Usage) -> None:
-        for name, value in asdict(other).items():
-            setattr(self, name, getattr(self, name) + value)
-
-
-#: The usage record of the step whose coroutine is running (each gathered step runs in its own task).
-_current_usage: contextvars.ContextVar[Usage | None] = contextvars.ContextVar("lusifer_env_usage", default=None)
+#: The counters of the step whose coroutine is running (each gathered step runs in its own task): its
+#: exchanges (cache hits included), tokens and cost, reported in ``info`` (:attr:`CallCounters.REPORTED`).
+_current_usage: contextvars.ContextVar[CallCounters | None] = contextvars.ContextVar("lusifer_env_usage", default=None)
 
 
 @dataclass
@@ -110,7 +93,7 @@ class Session:
     last: dict[str, Any] = field(default_factory=dict)
     #: A profile refresh still in flight (``overlap_refresh``) and the profile states from before it,
     #: which the next step's feedback is asked with.
-    refresh: tuple[asyncio.Task[ProfileState | None], Usage] | None = None
+    refresh: tuple[asyncio.Task[ProfileState | None], CallCounters] | None = None
     rating_profiles: list[ProfileState] | None = None
 
 
@@ -362,7 +345,7 @@ class RecommenderCore:
             "user_id": user_id,
             "history_length": len(user.history),
             "profile_step": profiles[-1].step if profiles else -1,
-            **usage.as_info(),
+            **usage.as_dict(CallCounters.REPORTED),
         }
         return session, info
 
@@ -468,7 +451,7 @@ class RecommenderCore:
         session.steps += 1
         truncated = self.max_steps is not None and session.steps >= self.max_steps
         session.done = terminated or truncated
-        info.update(step=session.steps, **usage.as_info())
+        info.update(step=session.steps, **usage.as_dict(CallCounters.REPORTED))
         session.last = {"reward": reward, **info}
         return StepOutcome(reward, terminated, truncated, info)
 
@@ -476,16 +459,18 @@ class RecommenderCore:
         """Whether the step being taken is the episode's last (no later step could report a refresh)."""
         return terminated or (self.max_steps is not None and session.steps + 1 >= self.max_steps)
 
-    def _observe(self, user: SimulatedUser, taken: dict[str, int]) -> tuple[asyncio.Task[ProfileState | None], Usage]:
+    def _observe(
+        self, user: SimulatedUser, taken: dict[str, int]
+    ) -> tuple[asyncio.Task[ProfileState | None], CallCounters]:
         """Append ``taken`` and refresh the profile if due, as a task with its own usage record."""
-        context, usage = contextvars.copy_context(), Usage()
+        context, usage = contextvars.copy_context(), CallCounters()
         context.run(_current_usage.set, usage)
         # a task runs in a copy of the context it is created in (create_task's context= needs Python 3.11)
         return context.run(asyncio.get_running_loop().create_task, self.simulator.observe(user, taken)), usage
 
     @staticmethod
     async def _report_refresh(
-        refresh: asyncio.Task[ProfileState | None], spent: Usage, usage: Usage, info: dict[str, Any]
+        refresh: asyncio.Task[ProfileState | None], spent: CallCounters, usage: CallCounters, info: dict[str, Any]
     ) -> None:
         """Wait for a refresh, count its calls in ``usage`` and describe it in ``info``."""
         try:
@@ -584,8 +569,8 @@ async def _cancel_pending() -> None:
     await asyncio.gather(*pending, return_exceptions=True)
 
 
-def _begin_usage() -> Usage:
-    usage = Usage()
+def _begin_usage() -> CallCounters:
+    usage = CallCounters()
     _current_usage.set(usage)
     return usage
 

@@ -151,16 +151,12 @@ def write_summary(store: RunStore, out: Path, last_invocation: RunSummary | None
     """Write ``summary.json``: the whole run's counts, plus the last invocation's under ``last_invocation``."""
     summary = run_totals(store)
     if last_invocation is not None:
-        summary["last_invocation"] = {
-            key: value for key, value in vars(last_invocation).items() if key != "failures"
-        }
+        summary["last_invocation"] = last_invocation.counts()
     write_text_atomically(out / SUMMARY_FILE, json.dumps(summary, indent=2, sort_keys=True))
     return summary
 
 
-def distribution_columns(
-    ratings: pd.DataFrame, distributions: dict[tuple[str, str], dict[int, float]]
-) -> pd.DataFrame:
+def distribution_columns(ratings: pd.DataFrame, distributions: dict[tuple[str, str], dict[int, float]]) -> pd.DataFrame:
     """``ratings`` with ``expected_rating``, ``rating_sd`` and ``p_<point>`` columns (a two-point scale:
     ``p_click``, the chance of the higher point) when the run kept distributions; unchanged otherwise."""
     import pandas as pd

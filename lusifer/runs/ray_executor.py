@@ -27,9 +27,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from lusifer.api.errors import ConfigError
-from lusifer.api.run_info import ProfileState, RunInfo, RunSummary
+from lusifer.api.run_info import CallCounters, ProfileState, RunInfo, RunSummary
 from lusifer.engine.calls.cache import default_cache_path
-from lusifer.engine.calls.layer import CallStats
 from lusifer.runs.store import RunStore
 
 if TYPE_CHECKING:
@@ -57,10 +56,7 @@ STORE_WRITES: dict[str, Callable[..., None]] = {
 
 #: How the single-process runner simulates a plan (``runner._simulate``), given to the workers.
 SimulatePlan = Callable[..., Awaitable[RunSummary]]
-FillSummary = Callable[[RunSummary, RunStore, list[str], CallStats], None]
-
-#: The call counters a worker's summary reports, added up over the workers.
-SUMMED = ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "cost_usd")
+FillSummary = Callable[[RunSummary, RunStore, list[str], CallCounters], None]
 
 RAY_MISSING = "--executor ray needs Ray: pip install 'lusifer[ray]'"
 
@@ -255,7 +251,7 @@ async def simulate_on_ray(
     todo = [user for user in plan.user_ids if statuses.get(user, ("",))[0] != "done"]
     if progress is not None:
         progress.start(total=len(plan.user_ids), done=len(plan.user_ids) - len(todo))
-    totals = CallStats()
+    totals = CallCounters()
     if todo:
         started_here = not ray.is_initialized()
         if started_here:
@@ -266,8 +262,7 @@ async def simulate_on_ray(
             if started_here:
                 ray.shutdown()
         for result in results:
-            for name in SUMMED:
-                setattr(totals, name, getattr(totals, name) + getattr(result, name))
+            totals.add(result.counters)
             if "budget" in result.failures:
                 summary.failures["budget"] = result.failures["budget"]
     fill_summary(summary, store, plan.user_ids, totals)

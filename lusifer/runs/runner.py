@@ -19,11 +19,12 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lusifer.api.errors import BudgetExceededError, ConfigError, LusiferError
-from lusifer.api.run_info import RunInfo, RunSummary
+from lusifer.api.run_info import CallCounters, RunInfo, RunSummary
 from lusifer.api.version import __version__
 from lusifer.engine.backends.errors import REJECTED_ADVICE, RunStoppedError
 from lusifer.engine.inputs import histories_by_user, user_info_of
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from lusifer.api.settings import LusiferConfig
-    from lusifer.engine.calls.layer import CallStats
     from lusifer.runs.progress import RunProgress
 
 #: Passes over users still missing items after the main pass (each asks their missing items again).
@@ -336,7 +336,7 @@ def _worth_asking_again(status: tuple[str, str | None] | None) -> bool:
     return status is not None and status[0] == "failed" and not hopeless
 
 
-def _fill_summary(summary: RunSummary, store: RunStore, user_ids: list[str], stats: CallStats) -> None:
+def _fill_summary(summary: RunSummary, store: RunStore, user_ids: list[str], stats: CallCounters) -> None:
     statuses = store.user_statuses()
     summary.users_done = sum(1 for user in user_ids if statuses.get(user, ("",))[0] == "done")
     summary.users_not_started = sum(1 for user in user_ids if statuses.get(user, ("",))[0] == NOT_STARTED)
@@ -344,11 +344,7 @@ def _fill_summary(summary: RunSummary, store: RunStore, user_ids: list[str], sta
     feedback = store.feedback("test")
     summary.ratings = sum(1 for row in feedback if row["status"] == "ok")
     summary.ratings_failed = len(store.targets()) - summary.ratings
-    summary.calls = stats.calls
-    summary.cache_hits = stats.cache_hits
-    summary.prompt_tokens = stats.prompt_tokens
-    summary.completion_tokens = stats.completion_tokens
-    summary.cost_usd = stats.cost_usd
+    summary.counters = replace(stats)
     for user, (status, reason) in statuses.items():
         if status == "failed" and reason:
             summary.failures[user] = reason

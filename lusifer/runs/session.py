@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lusifer.api.errors import ConfigError, DataError
-from lusifer.engine.calls import CallLayer
+from lusifer.engine.calls import CallLayer, CallSettings
 from lusifer.engine.inputs import community_stats, item_texts
 from lusifer.engine.simulator import Simulator
 from lusifer.engine.templates import check_templates, template_environment
@@ -142,10 +142,26 @@ class Session:
                 raise ConfigError("run.vendor_batch needs a run store (a run directory) to remember submitted batches")
             batch_store: BatchStore = store
             layer: BatchCallLayer = BatchCallLayer(
-                self.backend, self.config, batch_store, on_exchange, poll_seconds=self.config.run.batch_poll
+                self.backend,
+                call_settings(self.config),
+                batch_store,
+                on_exchange,
+                poll_seconds=self.config.run.batch_poll,
             )
             return layer
-        return CallLayer(self.backend, self.config, on_exchange=on_exchange)
+        return CallLayer(self.backend, call_settings(self.config), on_exchange=on_exchange)
+
+
+def call_settings(config: LusiferConfig) -> CallSettings:
+    """What a call layer for a run of ``config`` needs: its backend and cache sections, budget, feedback
+    output and prices."""
+    return CallSettings(
+        backend=config.backend,
+        cache=config.cache,
+        budget_usd=config.run.budget_usd,
+        feedback_output=config.run.feedback_output,
+        prices=config.prices,
+    )
 
 
 def open_session(config: LusiferConfig, api_key: str | None = None) -> Session:

@@ -18,6 +18,7 @@ from lusifer.engine.inputs import community_stats, histories_by_user, item_texts
 from lusifer.engine.requests import CatalogueItem
 from lusifer.engine.simulator import NO_PROFILE, ProfileError, SimulatedUser, Simulator
 from lusifer.kernel.registry import exchange_recorder
+from lusifer.runs.session import call_settings
 
 if TYPE_CHECKING:
     from lusifer.api.backend import Backend
@@ -46,7 +47,7 @@ class LiveSimulator:
         self.config = config
         self.plan = plan
         self.backend = backend
-        self.calls = CallLayer(backend, config, on_exchange=exchange_recorder())
+        self.calls = CallLayer(backend, call_settings(config), on_exchange=exchange_recorder())
         self.items = item_texts(plan.data.items, plan.domain)
         self.community = community_stats(plan.history)
         self.histories = histories_by_user(plan.history)

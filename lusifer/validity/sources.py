@@ -152,13 +152,14 @@ class CountingBackend(Backend):
     def __init__(self, config: LusiferConfig, real_class: type[Backend], model: str) -> None:
         from lusifer.engine.backends.offline import OfflineBackend
         from lusifer.engine.calls.cache import ResponseCache
+        from lusifer.runs.session import call_settings
 
         super().__init__(config.backend)
         self.offline = OfflineBackend(config.backend)
         self.real = (real_class.name, model)
         reads_cache = real_class.cacheable and config.cache.enabled and not config.cache.refresh
         self.cache = ResponseCache(config.cache.path) if reads_cache else None
-        self.run_config = config
+        self.call_settings = call_settings(config)
         # and the endpoint identity the real backend adds to them (its cache_identity reads only settings)
         identity = real_class.cache_identity(SimpleNamespace(config=config.backend))  # type: ignore[arg-type]
         self.endpoint = {} if config.cache.share_across_endpoints else identity
@@ -168,7 +169,7 @@ class CountingBackend(Backend):
         from lusifer.engine.calls.layer import estimate_tokens, request_cache_key
         from lusifer.runs.estimate import PROFILE_COMPLETION_TOKENS, TOKENS_PER_RATING
 
-        key = request_cache_key(self.run_config, *self.real, request, self.endpoint)  # exactly the call layer's key
+        key = request_cache_key(self.call_settings, *self.real, request, self.endpoint)  # exactly the call layer's key
         if self.cache is not None and self.cache.get(key):
             self.cached += 1
         else:

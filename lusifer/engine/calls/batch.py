@@ -27,14 +27,13 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from lusifer.api.errors import BackendError, ConfigError, RetryableError
 from lusifer.engine.calls.batch_limits import split_batches
-from lusifer.engine.calls.layer import CallLayer
+from lusifer.engine.calls.layer import CallLayer, CallSettings
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
 
     from lusifer.api.backend import Backend, LLMRequest, LLMResponse
     from lusifer.api.exchange import Exchange
-    from lusifer.api.settings import LusiferConfig
     from lusifer.engine.ports import BatchStore
 
 #: Share of the list price a batch request costs (OpenAI and Anthropic both charge half).
@@ -81,7 +80,7 @@ class BatchCallLayer(CallLayer):
     def __init__(
         self,
         backend: Backend,
-        config: LusiferConfig,
+        config: CallSettings,
         store: BatchStore,
         on_exchange: Callable[[Exchange], None] | None = None,
         *,

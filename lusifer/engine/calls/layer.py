@@ -31,14 +31,16 @@ import asyncio
 import copy
 import random
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from lusifer.api.errors import BackendError, BudgetExceededError, RetryableError
 from lusifer.api.exchange import Exchange
+from lusifer.api.run_info import CallCounters
+from lusifer.api.settings import BackendConfig, CacheConfig, Price
 from lusifer.api.validator import OutputError, ValidationResult, Validator
 from lusifer.engine.backends.errors import (
     AuthError,
@@ -58,7 +60,6 @@ from lusifer.keys import key_source
 
 if TYPE_CHECKING:
     from lusifer.api.backend import Backend, LLMRequest, LLMResponse
-    from lusifer.api.settings import LusiferConfig
 
 #: First backoff step in seconds (doubles per attempt, with jitter), and its ceiling.
 BACKOFF_BASE = 1.0
@@ -67,19 +68,20 @@ BACKOFF_MAX = 60.0
 MAX_RETRY_AFTER = 300.0
 
 
-@dataclass
-class CallStats:
-    """Counters of one call layer. ``calls`` counts requests sent to the backend, retries included."""
+@dataclass(frozen=True)
+class CallSettings:
+    """What a call layer needs of a run's configuration; the composition root builds it from one
+    (:func:`lusifer.runs.session.call_settings`)."""
 
-    calls: int = 0
-    cache_hits: int = 0
-    retries: int = 0
-    errors: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    rate_limited: int = 0
-    timeouts: int = 0
+    #: Limits, retries, timeout and the answer parameters (temperature, seed, max_tokens, ...).
+    backend: BackendConfig
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    #: ``run.budget_usd``: the most the whole run may spend (None: no limit).
+    budget_usd: float | None = None
+    #: ``run.feedback_output``: distribution mode is part of the answer parameters (and the cache key).
+    feedback_output: Literal["value", "distribution"] = "value"
+    #: ``[prices]``: model prices on top of the backend's own.
+    prices: Mapping[str, Price] = field(default_factory=dict)
 
 
 @dataclass
@@ -101,7 +103,8 @@ class CallLayer:
     """Sends requests to one backend with caching, limits, retries, validation and recording.
 
     :param backend: the backend to call.
-    :param config: the run's configuration (``backend``, ``cache``, ``run.budget_usd``, ``prices``).
+    :param config: what the layer needs of the run's configuration (``backend``, ``cache``, the budget,
+        ``prices``).
     :param on_exchange: called with every recorded :class:`~lusifer.api.exchange.Exchange`.
     :param backoff_base: first retry wait in seconds before jitter (tests make it small).
     :param backoff_max: longest retry wait in seconds, unless the server asked for longer.
@@ -113,7 +116,7 @@ class CallLayer:
     def __init__(
         self,
         backend: Backend,
-        config: LusiferConfig,
+        config: CallSettings,
         on_exchange: Callable[[Exchange], None] | None = None,
         *,
         backoff_base: float = BACKOFF_BASE,
@@ -137,7 +140,7 @@ class CallLayer:
         self._endpoint = {} if config.cache.share_across_endpoints else backend.cache_identity()
         #: Money the run spent before this call layer started (a resumed run's budget is for the whole run).
         self.prior_cost_usd = 0.0
-        self._stats = CallStats()
+        self._stats = CallCounters()
         self._prices = price_table(backend, config.prices)
         self._reserved_usd = 0.0
         self._refused: RunStoppedError | None = None
@@ -150,8 +153,9 @@ class CallLayer:
         return self._limiter.concurrency.allowed
 
     @property
-    def stats(self) -> CallStats:
-        """Counters so far (calls, cache hits, retries, errors, tokens, cost, 429s)."""
+    def stats(self) -> CallCounters:
+        """Counters so far (``calls``: requests sent to the backend, retries included; cache hits, retries,
+        errors, tokens, cost, 429s, timeouts)."""
         return self._stats
 
     async def call(
@@ -226,7 +230,7 @@ class CallLayer:
 
     def _reserve(self, request: LLMRequest) -> float:
         """Check the budget for this call and hold its estimated cost until it ends."""
-        budget = self.config.run.budget_usd
+        budget = self.config.budget_usd
         price = price_for(self.backend.model, self._prices)
         if budget is None or price is None:
             return 0.0
@@ -382,7 +386,7 @@ class CallLayer:
             self.on_exchange(exchange)
 
 
-def answer_parameters(config: LusiferConfig, model: str) -> dict[str, Any]:
+def answer_parameters(config: CallSettings, model: str) -> dict[str, Any]:
     """The settings that shape an answer of ``model``: recorded with each exchange and part of the cache key."""
     settings = config.backend
     return {
@@ -394,12 +398,12 @@ def answer_parameters(config: LusiferConfig, model: str) -> dict[str, Any]:
         "structured_output": settings.structured_output,
         **({"api": settings.api} if settings.api != "chat" else {}),
         # Only in distribution mode, so that value-mode cache keys stay as they were.
-        **({"feedback_output": "distribution"} if config.run.feedback_output == "distribution" else {}),
+        **({"feedback_output": "distribution"} if config.feedback_output == "distribution" else {}),
     }
 
 
 def request_cache_key(
-    config: LusiferConfig, backend: str, model: str, request: LLMRequest, endpoint: dict[str, Any]
+    config: CallSettings, backend: str, model: str, request: LLMRequest, endpoint: dict[str, Any]
 ) -> str:
     """The response-cache key the call layer uses for ``request`` to ``backend``/``model`` at ``endpoint``
     (the backend's ``cache_identity()``, or ``{}`` when ``cache.share_across_endpoints`` is on)."""

@@ -20,7 +20,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from lusifer.testing.fake_servers import FakeServer, Responder
+from lusifer.testing import FakeServer, Responder
 
 #: The status names Google's JSON errors carry.
 STATUS_NAMES = {

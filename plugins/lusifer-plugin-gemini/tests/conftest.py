@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lusifer.testing.isolation import isolated_lusifer
+from lusifer.testing import isolated_lusifer
 from lusifer_plugin_gemini.fake_server import FakeGeminiServer
 
 #: Google's key and SDK variables, unset on top of Lusifer's own list.

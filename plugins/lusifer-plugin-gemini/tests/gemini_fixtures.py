@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from lusifer import LLMRequest, Message
-from lusifer.engine.validation import feedback_schema
-from lusifer.testing.contracts import sample_feedback_context
+from lusifer.testing import feedback_schema, sample_feedback_context
 
 KEY = "gm-test-key-0123456789"
 

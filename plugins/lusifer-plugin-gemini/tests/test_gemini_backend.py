@@ -18,10 +18,7 @@ from lusifer import (
     RateLimitedError,
     RetryableError,
 )
-from lusifer.kernel.registry import get_backend
-from lusifer.keys import set_key
-from lusifer.testing import check_backend
-from lusifer.testing.fake_servers import FakeReply
+from lusifer.testing import FakeReply, check_backend, get_backend, invoke_cli, set_key
 from lusifer_plugin_gemini.backend import GeminiBackend
 from lusifer_plugin_gemini.fake_server import FakeGeminiServer
 
@@ -42,16 +39,11 @@ def _ask(backend: GeminiBackend, request: LLMRequest = REQUEST) -> LLMResponse:
 
 
 def test_the_plugin_registers_the_backend() -> None:
-    from click.testing import CliRunner
-
-    from lusifer.cli import cli, load_plugin_commands
-
-    load_plugin_commands()
     assert get_backend("gemini") is GeminiBackend and GeminiBackend.key_name == "gemini"
-    listing = json.loads(CliRunner().invoke(cli, ["plugins"]).output)
+    listing = json.loads(invoke_cli("plugins").output)
     gemini = next(plugin for plugin in listing["plugins"] if plugin["name"] == "gemini")
     assert gemini["package"] == "lusifer-plugin-gemini" and gemini["registered"] == {"backends": ["gemini"]}
-    assert "key: gemini" in CliRunner().invoke(cli, ["backends"]).output
+    assert "key: gemini" in invoke_cli("backends").output
 
 
 def test_check_backend_passes_against_the_fake_server(server: FakeGeminiServer) -> None:

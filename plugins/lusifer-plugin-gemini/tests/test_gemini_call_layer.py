@@ -5,32 +5,25 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from pydantic import SecretStr
 
 from gemini_fixtures import KEY, REQUEST
-from lusifer import BackendError, Exchange
-from lusifer.api.settings import BackendConfig, CacheConfig, LusiferConfig
-from lusifer.cli import cli, load_plugin_commands
-from lusifer.engine.calls import CallLayer, CallResult
-from lusifer.engine.validation import FeedbackValidator
-from lusifer.testing.fake_servers import FakeReply
+from lusifer import BackendConfig, BackendError, Exchange
+from lusifer.testing import FakeReply, FeedbackValidator, call_layer, invoke_cli
 from lusifer_plugin_gemini.backend import GeminiBackend
 from lusifer_plugin_gemini.fake_server import FakeGeminiServer
 
 PRICE = GeminiBackend.prices["gemini-2.5-flash"]  # the backend's own list price
 
 
-def _call(server: FakeGeminiServer, exchanges: list[Exchange]) -> CallResult:
-    config = LusiferConfig(
-        backend=BackendConfig(name="gemini", base_url=server.base_url, max_retries=2),
-        cache=CacheConfig(enabled=False),
-    )
-    calls = CallLayer(GeminiBackend(config.backend, SecretStr(KEY)), config, exchanges.append, backoff_base=0.01)
+def _call(server: FakeGeminiServer, exchanges: list[Exchange]) -> Any:
+    backend = GeminiBackend(BackendConfig(name="gemini", base_url=server.base_url, max_retries=2), SecretStr(KEY))
+    calls = call_layer(backend, on_exchange=exchanges.append)  # the response cache off
 
-    async def call() -> CallResult:
+    async def call() -> Any:
         try:
             return await calls.call(REQUEST, [FeedbackValidator()])
         finally:
@@ -89,29 +82,12 @@ def test_lusifer_run_with_the_gemini_backend_end_to_end(server: FakeGeminiServer
     config.write_text('[prices."gemini-2.5-flash"]\ninput = 1.0\noutput = 1.0\n')  # overrides the list price
     server.inject(FakeReply(status=429, headers={"Retry-After": "0.05"}))
     out = tmp_path / "run"
-    load_plugin_commands()
-    result = CliRunner().invoke(
-        cli,
-        [
-            "run",
-            "--config",
-            str(config),
-            "--data-dir",
-            str(_write_ml100k(tmp_path / "ml-100k")),
-            "--backend",
-            "gemini",
-            "--base-url",
-            server.base_url,
-            "--key",
-            KEY,
-            "--users",
-            "2",
-            "--out",
-            str(out),
-            "--no-progress",
-        ],  # fmt: skip
+    data_dir = _write_ml100k(tmp_path / "ml-100k")
+    result = invoke_cli(
+        "run", "--config", str(config), "--data-dir", str(data_dir), "--backend", "gemini",
+        "--base-url", server.base_url, "--key", KEY, "--users", "2", "--out", str(out), "--no-progress",
         catch_exceptions=False,
-    )
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["users_done"] == 2 and summary["ratings"] == 4

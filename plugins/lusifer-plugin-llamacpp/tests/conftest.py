@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lusifer.testing.isolation import isolated_lusifer
+from lusifer.testing import isolated_lusifer
 
 
 @pytest.fixture(autouse=True)

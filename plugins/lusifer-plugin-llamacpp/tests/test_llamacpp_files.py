@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from lusifer import BackendConfig, ConfigError, load_config
-from lusifer.cli import cli, load_plugin_commands
+from lusifer.testing import invoke_cli
 from lusifer_plugin_llamacpp.backend import LlamaCppBackend
 from lusifer_plugin_llamacpp.model_files import resolve_model
 from lusifer_plugin_llamacpp.settings import LlamaCppSettings
@@ -66,9 +65,8 @@ def test_settings_are_validated_and_reach_the_backend(tmp_path: Path) -> None:
 def test_lusifer_run_with_a_missing_model_fails_in_one_line(tmp_path: Path) -> None:
     if not (ML_100K / "u.data").is_file():
         pytest.skip(f"shared MovieLens 100K not found at {ML_100K}")
-    load_plugin_commands()
     arguments = ["run", "--data-dir", str(ML_100K), "--users", "1", "--out", str(tmp_path / "run")]
-    result = CliRunner().invoke(cli, [*arguments, "--backend", "llamacpp", "--model", str(tmp_path / "nope.gguf")])
+    result = invoke_cli(*arguments, "--backend", "llamacpp", "--model", str(tmp_path / "nope.gguf"))
     assert result.exit_code == 1 and result.output.strip().splitlines() == [
         f"Error: llamacpp: model file not found: {tmp_path / 'nope.gguf'} (LUSIFER_DEBUG=1 shows the traceback)"
     ]
@@ -76,6 +74,6 @@ def test_lusifer_run_with_a_missing_model_fails_in_one_line(tmp_path: Path) -> N
 
 
 def test_lusifer_backends_lists_it() -> None:
-    result = CliRunner().invoke(cli, ["backends"])
+    result = invoke_cli("backends")
     assert result.exit_code == 0
     assert any(line.startswith("llamacpp") and "no key" in line for line in result.output.splitlines())

@@ -9,10 +9,17 @@ from pathlib import Path
 import pytest
 
 from lusifer import BackendConfig, BackendError, LLMRequest, LusiferConfig, Message
-from lusifer.engine.calls import CallLayer
-from lusifer.engine.validation import FeedbackValidator, feedback_schema
-from lusifer.testing.contracts import sample_feedback_context
-from lusifer.testing.local_model import check_tiny_run, local_gguf, run_environment, run_kill_resume, tiny_run
+from lusifer.testing import (
+    FeedbackValidator,
+    call_layer,
+    check_tiny_run,
+    feedback_schema,
+    local_gguf,
+    run_environment,
+    run_kill_resume,
+    sample_feedback_context,
+    tiny_run,
+)
 from lusifer_plugin_llamacpp.backend import LlamaCppBackend
 from lusifer_plugin_llamacpp.settings import LlamaCppSettings
 
@@ -45,7 +52,7 @@ def test_answers_follow_the_schema_with_the_models_token_counts_at_no_cost(tmp_p
     short, long = _feedback_request("Rate [11], [22] and [33]."), _feedback_request("Rate [11], [22] and [33]. " * 8)
 
     async def ask() -> list:
-        calls = CallLayer(backend, config)
+        calls = call_layer(backend, config)
         try:
             return [await calls.call(request, [FeedbackValidator()]) for request in (short, long)], calls.stats
         finally:
@@ -67,7 +74,7 @@ def test_answers_follow_the_schema_with_the_models_token_counts_at_no_cost(tmp_p
 def test_a_prompt_longer_than_the_context_is_one_line() -> None:
     backend = _backend(local_gguf(), n_ctx=256)
     with pytest.raises(BackendError) as raised:
-        backend.complete(_feedback_request("Rate these movies. " * 100))
+        asyncio.run(backend.acomplete(_feedback_request("Rate these movies. " * 100)))
     message = str(raised.value)
     assert "\n" not in message
     assert "but the context window (n_ctx) is 256: raise [plugins.llamacpp] n_ctx" in message

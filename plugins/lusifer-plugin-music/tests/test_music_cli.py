@@ -6,14 +6,12 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from click.testing import CliRunner
 
-from lusifer.cli import cli, load_plugin_commands
+from lusifer.testing import invoke_cli
 
 
 def _lusifer(*arguments: str) -> object:
-    load_plugin_commands()
-    return CliRunner().invoke(cli, list(arguments), catch_exceptions=False)
+    return invoke_cli(*arguments, catch_exceptions=False)
 
 
 def test_plugins_and_domains_list_the_music_plugin() -> None:

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from lusifer import STAR_RATING, ConfigError, DataConfig, DataError, NotFoundError
-from lusifer.kernel.registry import get_domain
-from lusifer.testing import check_domain
+from lusifer.testing import Interaction, check_domain, get_domain, item_texts, request_builder
 from lusifer_plugin_music.domain import MusicDomain
 
 
@@ -61,12 +60,7 @@ def test_uncompressed_files_are_accepted_and_missing_ones_named(music_dir: Path,
 
 
 def test_music_templates_render(music_dir: Path) -> None:
-    from lusifer.engine.requests import CatalogueItem, Interaction, RequestBuilder
-    from lusifer.engine.templates import template_environment
-
-    data = MusicDomain().load("digital-music", DataConfig(path=music_dir))
-    items = {item: CatalogueItem(row.title, row.item_info) for item, row in data.items.iterrows()}
-    builder = RequestBuilder(get_domain("music"), template_environment(), items)
+    builder = request_builder("music", MusicDomain().load("digital-music", DataConfig(path=music_dir)))
     batch = [Interaction("B000000001", 5, 1)]
     profile = builder.profile("USER0", "", batch, None, 0)
     assert "reviews digital music" in profile.messages[0].content
@@ -80,8 +74,6 @@ def test_music_templates_render(music_dir: Path) -> None:
 
 
 def test_categories_are_the_genres_the_offline_backend_reads(music_dir: Path) -> None:
-    from lusifer.engine.inputs import item_texts
-
     data = MusicDomain().load("digital-music", DataConfig(path=music_dir))
     text = item_texts(data.items, MusicDomain())["B000000001"]
     categories = tuple(data.items.loc["B000000001", "categories"])

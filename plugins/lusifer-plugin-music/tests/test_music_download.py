@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lusifer import DataConfig, DataError
-from lusifer.testing.http import LoopbackServer, serve_files
+from lusifer.testing import LoopbackServer, serve_files
 from lusifer_plugin_music import datasets
 from lusifer_plugin_music.datasets import MusicSpec, RemoteFile
 from lusifer_plugin_music.domain import MusicDomain

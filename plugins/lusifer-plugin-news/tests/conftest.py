@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lusifer.testing.isolation import isolated_lusifer
+from lusifer.testing import isolated_lusifer
 from news_fixtures import write_mind
 
 

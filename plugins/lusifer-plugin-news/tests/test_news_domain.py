@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from lusifer import CLICK, ConfigError, DataConfig, DataError, NotFoundError
-from lusifer.kernel.registry import get_domain, template_dirs
-from lusifer.testing import check_domain
+from lusifer.testing import Interaction, check_domain, get_domain, request_builder, template_dirs
 from lusifer_plugin_news.domain import NewsDomain
 
 
@@ -61,12 +60,7 @@ def test_data_dir_without_the_official_folders_is_an_error(tmp_path: Path, mind_
 
 
 def test_news_templates_render_clicks_and_skips(mind_dir: Path) -> None:
-    from lusifer.engine.requests import CatalogueItem, Interaction, RequestBuilder
-    from lusifer.engine.templates import template_environment
-
-    data = NewsDomain().load("mind-small", DataConfig(path=mind_dir))
-    items = {item: CatalogueItem(row.title, row.item_info) for item, row in data.items.iterrows()}
-    builder = RequestBuilder(get_domain("news"), template_environment(), items)
+    builder = request_builder("news", NewsDomain().load("mind-small", DataConfig(path=mind_dir)))
     batch = [Interaction("N1", 1, 1), Interaction("N2", 0, 2)]
     profile = builder.profile("U1", "", batch, None, 0)
     assert "reader of Microsoft News" in profile.messages[0].content
@@ -82,7 +76,7 @@ def test_news_templates_render_clicks_and_skips(mind_dir: Path) -> None:
 def test_the_gymnasium_id_is_registered() -> None:
     import gymnasium
 
-    from lusifer.envs import env_id, register_envs
+    from lusifer import env_id, register_envs
 
     assert env_id(get_domain("news")) == "lusifer/MIND-v0"
     assert "lusifer/MIND-v0" in register_envs() and "lusifer/MIND-v0" in gymnasium.registry
