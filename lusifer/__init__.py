@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         retry_after_seconds,
         translate_sdk_error,
     )
+    from lusifer.engine.validation import feedback_context
     from lusifer.envs import env_id, register_envs
     from lusifer.kernel.registry import unknown_name_message
     from lusifer.kernel.settings import load_config
@@ -73,6 +74,7 @@ _LAZY = {
     "redact": "lusifer.engine.backends.errors",
     "retry_after_seconds": "lusifer.engine.backends.errors",
     "translate_sdk_error": "lusifer.engine.backends.errors",
+    "feedback_context": "lusifer.engine.validation",
     "find_key": "lusifer.keys",
     "require_key": "lusifer.keys",
     "unknown_name_message": "lusifer.kernel.registry",
@@ -153,6 +155,7 @@ __all__ = [
     "data_cache_dir",
     "download_file",
     "env_id",
+    "feedback_context",
     "find_key",
     "hookimpl",
     "load_config",
