@@ -49,9 +49,7 @@ GROUP_COLOURS = {
 }
 
 
-def distributions(
-    frame: pd.DataFrame, truth: str, methods: Sequence[str], path: Path, kind: str = "rating"
-) -> Path:
+def distributions(frame: pd.DataFrame, truth: str, methods: Sequence[str], path: Path, kind: str = "rating") -> Path:
     """Per method, the share of each (rounded) value among true and simulated feedback."""
     return _save(distributions_figure(frame, truth, methods, kind), path)
 

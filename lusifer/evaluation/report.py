@@ -252,9 +252,7 @@ def make_plots(result: Evaluation, out: Path) -> dict[str, Path]:
     frame, truth, kind = result.frame, result.truth, result.kind
     headline = SIDE_BY_SIDE_METRICS[kind][:2]
     drawn = {
-        "distributions": plots.distributions(
-            frame, truth, result.methods, folder / "distributions.png", kind
-        ),
+        "distributions": plots.distributions(frame, truth, result.methods, folder / "distributions.png", kind),
         "errors": plots.errors(result.metrics, result.methods, folder / "errors.png", headline, method_groups(result)),
         "calibration_curve": plots.calibration_curve(
             frame, truth, result.simulators + result.baselines[:2], folder / "calibration_curve.png", kind
@@ -326,10 +324,7 @@ def render_markdown(result: Evaluation, plots: dict[str, Path], out: Path, title
         columns = ["method", *(f"{name} ({result.subsets[name]})" for name in ["all", *subsets])]
         lines += _table(
             columns,
-            [
-                [f"`{m}`", *(_cell(cells.get((m, s, headline))) for s in ["all", *subsets])]
-                for m in result.methods
-            ],
+            [[f"`{m}`", *(_cell(cells.get((m, s, headline))) for s in ["all", *subsets])] for m in result.methods],
         )
     per_user = [f"per_user_{name}" for name in SIDE_BY_SIDE_METRICS[kind]]
     lines += ["## Per-user metrics (mean over users of each user's metric)", ""]
