@@ -13,7 +13,9 @@ Run ``python benchmarks/bench_env.py``; prints markdown tables.
    wall time per step, in latencies, against the time the same calls would take one after another.
 3. Scaling (``--scaling`` runs only this; ``--users=32`` one size, overlapped only): N = 1, 8, 32 users with
    refreshes and autoresets, user-steps per second against the ideal N / latency, with refreshes overlapped
-   and next users prepared, and without; the calls per step and this process's CPU time per call.
+   and next users prepared, and without; the calls per step and the client's CPU time per call (this
+   process and its workers). ``--workers=W`` (repeatable) adds rows with the sub-environments spread over
+   W worker processes.
 """
 
 from __future__ import annotations
