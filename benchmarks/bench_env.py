@@ -13,13 +13,17 @@ Run ``python benchmarks/bench_env.py``; prints markdown tables.
    wall time per step, in latencies, against the time the same calls would take one after another.
 3. Scaling (``--scaling`` runs only this; ``--users=32`` one size, overlapped only): N = 1, 8, 32 users with
    refreshes and autoresets, user-steps per second against the ideal N / latency, with refreshes overlapped
-   and next users prepared, and without; the calls per step and this process's CPU time per call.
+   and next users prepared, and without; the calls per step and the client's CPU time per call (this
+   process and its workers). ``--workers=W`` (repeatable) adds rows with the sub-environments spread over
+   W worker processes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -211,10 +215,11 @@ SCALING_STEPS = 20
 SCALING_MAX_STEPS = 10
 
 
-def bench_scaling(data_dir: Path, users: int, overlap: bool) -> str:
+def bench_scaling(data_dir: Path, users: int, overlap: bool, workers: int = 1) -> str:
     """One row: ``users`` users for ``SCALING_STEPS`` steps against the 300 ms fake server, with profile
     refreshes (every 10 interactions: every other step at K=5) and autoresets (episodes of 10 steps)."""
     from lusifer.envs.vector import RecommenderVectorEnv
+    from lusifer.envs.workers import Worker
     from lusifer.kernel.settings import load_config
 
     config = load_config(
@@ -233,23 +238,26 @@ def bench_scaling(data_dir: Path, users: int, overlap: bool) -> str:
             max_concurrency=max(32, 4 * users),
             overlap_refresh=overlap,
             prepare_users=overlap,
+            workers=workers,
             config=config,
         )
         try:
             obs, _ = envs.reset(seed=0)
             rng = np.random.default_rng(0)
-            began, cpu, calls = time.perf_counter(), time.process_time(), 0
+            pids = [group.process.pid for group in envs._groups if isinstance(group, Worker)]
+            began, cpu, calls = time.perf_counter(), _cpu(pids), 0
             for _ in range(SCALING_STEPS):
                 actions = np.stack([rng.choice(np.flatnonzero(row), 5, replace=False) for row in obs["eligible"]])
                 obs, *_, infos = envs.step(actions)
                 calls += int(infos["calls"].sum()) if "calls" in infos else 0
-            wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+            wall, cpu = time.perf_counter() - began, _cpu(pids) - cpu
         finally:
             envs.close()
     rate, ideal = users * SCALING_STEPS / wall, users / LATENCY
     mode = "overlapped + prepared" if overlap else "sequential (before)"
     return (
-        f"| {users} | {mode} | {wall / SCALING_STEPS * 1e3:.0f} | {rate:.1f} | {ideal:.1f} | {rate / ideal:.0%} "
+        f"| {users} | {mode} | {workers} | {wall / SCALING_STEPS * 1e3:.0f} | {rate:.1f} | {ideal:.1f} "
+        f"| {rate / ideal:.0%} "
         f"| {calls / SCALING_STEPS:.0f} | {cpu / max(calls, 1) * 1e3:.1f} |"
     )
 
@@ -258,16 +266,29 @@ def print_scaling(data_dir: Path) -> None:
     print(f"\nVector env scaling: fake OpenAI server, {LATENCY * 1e3:.0f} ms per call, {SCALING_STEPS} steps, K=5,")
     print(f"refresh every 10 interactions, episodes of {SCALING_MAX_STEPS} steps (autoresets included),")
     print("max_concurrency max(32, 4N); user-steps/s against the ideal N / latency\n")
-    print("client CPU: this process's CPU time per LLM call (prompts, SDK, HTTP, validation, environment)\n")
+    print("client CPU: CPU time of this process and its workers per LLM call (prompts, SDK, HTTP, validation,")
+    print("environment); processes: the sub-environments' worker processes (workers=; 1 = this process)\n")
     print(
-        "| users N | refreshes and autoresets | wall ms/step | user-steps/s | ideal | share of ideal "
+        "| users N | refreshes and autoresets | processes | wall ms/step | user-steps/s | ideal | share of ideal "
         "| calls/step | client CPU ms/call |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     only = [int(arg.split("=")[1]) for arg in sys.argv[1:] if arg.startswith("--users=")]
+    workers = [int(arg.split("=")[1]) for arg in sys.argv[1:] if arg.startswith("--workers=")] or [1]
     for users in only or SCALING_USERS:
         for overlap in (False, True) if not only else (True,):
-            print(bench_scaling(data_dir, users, overlap))
+            for count in workers if overlap else [1]:
+                print(bench_scaling(data_dir, users, overlap, min(count, users)))
+
+
+def _cpu(pids: list[int]) -> float:
+    """CPU seconds of this process and of the processes ``pids`` (the workers; read from ``/proc``)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    total = own.ru_utime + own.ru_stime
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def main() -> None:

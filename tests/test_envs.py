@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from lusifer.api.errors import ConfigError
+from lusifer.api.errors import ConfigError, NotFoundError
 from lusifer.envs import env_id, register_envs
 from lusifer.envs.encoders import HashingEncoder, SentenceTransformerEncoder, make_encoder
 from lusifer.envs.recommender import RecommenderEnv
@@ -342,3 +342,48 @@ def test_vector_env_sends_the_users_calls_as_one_concurrent_batch(ml100k: Path) 
     assert len(server.requests) - sent == len(users)  # one feedback call per user ...
     assert server.max_in_flight == len(users)  # ... all in flight at once: one batch, not N in turn
     assert infos["calls"].tolist() == [1] * len(users) and rewards.shape == (len(users),)
+
+
+def test_vector_env_workers_give_the_rollouts_of_one_process(ml100k: Path) -> None:
+    """workers=2 spreads 4 sub-environments over 2 processes: same seed, same episodes (autoresets too)."""
+    settings = {"backend": "offline", "data_dir": ml100k, "candidates": 40, "max_steps": 2, "rating_noise": 0.5}
+    runs = []
+    for workers in (1, 2):
+        envs = RecommenderVectorEnv(4, workers=workers, **settings)
+        try:
+            envs.action_space.seed(11)
+            steps = [envs.reset(seed=3)]
+            for _ in range(4):
+                steps.append(envs.step(envs.action_space.sample()))
+                assert envs.observation_space.contains(steps[-1][0])
+            steps.append(envs.restart([1, 2]))
+            steps.append((envs.action_masks(),))
+        finally:
+            envs.close()
+        runs.append(steps)
+    one, spread = runs
+    for left, right in zip(one, spread, strict=True):
+        for a, b in zip(left, right, strict=True):
+            if isinstance(a, dict):
+                assert a.keys() == b.keys()
+                for key in a:
+                    assert a[key].tolist() == b[key].tolist()
+            else:
+                assert np.array_equal(a, b)
+    assert one[3][4]["_history_length"].all() and one[2][3].all()  # step 2 truncated, step 3 reset every user
+
+
+def test_vector_env_worker_options(ml100k: Path, tmp_path: Path) -> None:
+    from lusifer.envs.workers import shares
+
+    assert shares(8, 3) == [3, 3, 2] and shares(2, 4) == [1, 1, 1, 1]
+    with pytest.raises(ConfigError, match="workers"):
+        RecommenderVectorEnv(2, workers=0, backend="offline", data_dir=ml100k)
+    with pytest.raises(ConfigError, match="run_dir"):
+        RecommenderVectorEnv(2, workers=2, backend="offline", data_dir=ml100k, run_dir=tmp_path / "run")
+    with pytest.raises(NotFoundError):  # an error in a worker reaches the caller
+        envs = RecommenderVectorEnv(2, workers=2, backend="offline", data_dir=ml100k, candidates=40)
+        try:
+            envs.reset(seed=0, options={"user_ids": ["1", "no-such-user"]})
+        finally:
+            envs.close()

@@ -38,8 +38,9 @@ def test_sb3_check_env_passes_for_slates_and_single_items(settings: dict) -> Non
             env.close()
 
 
-def test_vec_env_adapter_autoresets_within_the_step(settings: dict) -> None:
-    venv = SB3VecEnv(RecommenderVectorEnv(3, max_steps=2, **settings))
+@pytest.mark.parametrize("workers", [1, 2])
+def test_vec_env_adapter_autoresets_within_the_step(settings: dict, workers: int) -> None:
+    venv = SB3VecEnv(RecommenderVectorEnv(3, max_steps=2, workers=workers, **settings))
     checked = VecCheckNan(VecMonitor(venv), raise_exception=True)
     try:
         venv.seed(4)

@@ -287,7 +287,11 @@ class RecommenderCore:
 
     def action_masks(self, session: Session) -> np.ndarray:
         """sb3-contrib's ``MaskablePPO`` mask: the eligible candidates, once per slate position (flat)."""
-        eligible = session.eligible.astype(np.bool_)
+        return self.masks(session.eligible)
+
+    def masks(self, eligible: np.ndarray) -> np.ndarray:
+        """The action mask of an ``eligible`` vector (see :meth:`action_masks`)."""
+        eligible = eligible.astype(np.bool_)
         return eligible if self.actions != "slate" else np.tile(eligible, self.slate_size)
 
     def observe(self, session: Session) -> dict[str, np.ndarray]:
@@ -324,20 +328,26 @@ class RecommenderCore:
             )
         return options
 
-    async def start(self, user_id: str, rng: np.random.Generator | None = None) -> tuple[Session, dict[str, Any]]:
-        """A new episode of ``user_id`` from their real history and profile (built on first use)."""
+    async def start(
+        self, user_id: str, rng: np.random.Generator | None = None, *, seed: int | None = None
+    ) -> tuple[Session, dict[str, Any]]:
+        """A new episode of ``user_id`` from their real history and profile (built on first use).
+
+        The episode's own generator (rating noise) is seeded with ``seed``, or with a draw from ``rng``
+        taken before anything is awaited, so concurrent starts draw in the order they were created."""
         usage = _begin_usage()
         user_id = str(user_id)
         history = self.histories.get(user_id)
         if history is None and not self._known_user(user_id):
             raise NotFoundError(f"unknown user {user_id!r}")
+        if rng is not None:
+            seed = int(rng.integers(2**63))
         profiles = await self._profiles(user_id)
         user = SimulatedUser(user_id, self._user_info(user_id), list(history or ()), list(profiles))
         consumed = {entry.item_id for entry in user.history}
         eligible = np.array([item not in consumed for item in self.catalogue.candidate_ids], dtype=np.int8)
         stats = user.stats()
         baseline = float(stats["mean"]) if stats else (self.scale.low + self.scale.high) / 2
-        seed = None if rng is None else int(rng.integers(2**63))
         session = Session(user, self.embed(user.user_info), consumed, eligible, np.random.default_rng(seed), baseline)
         if self.features is not None:
             session.taste = self.features.taste(user.history)
