@@ -27,21 +27,16 @@ def test_pools_are_split_into_small_shards_that_add_up_to_the_concurrency() -> N
     assert http_client(256, 30.0)._transport.shards == 64  # type: ignore[attr-defined]
 
 
-def test_auto_takes_aiohttp_when_installed_and_httpx_is_kept_on_request() -> None:
+def test_httpx_by_default_and_aiohttp_without_an_sdk_client_for_it_is_a_config_error() -> None:
     import openai
 
-    auto = BackendConfig(name="openai")
-    assert transport_of(auto, openai) == ("aiohttp" if aiohttp_installed() else "httpx")
-    assert transport_of(BackendConfig(name="openai", http_transport="httpx"), openai) == "httpx"
+    assert transport_of(BackendConfig(name="openai"), openai) == "httpx"
 
-
-def test_aiohttp_asked_for_without_an_sdk_client_for_it_is_a_config_error() -> None:
     class OldSdk:  # an SDK release without DefaultAioHttpClient
         __name__ = "openai"
 
     with pytest.raises(ConfigError, match=r"lusifer\[aiohttp\]"):
         transport_of(BackendConfig(name="openai", http_transport="aiohttp"), OldSdk())
-    assert transport_of(BackendConfig(name="openai"), OldSdk()) == "httpx"  # auto falls back
 
 
 TRANSPORTS = ["httpx", pytest.param("aiohttp", marks=pytest.mark.skipif(not aiohttp_installed(), reason="no aiohttp"))]

@@ -10,10 +10,12 @@ headers arrive), so a shard hardly ever waits for a connection while the call la
 ``max_concurrency`` calls. The shards share one SSL context (building one loads the CA bundle: tens of
 milliseconds each).
 
-With ``backend.http_transport`` ``aiohttp`` (``auto`` when aiohttp is installed: extra ``lusifer[aiohttp]``)
-the SDK gets its own aiohttp-backed client instead (``openai.DefaultAioHttpClient``,
-``anthropic.DefaultAioHttpClient``), its connector sized to ``max_concurrency``: about a quarter less
-client CPU per call. ``benchmarks/bench_scale.py`` measures both.
+With ``backend.http_transport = "aiohttp"`` (extra ``lusifer[aiohttp]``) the SDK gets its own
+aiohttp-backed client instead (``openai.DefaultAioHttpClient``, ``anthropic.DefaultAioHttpClient``), its
+connector sized to ``max_concurrency``: about a third less client CPU per call at 256 in flight. Not the
+default: the SDKs' aiohttp transport reports a connection the server drops mid-request as a connection
+error, which the call layer takes for an unreachable endpoint and stops on. ``benchmarks/bench_scale.py``
+measures both.
 """
 
 from __future__ import annotations
@@ -77,17 +79,16 @@ def aiohttp_installed() -> bool:
 
 
 def transport_of(config: BackendConfig, sdk: Any) -> str:
-    """The transport ``config.http_transport`` resolves to with the SDK module ``sdk``: ``aiohttp`` or ``httpx``.
+    """The transport ``config.http_transport`` names, checked against the SDK module ``sdk``.
 
     :raises ConfigError: ``aiohttp`` was asked for but aiohttp or the SDK's aiohttp client is missing.
     """
-    usable = aiohttp_installed() and hasattr(sdk, "DefaultAioHttpClient")
-    if config.http_transport == "aiohttp" and not usable:
+    if config.http_transport == "aiohttp" and not (aiohttp_installed() and hasattr(sdk, "DefaultAioHttpClient")):
         raise ConfigError(
             f"backend.http_transport = 'aiohttp' needs aiohttp and a {sdk.__name__} SDK with DefaultAioHttpClient: "
             "pip install 'lusifer[aiohttp]' (or set http_transport = 'httpx')"
         )
-    return "aiohttp" if config.http_transport != "httpx" and usable else "httpx"
+    return config.http_transport
 
 
 def sdk_http_client(config: BackendConfig, sdk: Any) -> Any:
