@@ -5,8 +5,9 @@ at least 20 ratings per user and about 150 on average (ML-1M: 165), popular movi
 mix of rating values, ``::`` files), then time ``lusifer run --dataset ml-1m --data-dir DIR --history 40
 --test-items 10 --no-cache`` in a child process, and a ``--users 1`` run on the same data (the fixed
 cost: loading and splitting the data). Reported per N: seconds per user (whole command), the marginal
-seconds per user ((T(N) - T(1)) / (N - 1)), the child's peak RSS, store bytes per user and per call
-(``run.sqlite`` after ``VACUUM INTO``), and the 1-minute load average when the run started.
+seconds per user ((T(N) - T(1)) / (N - 1)), the same two figures in CPU time (the child's user + system
+time, which stays meaningful on a shared machine), the child's peak RSS, store bytes per user and per call
+(``run.sqlite`` after ``VACUUM INTO``), and the 1-minute load average when the run started and ended.
 
 ``--estimate``: ``lusifer estimate`` (uncalibrated, and calibrated on a ``--pilot``-user pilot run) against
 the actual run, for the paper protocol (ML-100K + TMDB from ``../shared``) and synthetic ML-1M (6,040
@@ -69,8 +70,12 @@ def write_synthetic(folder: Path, users: int, seed: int = 0) -> int:
     return len(pairs)
 
 
-def timed_run(data: Path, out: Path, *extra: str) -> tuple[float, int, str]:
-    """(seconds, peak RSS bytes, load average at the start) of one ``lusifer run`` child process."""
+def timed_run(data: Path, out: Path, *extra: str) -> tuple[float, float, int, str]:
+    """(wall seconds, CPU seconds, peak RSS bytes, load average at its start and end) of one ``lusifer run`` child.
+
+    CPU seconds are the child's user plus system time (``wait4``'s rusage): unlike wall time they hardly
+    change when other work shares the cores.
+    """
     load = f"{os.getloadavg()[0]:.1f}"
     command = [sys.executable, "-m", "lusifer", "run", "--no-progress", "--no-cache", "--dataset", "ml-1m"]
     command += ["--data-dir", str(data), "--history", "40", "--test-items", "10", "--out", str(out), *extra]
@@ -80,7 +85,8 @@ def timed_run(data: Path, out: Path, *extra: str) -> tuple[float, int, str]:
     elapsed = time.perf_counter() - started
     if status != 0:
         raise SystemExit(f"{' '.join(command)} failed ({status})")
-    return elapsed, usage.ru_maxrss * 1024, load
+    load += f"-{os.getloadavg()[0]:.1f}"
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, load
 
 
 def store_bytes(out: Path) -> tuple[int, int, int]:
@@ -97,20 +103,22 @@ def store_bytes(out: Path) -> tuple[int, int, int]:
 
 
 def scale(sizes: list[int]) -> None:
-    print("| users | ratings | s per user (whole run) | marginal s per user | fixed (--users 1) | peak RSS | ", end="")
-    print("store bytes per user | per call | load |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| users | ratings | s per user (whole run) | marginal s per user | CPU per user (whole run) | ", end="")
+    print("marginal CPU per user | fixed (--users 1) | fixed CPU | peak RSS | store bytes per user | per call | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for size in sizes:
         with tempfile.TemporaryDirectory() as folder:
             root = Path(folder)
             (root / "data").mkdir()
             ratings = write_synthetic(root / "data", size)
-            fixed, _, _ = timed_run(root / "data", root / "one", "--users", "1")
-            elapsed, rss, load = timed_run(root / "data", root / "all")
+            fixed, fixed_cpu, _, _ = timed_run(root / "data", root / "one", "--users", "1")
+            elapsed, cpu, rss, load = timed_run(root / "data", root / "all")
             stored, users, exchanges = store_bytes(root / "all")
             print(
                 f"| {users:,} | {ratings:,} | {elapsed / users * 1000:.2f} ms | "
-                f"{(elapsed - fixed) / max(users - 1, 1) * 1000:.2f} ms | {fixed:.1f} s | {rss / 2**20:,.0f} MiB | "
+                f"{(elapsed - fixed) / max(users - 1, 1) * 1000:.2f} ms | {cpu / users * 1000:.2f} ms | "
+                f"{(cpu - fixed_cpu) / max(users - 1, 1) * 1000:.2f} ms | {fixed:.1f} s | {fixed_cpu:.1f} s | "
+                f"{rss / 2**20:,.0f} MiB | "
                 f"{stored / users:,.0f} | {stored / exchanges:,.0f} | {load} |",
                 flush=True,
             )

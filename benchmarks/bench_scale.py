@@ -7,7 +7,9 @@ through the real ``openai`` SDK, for each C of ``--caps`` and each client:
 
 - **sdk default**: the SDK's own HTTP client (httpx, at most 100 kept-alive connections), as before;
 - **lean**: :func:`lusifer.engine.backends.http_pool.http_client` — pools sized to C, split into shards of at
-  most :data:`~lusifer.engine.backends.http_pool.CONNECTIONS_PER_SHARD` connections.
+  most :data:`~lusifer.engine.backends.http_pool.CONNECTIONS_PER_SHARD` connections (``http_transport = "httpx"``);
+- **aiohttp**: the SDK's aiohttp client (``openai.DefaultAioHttpClient``), its connector sized to C
+  (``http_transport = "aiohttp"``).
 
 Share of C/L is calls/s divided by the ideal C / latency. CPU per call is the client process's CPU time
 (user + system) over the calls.
@@ -69,9 +71,9 @@ def _default_sdk_client(backend: OpenAIBackend) -> None:
     )
 
 
-async def _drive(config: LusiferConfig, requests: int, lean: bool) -> tuple[float, float, int]:
+async def _drive(config: LusiferConfig, requests: int, client: str) -> tuple[float, float, int]:
     backend = OpenAIBackend(config.backend)
-    if not lean:
+    if client == "sdk":
         _default_sdk_client(backend)
     calls = CallLayer(backend, CallSettings(config.backend, config.cache))
     validators = (FeedbackValidator(),)
@@ -85,7 +87,11 @@ async def _drive(config: LusiferConfig, requests: int, lean: bool) -> tuple[floa
     return elapsed, cpu, calls.stats.rate_limited
 
 
-def measure(cap: int, latency: float, seconds: float, lean: bool, folder: Path) -> str:
+#: The ``--clients`` choices: (table label, ``backend.http_transport``).
+CLIENTS = {"sdk": ("sdk default", "httpx"), "lean": ("lean httpx", "httpx"), "aiohttp": ("aiohttp", "aiohttp")}
+
+
+def measure(cap: int, latency: float, seconds: float, client: str, folder: Path) -> str:
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", str(cap), "--latency", str(latency)],
         stdin=subprocess.PIPE,
@@ -97,19 +103,24 @@ def measure(cap: int, latency: float, seconds: float, lean: bool, folder: Path) 
         base_url = server.stdout.readline().strip()
         config = LusiferConfig.model_validate(
             {
-                "backend": {"name": "openai", "base_url": base_url, "max_concurrency": cap, "timeout": 20 * latency},
+                "backend": {
+                    "name": "openai",
+                    "base_url": base_url,
+                    "max_concurrency": cap,
+                    "timeout": 20 * latency,
+                    "http_transport": CLIENTS[client][1],
+                },
                 "cache": {"enabled": False, "path": str(folder / "cache.sqlite")},
             }
         )
         ideal = cap / latency
         requests = max(int(seconds * ideal), 2 * cap)
-        elapsed, cpu, limited = asyncio.run(_drive(config, requests, lean))
+        elapsed, cpu, limited = asyncio.run(_drive(config, requests, client))
     finally:
         server.communicate("")
     rate = requests / elapsed
-    client = "lean" if lean else "sdk default"
     return (
-        f"| {cap} | {client} | {requests} | {rate:.1f} | {100 * rate / ideal:.1f} % | "
+        f"| {cap} | {CLIENTS[client][0]} | {requests} | {rate:.1f} | {100 * rate / ideal:.1f} % | "
         f"{1000 * cpu / requests:.2f} ms | {limited} |"
     )
 
@@ -163,7 +174,7 @@ def main() -> None:
     parser.add_argument("--caps", type=int, nargs="+", default=[16, 64, 256])
     parser.add_argument("--latency", type=float, default=0.3)
     parser.add_argument("--seconds", type=float, default=3.0, help="ideal duration of each measurement")
-    parser.add_argument("--clients", nargs="+", default=["sdk", "lean"], choices=["sdk", "lean"])
+    parser.add_argument("--clients", nargs="+", default=list(CLIENTS), choices=list(CLIENTS))
     parser.add_argument("--estimate", action="store_true", help="compare lusifer estimate with a real run")
     parser.add_argument("--pilot", type=int, default=20, help="users of the calibrating pilot run")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
@@ -179,7 +190,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for cap in arguments.caps:
             for client in arguments.clients:
-                print(measure(cap, arguments.latency, arguments.seconds, client == "lean", Path(folder)), flush=True)
+                print(measure(cap, arguments.latency, arguments.seconds, client, Path(folder)), flush=True)
 
 
 if __name__ == "__main__":

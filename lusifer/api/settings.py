@@ -108,6 +108,11 @@ class BackendConfig(Section):
     structured_output: Literal["auto", "json_schema", "json_object_schema", "json_object", "tools", "none"] = Field(
         "auto", description="'auto' negotiates the richest mode the server accepts; any other forces that mode."
     )
+    http_transport: Literal["httpx", "aiohttp"] = Field(
+        "httpx",
+        description="The vendor SDK's HTTP transport: 'httpx' (pooled httpx connections) or 'aiohttp' (the SDK's "
+        "aiohttp client, extra lusifer[aiohttp]: less CPU per call; a dropped connection reads as unreachable).",
+    )
     api: Literal["chat", "responses"] = Field(
         "chat",
         description="OpenAI: 'responses' sends single calls through the Responses API (json_schema output; "

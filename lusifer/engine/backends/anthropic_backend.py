@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from lusifer.api.backend import Backend, LLMRequest, LLMResponse, Usage, sdk_timeout
 from lusifer.api.errors import BackendError, KeyMissingError, RetryableError
 from lusifer.engine.backends.errors import translate_sdk_error
-from lusifer.engine.backends.http_pool import http_client
+from lusifer.engine.backends.http_pool import sdk_http_client
 from lusifer.engine.calls.batch_limits import ANTHROPIC_BATCH_LIMITS
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class AnthropicBackend(Backend):
             base_url=config.base_url,
             max_retries=0,
             timeout=sdk_timeout(config),
-            http_client=http_client(config.max_concurrency, sdk_timeout(config)),
+            http_client=sdk_http_client(config, anthropic),
         )
 
     def cache_identity(self) -> dict[str, str]:

@@ -36,7 +36,7 @@ from lusifer.engine.backends.errors import (
     redact,
     translate_sdk_error,
 )
-from lusifer.engine.backends.http_pool import http_client
+from lusifer.engine.backends.http_pool import sdk_http_client
 from lusifer.engine.backends.negotiation import AUTO, ModeStore, Negotiator, is_rejection, one_line
 from lusifer.engine.backends.structured_output import answer_text, chat_messages, structured_arguments
 from lusifer.engine.calls.batch_limits import OPENAI_BATCH_LIMITS
@@ -118,7 +118,7 @@ class OpenAIBackend(Backend):
             base_url=base_url,
             max_retries=0,
             timeout=sdk_timeout(config),
-            http_client=http_client(config.max_concurrency, sdk_timeout(config)),
+            http_client=sdk_http_client(config, openai),
         )
         #: The endpoint's base URL, the key of its remembered structured-output mode.
         self.endpoint = (base_url or OPENAI_API_URL).rstrip("/")
