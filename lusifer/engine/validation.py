@@ -241,12 +241,32 @@ def feedback_schema(item_ids: list[str], low: int, high: int) -> dict[str, Any]:
     }
 
 
-def profile_schema(with_explanation: bool) -> dict[str, Any]:
-    """JSON schema of a profile answer (``explanation`` required for updates)."""
-    keys = ["profile", "explanation"] if with_explanation else ["profile"]
+#: A word of a profile answer as the schema's ``pattern`` admits it: no space, no control character, no
+#: character of markup, placeholders or JSON escapes (``<>`[]{}"\``), so a grammar built from the schema
+#: cannot produce what :func:`text_problem` refuses as markup or a placeholder.
+_PLAIN_WORD = r'[^ "\\<>`\[\]{}\x00-\x1F\x7F]+'
+
+
+def plain_text_pattern(min_words: int) -> str:
+    """The ``pattern`` of a plain text of at least ``min_words`` words (single spaces between them)."""
+    more = "*" if min_words <= 1 else f"{{{min_words - 1},}}"
+    return f"^{_PLAIN_WORD}( {_PLAIN_WORD}){more}$"
+
+
+def profile_schema(with_explanation: bool, min_words: int = PROFILE_MIN_WORDS) -> dict[str, Any]:
+    """JSON schema of a profile answer (``explanation`` required for updates).
+
+    The strings carry a ``pattern`` (:func:`plain_text_pattern`: ``min_words`` words for the profile, one
+    for the explanation) that servers building a grammar from the schema (llama-cpp-python) decode under,
+    so that a weak model can only write what the validator accepts; vendors' strict modes get the schema
+    without it (:attr:`~lusifer.api.backend.LLMRequest.portable_schema`).
+    """
+    properties = {"profile": {"type": "string", "pattern": plain_text_pattern(min_words)}}
+    if with_explanation:
+        properties["explanation"] = {"type": "string", "pattern": plain_text_pattern(1)}
     return {
         "type": "object",
-        "properties": {key: {"type": "string"} for key in keys},
-        "required": keys,
+        "properties": properties,
+        "required": list(properties),
         "additionalProperties": False,
     }
