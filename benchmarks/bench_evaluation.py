@@ -80,12 +80,8 @@ def main() -> None:
             scored[column] = make().cross_fit_predict(data, history, folds=5, seed=options.seed)
             extra_columns.append(column)
             result.variants[llm][variant] = column
-        rows += [
-            (f"{llm} {label}", result.variants[llm][variant]) for variant, label in VARIANT_LABELS.items()
-        ]
-    rows += [
-        (f"{name} (CF-only stack, CV)" if name == "CFStack_cv" else name, name) for name in result.controls
-    ]
+        rows += [(f"{llm} {label}", result.variants[llm][variant]) for variant, label in VARIANT_LABELS.items()]
+    rows += [(f"{name} (CF-only stack, CV)" if name == "CFStack_cv" else name, name) for name in result.controls]
     rows += [(name, name) for name in result.baselines]
     extra = metric_table(
         scored,

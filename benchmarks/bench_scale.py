@@ -36,6 +36,7 @@ from lusifer.api.settings import LusiferConfig
 from lusifer.engine.backends.openai_backend import OpenAIBackend
 from lusifer.engine.calls import CallLayer
 from lusifer.engine.validation import FeedbackValidator, feedback_schema
+from lusifer.testing.contracts import sample_feedback_context
 
 ITEM_IDS = [str(item_id) for item_id in range(1, 11)]
 REQUEST = LLMRequest(
@@ -43,7 +44,7 @@ REQUEST = LLMRequest(
     (Message("system", "You rate movies."), Message("user", "Rate movies 1 to 10. " * 40)),
     schema=feedback_schema(ITEM_IDS, 1, 5),
     schema_name="feedback",
-    context={"item_ids": ITEM_IDS, "scale": {"kind": "rating", "low": 1, "high": 5}},
+    context=sample_feedback_context(ITEM_IDS),
 )
 
 

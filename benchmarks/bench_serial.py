@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lusifer.cli.run import PAPER_PROTOCOL
+from lusifer.domains.movies.protocol import PAPER_DATA
 from lusifer.kernel.settings import load_config
 from lusifer.runs.runner import run_simulation
 from lusifer.runs.store import RunStore
@@ -50,7 +50,7 @@ def run_against(server: FakeOpenAIServer, users: int, concurrency: int, timeout:
     config = load_config(
         None,
         {
-            "data": {**PAPER_PROTOCOL, "path": ML_100K, "enrich_file": TMDB},
+            "data": {**PAPER_DATA, "path": ML_100K, "enrich_file": TMDB},
             "backend": {
                 "name": "openai",
                 "base_url": server.base_url,

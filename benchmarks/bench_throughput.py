@@ -50,7 +50,7 @@ from lusifer.api.backend import LLMRequest, Message
 from lusifer.api.domain import STAR_RATING
 from lusifer.api.prompt_context import FeedbackContext, ProfileContext
 from lusifer.api.settings import LusiferConfig
-from lusifer.cli.run import PAPER_PROTOCOL
+from lusifer.domains.movies.protocol import PAPER_DATA
 from lusifer.engine.backends.offline import build_profile, rate
 from lusifer.engine.backends.openai_backend import OpenAIBackend
 from lusifer.engine.calls import CallLayer
@@ -128,7 +128,7 @@ def paper_config(
         None,
         {
             "prompts_dir": prompts_dir,
-            "data": {**PAPER_PROTOCOL, "path": ML_100K, "enrich_file": TMDB},
+            "data": {**PAPER_DATA, "path": ML_100K, "enrich_file": TMDB},
             "backend": {"name": "openai", "base_url": base_url, "max_concurrency": cap, "timeout": 30.0},
             "run": {"out": out, "users": users, "concurrency": 4 * cap},
             "cache": {"path": cache},
@@ -247,7 +247,7 @@ async def _paper_user(calls: CallLayer, user: dict[str, Any], count: Callable[[s
 def paper_users(users: int) -> list[dict[str, Any]]:
     """The paper protocol's users with their history and test items as texts (the same plan as Lusifer's)."""
     config = load_config(
-        None, {"data": {**PAPER_PROTOCOL, "path": ML_100K, "enrich_file": TMDB}, "run": {"users": users}}, environ={}
+        None, {"data": {**PAPER_DATA, "path": ML_100K, "enrich_file": TMDB}, "run": {"users": users}}, environ={}
     )
     plan = plan_run(config)
     texts = item_texts(plan.data.items, plan.domain)
@@ -371,7 +371,7 @@ def errors(out: Path) -> tuple[float, float, int]:
 
 def measure_fidelity(folder: Path, prompts_dir: Path | None) -> dict[str, tuple[float, float, int]]:
     """Offline backend and prompt-reading replay on the paper protocol with these templates."""
-    data = {**PAPER_PROTOCOL, "path": ML_100K, "enrich_file": TMDB}
+    data = {**PAPER_DATA, "path": ML_100K, "enrich_file": TMDB}
     name = "full" if prompts_dir else "compact"
     offline = load_config(
         None, {"data": data, "prompts_dir": prompts_dir, "run": {"out": folder / f"offline-{name}"}}, environ={}

@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from lusifer.api.validity import PERMUTED, USER_MEAN
-from lusifer.cli.run import PAPER_PROTOCOL
+from lusifer.domains.movies.protocol import PAPER_DATA
 from lusifer.evaluation.inputs import paper_protocol
 from lusifer.kernel.settings import load_config
 from lusifer.validity.battery import add_references, select_checks, validate
@@ -46,7 +46,7 @@ def offline_battery(reps: int, permutations: int) -> tuple[pd.DataFrame, list[tu
     """Every check on the offline backend, timing each step."""
     timings: list[tuple[str, float]] = []
     start, cpu = time.perf_counter(), time.process_time()
-    overrides = {"data": {**PAPER_PROTOCOL, "path": ML_100K, "enrich_file": TMDB}}
+    overrides = {"data": {**PAPER_DATA, "path": ML_100K, "enrich_file": TMDB}}
     data = live_data(load_config(None, overrides, environ={}), reps=reps, permutations=permutations)
     timings.append(("data, profiles and held-out ratings", time.perf_counter() - start))
     try:

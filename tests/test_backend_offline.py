@@ -90,9 +90,7 @@ def _feedback(profile: str, items: list[str], scale: FeedbackScale = STARS, **ex
         "profile": profile,
         "user_stats": None,
         "recent": [],
-        "items": [
-            {**_item(item_id[0], item_id[1:]), "community": {"mean": 3.5, "count": 20}} for item_id in items
-        ],
+        "items": [{**_item(item_id[0], item_id[1:]), "community": {"mean": 3.5, "count": 20}} for item_id in items],
         "item_ids": list(items),
         **extra,
     }
@@ -200,9 +198,7 @@ def test_through_the_call_layer_it_validates_and_skips_the_cache(tmp_path: Path)
         "user_stats": {"mean": 3.5, "count": 2},
         "recent": [_rated("c", 5, "1")],
         "item_ids": ids,
-        "items": [
-            {**_item(i[0], i[1:]), "community": None} for i in ids
-        ],
+        "items": [{**_item(i[0], i[1:]), "community": None} for i in ids],
     }
     request = LLMRequest(
         "feedback", (Message("user", "Rate."),), feedback_schema(ids, 1, 5), "feedback", _context("feedback", context)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from simulation_fakes import ScriptedModel
 
 from lusifer.api.exchange import Exchange
 from lusifer.engine.backends.openai_backend import OpenAIBackend
+from lusifer.engine.calls import CallLayer
 from lusifer.engine.calls.limiter import AdaptiveLimit
 from lusifer.testing.fake_behaviours import SerialModel
 from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
@@ -146,3 +148,37 @@ def test_an_in_process_backend_is_never_judged_serial(
     assert result.exit_code == 0, result.output
     messages = [record.getMessage() for record in caplog.records] + [result.output]
     assert not any("one request at a time" in message for message in messages)
+
+
+def test_a_serial_server_gets_one_users_requests_in_a_row(tmp_path: Path) -> None:
+    """llama.cpp's server keeps the cache of its last prompt only: once the endpoint is found serial,
+    a freed slot waits a moment for the same user's next request (sent a few ms after its answer) before
+    other users' queued ones get it, so users do not alternate (they did, first come first served: a
+    cache miss per request)."""
+    model = SerialModel(ScriptedModel(), generation_s=0.3)
+    users, calls_each = ("a", "b", "c", "d"), 5
+    with FakeOpenAIServer(model) as server:
+        config = make_config(tmp_path, name="openai", base_url=server.base_url, max_concurrency=4, timeout=5.0)
+
+        async def one_user(calls: CallLayer, user: str) -> None:
+            for step in range(calls_each):  # each call waits for the previous answer, like profile steps
+                request = feedback_request(text=f"user {user} step {step}")
+                context = request.context
+                assert context is not None
+                await calls.call(replace(request, context=context.model_copy(update={"user_id": user})), VALIDATORS)
+                await asyncio.sleep(0.003)  # the user's own work between answer and next request (store, prompt)
+
+        async def go() -> None:
+            calls = layer(OpenAIBackend(config.backend, SecretStr(SECRET)), config)
+            try:
+                await asyncio.gather(*(one_user(calls, user) for user in users))
+            finally:
+                await calls.aclose()
+
+        asyncio.run(go())
+        order = [request.json["messages"][-1]["content"].split()[1] for request in server.requests]
+    assert len(order) == len(users) * calls_each
+    settled = order[2 * len(users) :]  # after the first rounds, in which the endpoint was found serial
+    switches = sum(1 for before, after in zip(settled, settled[1:], strict=False) if before != after)
+    print(f"server order: {''.join(order)}, user switches after detection: {switches}")
+    assert switches <= len(users) - 1

@@ -278,7 +278,8 @@ class CallLayer:
     async def _attempt(self, request: LLMRequest, exchange: Exchange) -> LLMResponse:
         tokens = estimate_tokens(request) + self.config.backend.max_tokens
         concurrency = self._limiter.concurrency
-        async with self._limiter.slot(tokens, request.task) as ticket:
+        user = request.context.user_id if request.context is not None else ""
+        async with self._limiter.slot(tokens, request.task, user) as ticket:
             self._stats.calls += 1
             exchange.attempts += 1
             timeout = self.config.backend.timeout

@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 _log = logging.getLogger("lusifer.calls")
 
@@ -37,6 +37,10 @@ SERIAL_RATIO = 0.6
 #: Answers after which a serial endpoint is given a second request in flight again, to test once more
 #: (cheap either way: timeouts count from when the server can have started on a request).
 SERIAL_RECHECK_AFTER = 50
+#: On a serial endpoint a freed slot is held this share of the answer's latency (at most
+#: :data:`SERIAL_HOLD_MAX` seconds) for the same user's next request before another user's gets it.
+SERIAL_HOLD_SHARE = 0.05
+SERIAL_HOLD_MAX = 1.0
 
 
 class TokenBucket:
@@ -82,10 +86,19 @@ class Ticket:
     area: float
     #: Requests already in flight when this one started (it may be queued behind them).
     ahead: int
-    #: Those of them still in flight; once none is, the server is surely working on this one.
-    behind: set[Ticket] = field(default_factory=set)
+    #: Whose request it is (a user id): on a serial endpoint the next slot goes to the same user's request.
+    affinity: str = ""
     #: When the server can have started on this request at the latest seen (sent, or the last one ahead ended).
     working_since: float = 0.0
+
+
+@dataclass(eq=False)
+class _Waiter:
+    """A caller waiting for a slot; ``granted`` gets its ticket."""
+
+    task: str
+    affinity: str
+    granted: asyncio.Future[Ticket]
 
 
 class AdaptiveLimit:
@@ -105,14 +118,18 @@ class AdaptiveLimit:
         self.serial = False
         self._answers_while_serial = 0
         self._warned = False
-        self._changed = asyncio.Condition()
+        self._waiting: deque[_Waiter] = deque()
+        self._last_affinity = ""
+        self._held_for = ""  # a user whose next request a freed slot waits for (serial endpoints)
+        self._hold_timer: asyncio.TimerHandle | None = None
         self._last_decrease = float("-inf")
         self._area = 0.0  # integral of in_flight over time: the mean in flight of any interval
         self._area_updated = time.monotonic()
         self._fastest: dict[str, float] = {}
         self._ratios: deque[float] = deque(maxlen=SERIAL_WINDOW)
         self._busy_until = 0.0
-        self._pending: set[Ticket] = set()
+        #: Requests in flight, oldest first: only the oldest has no request ahead of it still in flight.
+        self._pending: dict[Ticket, None] = {}
 
     @property
     def in_flight(self) -> int:
@@ -130,14 +147,70 @@ class AdaptiveLimit:
         self._area_updated = now
         return now
 
-    async def acquire(self, task: str) -> Ticket:
-        """Wait for room under the limit and count the caller in flight."""
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.in_flight < self.allowed)
-            now = self._tick()
-            ticket = Ticket(task, now, self._area, len(self._pending), set(self._pending), now)
-            self._pending.add(ticket)
-            return ticket
+    async def acquire(self, task: str, affinity: str = "") -> Ticket:
+        """Wait for room under the limit and count the caller in flight.
+
+        Callers are served first come, first served, except on a serial endpoint: there the request of
+        the same ``affinity`` (user) as the previous one goes first, and a freed slot waits briefly for
+        that user's next request, so a server that caches only its last prompt (llama.cpp) evaluates the
+        shared part of one user's prompts once instead of alternating between users.
+        """
+        if not self._waiting and not self._held_for and self.in_flight < self.allowed:
+            return self._grant(task, affinity)
+        waiter = _Waiter(task, affinity, asyncio.get_running_loop().create_future())
+        self._waiting.append(waiter)
+        self._dispatch()
+        try:
+            return await waiter.granted
+        except asyncio.CancelledError:
+            if waiter.granted.done() and not waiter.granted.cancelled():
+                self._release(waiter.granted.result())  # granted, then cancelled before it could run
+            else:
+                self._waiting.remove(waiter)
+            raise
+
+    def _grant(self, task: str, affinity: str) -> Ticket:
+        now = self._tick()
+        ticket = Ticket(task, now, self._area, len(self._pending), affinity, now)
+        self._pending[ticket] = None
+        self._last_affinity = affinity
+        if self._held_for:
+            self._end_hold(dispatch=False)
+        return ticket
+
+    def _next_waiter(self) -> _Waiter | None:
+        """The waiter to serve next, or None while a slot is held for a user who has none waiting."""
+        preferred = self._held_for or (self._last_affinity if self.serial else "")
+        if preferred:
+            for waiter in self._waiting:
+                if waiter.affinity == preferred:
+                    self._waiting.remove(waiter)
+                    return waiter
+        return None if self._held_for else self._waiting.popleft()
+
+    def _dispatch(self) -> None:
+        """Give free slots to waiting callers (one wake-up per slot, not one per waiter)."""
+        while self._waiting and self.in_flight < self.allowed:
+            waiter = self._next_waiter()
+            if waiter is None:
+                return
+            if not waiter.granted.cancelled():
+                waiter.granted.set_result(self._grant(waiter.task, waiter.affinity))
+
+    def _none_waiting_for(self, affinity: str) -> bool:
+        return all(waiter.affinity != affinity for waiter in self._waiting)
+
+    def _hold(self, affinity: str, seconds: float) -> None:
+        self._end_hold(dispatch=False)
+        self._held_for = affinity
+        self._hold_timer = asyncio.get_running_loop().call_later(seconds, self._end_hold)
+
+    def _end_hold(self, dispatch: bool = True) -> None:
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+        self._held_for, self._hold_timer = "", None
+        if dispatch:
+            self._dispatch()
 
     def stamp(self, ticket: Ticket) -> None:
         """Restart ``ticket``'s clock: the request is sent now (after waiting for the per-minute budgets)."""
@@ -145,22 +218,29 @@ class AdaptiveLimit:
         ticket.area = self._area
 
     async def release(self, ticket: Ticket) -> None:
-        """Count a request out of flight and wake a waiting caller."""
-        async with self._changed:
-            now = self._tick()
-            self._pending.discard(ticket)
-            for other in self._pending:
-                if ticket in other.behind:
-                    other.behind.discard(ticket)
-                    other.working_since = max(other.working_since, now)
-            self._changed.notify_all()
+        """Count a request out of flight and give its slot to a waiting caller."""
+        self._release(ticket)
+
+    def _release(self, ticket: Ticket) -> None:
+        now = self._tick()
+        was_oldest = self._is_oldest(ticket)
+        self._pending.pop(ticket, None)
+        if was_oldest and self._pending:  # the next one has no request ahead of it any more
+            oldest = next(iter(self._pending))
+            oldest.working_since = max(oldest.working_since, now)
+        if self.serial and ticket.affinity and self._waiting and self._none_waiting_for(ticket.affinity):
+            self._hold(ticket.affinity, min(SERIAL_HOLD_MAX, SERIAL_HOLD_SHARE * (now - ticket.started)))
+        self._dispatch()
+
+    def _is_oldest(self, ticket: Ticket) -> bool:
+        return bool(self._pending) and next(iter(self._pending)) is ticket
 
     def deadline(self, ticket: Ticket, timeout: float) -> float:
         """When to give up on ``ticket``'s request: ``timeout`` seconds after the server can have started
         on it, i.e. after the requests sent before it ended (and, on a serial endpoint, after the abandoned
         requests it is still generating), but at most ``timeout`` per request ahead plus one."""
         latest = ticket.started + timeout * (ticket.ahead + 1)
-        if ticket.behind:
+        if not self._is_oldest(ticket):  # requests sent before it are still in flight
             return latest
         start = max(ticket.working_since, self._busy_until) if self.serial else ticket.working_since
         return min(start + timeout, latest + max(self._busy_until - ticket.started, 0.0))
@@ -173,11 +253,13 @@ class AdaptiveLimit:
         self._fastest[ticket.task] = min(self._fastest.get(ticket.task, latency), latency)
         if not self.serial:
             self.limit = min(float(self.ceiling), self.limit + 1.0 / self.limit)
+            self._dispatch()
             return
         self._answers_while_serial += 1
         if self._answers_while_serial >= SERIAL_RECHECK_AFTER:
             self.serial, self._answers_while_serial = False, 0
             self._ratios.clear()
+            self._dispatch()
 
     def pushed_back(self, ticket: Ticket) -> None:
         """The server refused or was overloaded: halve the limit, once per round of requests."""
@@ -243,9 +325,10 @@ class Limiter:
         self._tokens = TokenBucket(tokens_per_minute) if tokens_per_minute else None
 
     @asynccontextmanager
-    async def slot(self, tokens: int, task: str = "") -> AsyncIterator[Ticket]:
-        """Hold an in-flight slot, after taking one request and ``tokens`` estimated tokens."""
-        ticket = await self.concurrency.acquire(task)
+    async def slot(self, tokens: int, task: str = "", affinity: str = "") -> AsyncIterator[Ticket]:
+        """Hold an in-flight slot, after taking one request and ``tokens`` estimated tokens; ``affinity``
+        (a user id) groups one user's requests on a serial endpoint (see :meth:`AdaptiveLimit.acquire`)."""
+        ticket = await self.concurrency.acquire(task, affinity)
         try:
             if self._requests is not None:
                 await self._requests.take(1)
