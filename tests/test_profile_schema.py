@@ -70,13 +70,15 @@ def test_text_the_pattern_admits_passes_the_substance_check() -> None:
 
 
 @pytest.mark.parametrize("min_words", [0, 1, 2, 5, 12])
-def test_the_pattern_asks_for_the_minimum_words(min_words: int) -> None:
+def test_the_pattern_bounds_the_words_and_their_length(min_words: int) -> None:
     pattern = re.compile(plain_text_pattern(min_words))
     enough = " ".join(["word"] * max(min_words, 1))
     assert pattern.fullmatch(enough) and pattern.fullmatch(enough + " more")
     if min_words > 1:
         assert not pattern.fullmatch(" ".join(["word"] * (min_words - 1)))
     assert not pattern.fullmatch("") and not pattern.fullmatch(" " + enough) and not pattern.fullmatch(enough + " ")
+    assert pattern.fullmatch(" ".join(["word"] * 120)) and not pattern.fullmatch(" ".join(["word"] * 121))
+    assert not pattern.fullmatch("./1.2.3" + ".1" * 40 + " " + enough)  # one endless "word"
 
 
 def test_the_profile_min_words_setting_reaches_the_schema() -> None:
