@@ -28,6 +28,33 @@ class Message:
     content: str
 
 
+#: String keywords a schema may carry for servers that decode under a grammar built from it
+#: (llama-cpp-python); :attr:`LLMRequest.portable_schema` leaves them out for the other vendors.
+GRAMMAR_KEYWORDS = frozenset({"pattern", "minLength", "maxLength"})
+#: Schema keywords whose value is a mapping of names to schemas (names are not keywords).
+_NAMED_SCHEMAS = frozenset({"properties", "$defs", "definitions"})
+#: Schema keywords whose value is data, not a schema.
+_DATA = frozenset({"enum", "const", "default", "examples", "required"})
+
+
+def _portable(schema: Mapping[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in GRAMMAR_KEYWORDS:
+            continue
+        if key in _DATA:
+            result[key] = value
+        elif key in _NAMED_SCHEMAS and isinstance(value, Mapping):
+            result[key] = {name: _portable(sub) if isinstance(sub, Mapping) else sub for name, sub in value.items()}
+        elif isinstance(value, Mapping):
+            result[key] = _portable(value)
+        elif isinstance(value, list):
+            result[key] = [_portable(sub) if isinstance(sub, Mapping) else sub for sub in value]
+        else:
+            result[key] = value
+    return result
+
+
 @dataclass(frozen=True)
 class LLMRequest:
     """What the simulator asks a model.
@@ -46,6 +73,13 @@ class LLMRequest:
     schema: Mapping[str, Any] | None = None
     schema_name: str = "answer"
     context: PromptContext | None = field(default=None, compare=False)
+
+    @property
+    def portable_schema(self) -> dict[str, Any] | None:
+        """The schema without :data:`GRAMMAR_KEYWORDS`, for vendors whose strict structured output rejects
+        or ignores them (OpenAI, Anthropic, Gemini) and for the schema stated in a prompt; the validators
+        check the same constraints on every answer."""
+        return None if self.schema is None else _portable(self.schema)
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,8 @@ class RequestBuilder:
             profile_min_words=self.profile_min_words,
         )
         task = "profile" if previous_profile is None else "profile_update"
-        return self.request(task, context, profile_schema(previous_profile is not None), "profile")
+        schema = profile_schema(previous_profile is not None, self.profile_min_words)
+        return self.request(task, context, schema, "profile")
 
     def feedback(
         self,

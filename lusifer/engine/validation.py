@@ -241,12 +241,35 @@ def feedback_schema(item_ids: list[str], low: int, high: int) -> dict[str, Any]:
     }
 
 
-def profile_schema(with_explanation: bool) -> dict[str, Any]:
-    """JSON schema of a profile answer (``explanation`` required for updates)."""
-    keys = ["profile", "explanation"] if with_explanation else ["profile"]
+#: A word of a profile answer as the schema's ``pattern`` admits it: no space, no control character, no
+#: character of markup, placeholders or JSON escapes (``<>`[]{}"\``), so a grammar built from the schema
+#: cannot produce what :func:`text_problem` refuses as markup or a placeholder; at most 30 characters,
+#: so a grammar-constrained model cannot run on in one "word" (SmolLM2 wrote ``./1.2.3.1.1.1...``).
+_PLAIN_WORD = r'[^ "\\<>`\[\]{}\x00-\x1F\x7F]{1,30}'
+#: Most words the pattern admits: the prompts ask for a profile of at most 120 words.
+PLAIN_TEXT_MAX_WORDS = 120
+
+
+def plain_text_pattern(min_words: int, max_words: int = PLAIN_TEXT_MAX_WORDS) -> str:
+    """The ``pattern`` of a plain text of ``min_words`` to ``max_words`` words, single spaces between them."""
+    low = max(min_words, 1)
+    return f"^{_PLAIN_WORD}( {_PLAIN_WORD}){{{low - 1},{max(max_words, low) - 1}}}$"
+
+
+def profile_schema(with_explanation: bool, min_words: int = PROFILE_MIN_WORDS) -> dict[str, Any]:
+    """JSON schema of a profile answer (``explanation`` required for updates).
+
+    The strings carry a ``pattern`` (:func:`plain_text_pattern`: ``min_words`` to 120 words for the profile,
+    1 to 60 for the explanation) that servers building a grammar from the schema (llama-cpp-python) decode under,
+    so that a weak model can only write what the validator accepts; vendors' strict modes get the schema
+    without it (:attr:`~lusifer.api.backend.LLMRequest.portable_schema`).
+    """
+    properties = {"profile": {"type": "string", "pattern": plain_text_pattern(min_words)}}
+    if with_explanation:
+        properties["explanation"] = {"type": "string", "pattern": plain_text_pattern(1, 60)}
     return {
         "type": "object",
-        "properties": {key: {"type": "string"} for key in keys},
-        "required": keys,
+        "properties": properties,
+        "required": list(properties),
         "additionalProperties": False,
     }

@@ -87,7 +87,7 @@ class AnthropicBackend(Backend):
         if request.schema is not None and self.config.structured_output != "none":
             tool = _TOOL_NAME.sub("_", request.schema_name)[:64] or "answer"
             arguments["tools"] = [
-                {"name": tool, "description": "Give the answer.", "input_schema": dict(request.schema)}
+                {"name": tool, "description": "Give the answer.", "input_schema": request.portable_schema}
             ]
             arguments["tool_choice"] = {"type": "tool", "name": tool}
         return arguments

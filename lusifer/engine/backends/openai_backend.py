@@ -170,7 +170,7 @@ class OpenAIBackend(Backend):
             schema = {
                 "type": "json_schema",
                 "name": request.schema_name,
-                "schema": dict(request.schema),
+                "schema": request.portable_schema,
                 "strict": True,
             }
             arguments["text"] = {"format": schema}

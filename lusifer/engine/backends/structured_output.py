@@ -5,7 +5,9 @@ Modes, richest constraint first (:data:`MODES`):
 - ``json_schema``: ``response_format = {"type": "json_schema", "json_schema": {name, schema, strict}}``
   (OpenAI, vLLM, SGLang, LM Studio, Ollama's ``/v1``).
 - ``json_object_schema``: ``response_format = {"type": "json_object", "schema": schema}``
-  (llama-cpp-python's server, which turns the schema into a grammar).
+  (llama-cpp-python's server, which turns the schema into a grammar). Only this mode sends the
+  schema's grammar keywords (``pattern``...); the others send
+  :attr:`~lusifer.api.backend.LLMRequest.portable_schema`.
 - ``json_object``: ``response_format = {"type": "json_object"}``: any JSON object; the schema is
   described in the prompt.
 - ``tools``: the schema as the parameters of one function the model is made to call; the answer is the
@@ -28,7 +30,7 @@ SCHEMA_IN_PROMPT = frozenset({"json_object", "none"})
 
 def structured_arguments(mode: str, request: LLMRequest) -> dict[str, Any]:
     """The Chat Completions arguments that constrain the answer of ``request`` in ``mode``."""
-    schema = dict(request.schema) if request.schema is not None else None
+    schema = request.portable_schema
     if mode == "json_object":
         return {"response_format": {"type": "json_object"}}
     if schema is None or mode == "none":
@@ -40,8 +42,8 @@ def structured_arguments(mode: str, request: LLMRequest) -> dict[str, Any]:
                 "json_schema": {"name": request.schema_name, "schema": schema, "strict": True},
             }
         }
-    if mode == "json_object_schema":
-        return {"response_format": {"type": "json_object", "schema": schema}}
+    if mode == "json_object_schema":  # the server builds a grammar: the whole schema, pattern included
+        return {"response_format": {"type": "json_object", "schema": dict(request.schema or {})}}
     if mode == "tools":
         function = {"name": request.schema_name, "description": "Give the answer.", "parameters": schema}
         return {
@@ -55,7 +57,7 @@ def chat_messages(mode: str, request: LLMRequest) -> list[dict[str, str]]:
     """The request's messages; in :data:`SCHEMA_IN_PROMPT` modes the last one also states the schema."""
     messages = [{"role": message.role, "content": message.content} for message in request.messages]
     if mode in SCHEMA_IN_PROMPT and request.schema is not None and messages:
-        schema = json.dumps(dict(request.schema), separators=(",", ":"))
+        schema = json.dumps(request.portable_schema, separators=(",", ":"))
         note = f"\n\nAnswer with one JSON object only, following this JSON schema:\n{schema}"
         messages[-1] = {**messages[-1], "content": messages[-1]["content"] + note}
     return messages

@@ -3,8 +3,9 @@
 - Messages: system messages become the ``system_instruction``; user and assistant messages become
   ``user`` and ``model`` contents.
 - Structured output: ``response_mime_type="application/json"`` plus ``response_json_schema`` (the
-  request's JSON schema) for ``structured_output = "auto"`` (the default), ``"json_schema"`` and the
-  other schema modes; the MIME type alone for ``"json_object"``; neither for ``"none"``.
+  request's portable schema: without grammar-only keywords such as ``pattern``) for
+  ``structured_output = "auto"`` (the default), ``"json_schema"`` and the other schema modes; the MIME
+  type alone for ``"json_object"``; neither for ``"none"``.
 - The SDK's own retries are off (one attempt): the call layer retries, rate-limits, times out, caches
   and prices every backend the same way. SDK errors become :class:`~lusifer.api.errors.RetryableError`
   (429 — as :class:`~lusifer.engine.backends.errors.RateLimitedError` —, 408, 409, 5xx, timeouts, dropped
@@ -95,7 +96,7 @@ class GeminiBackend(Backend):
         if config.structured_output != "none":
             settings["response_mime_type"] = "application/json"
         if config.structured_output in SCHEMA_MODES and request.schema is not None:
-            settings["response_json_schema"] = dict(request.schema)
+            settings["response_json_schema"] = request.portable_schema
         if config.logprobs:
             settings["response_logprobs"] = True
         contents = [

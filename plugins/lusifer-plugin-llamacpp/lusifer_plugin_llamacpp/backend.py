@@ -5,7 +5,8 @@
   backend is created, so a missing, unreadable or foreign file fails before a run starts, in one line.
 - Chat template: the one stored in the GGUF, unless ``chat_format`` names one of llama-cpp-python's.
 - Structured output: a grammar built from the request's JSON schema (``LlamaGrammar.from_json_schema``)
-  constrains decoding in every mode but ``json_object`` (any JSON object) and ``none`` (free text).
+  constrains decoding in every mode but ``json_object`` (any JSON object) and ``none`` (free text). The
+  whole schema, its ``pattern`` keywords included: a profile can only be plain text of enough words.
 - Concurrency: ``instances`` model instances (default 1), each answering one request at a time in a
   worker thread, so the event loop stays free. The backend's ``concurrency_limit`` is ``instances``:
   the call layer queues the rest before their timeout starts, so waiting is not counted as slowness.
