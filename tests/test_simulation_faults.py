@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -127,3 +128,18 @@ def test_sigkill_then_resume_repeats_no_completed_call(ml100k: Path, tmp_path: P
     assert sorted(set(interrupted_bodies)) == sorted(clean_bodies)
     for name in ("ratings.csv", "profiles.jsonl", "history.csv"):
         assert (tmp_path / "run" / name).read_bytes() == (tmp_path / "clean" / name).read_bytes(), name
+
+
+def test_a_request_cut_off_mid_body_is_not_recorded() -> None:
+    """A client killed while sending its body left a request the server never received (the resume test counts them)."""
+    with FakeOpenAIServer(ScriptedModel()) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as connection:
+            connection.sendall(
+                b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 100\r\n\r\n{"model": "gpt'
+            )
+        deadline = time.monotonic() + 2  # the old server recorded the request within milliseconds
+        while time.monotonic() < deadline and not server.requests:
+            time.sleep(0.05)
+        assert server.requests == []

@@ -340,6 +340,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         data = self.rfile.read(length) if length else b""
+        if len(data) < length:  # the client went away mid-body: a real server never sees this request
+            self.close_connection = True
+            return
         if self.path.split("?")[0] not in self.fake.paths:
             self._route("POST", data)
             return
