@@ -24,7 +24,7 @@ from lusifer.engine.backends.anthropic_backend import AnthropicBackend
 from lusifer.engine.backends.openai_backend import OpenAIBackend
 from lusifer.engine.requests import CatalogueItem, Interaction, RequestBuilder
 from lusifer.engine.templates import template_environment
-from lusifer.engine.validation import ProfileValidator, plain_text_pattern, profile_schema
+from lusifer.engine.validation import ProfileValidator, plain_text_pattern, profile_schema, profile_words_within
 from lusifer.testing.fake_servers import EXAMPLE_TEXT, FakeAnthropicServer, FakeOpenAIServer, FakeReply
 
 #: Answers SmolLM2-135M-Instruct gave to profile questions that the validator refuses.
@@ -79,6 +79,21 @@ def test_the_pattern_bounds_the_words_and_their_length(min_words: int) -> None:
     assert not pattern.fullmatch("") and not pattern.fullmatch(" " + enough) and not pattern.fullmatch(enough + " ")
     assert pattern.fullmatch(" ".join(["word"] * 120)) and not pattern.fullmatch(" ".join(["word"] * 121))
     assert not pattern.fullmatch("./1.2.3" + ".1" * 40 + " " + enough)  # one endless "word"
+
+
+@pytest.mark.parametrize("max_tokens", [300, 512, 1024, 2048])
+def test_the_longest_answer_of_a_bounded_re_ask_fits_in_max_tokens(max_tokens: int) -> None:
+    words = profile_words_within(max_tokens)
+    schema = profile_schema(True, PROFILE_MIN_WORDS, words)["properties"]
+    longest = {
+        "profile": " ".join(["w" * 30] * words),
+        "explanation": " ".join(["w" * 30] * (words // 2)),
+    }
+    for key, text in longest.items():
+        assert re.fullmatch(schema[key]["pattern"], text)  # the longest the grammar admits...
+        assert not re.fullmatch(schema[key]["pattern"], text + " w")
+    assert len(json.dumps(longest)) <= max_tokens  # ...ends within max_tokens even at one character per token
+    assert PROFILE_MIN_WORDS <= words <= 120
 
 
 def test_the_profile_min_words_setting_reaches_the_schema() -> None:

@@ -19,6 +19,7 @@ from lusifer.api.backend import Backend
 from lusifer.api.settings import BackendConfig
 from lusifer.cli import cli, load_plugin_commands
 from lusifer.engine.calls.cache import cache_key
+from lusifer.engine.validation import profile_words_within
 from lusifer.kernel.registry import get_backend
 from lusifer.runs.store import RunStore
 from lusifer.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer, FakeReply, FakeServer
@@ -233,3 +234,27 @@ def test_an_answer_cut_at_max_tokens_says_so(ml100k: Path, tmp_path: Path) -> No
     assert result.exit_code == 1
     reasons = pd.read_csv(tmp_path / "run" / "failures.csv")["reason"]
     assert reasons.str.contains("cut at max_tokens").all() and reasons.str.contains("backend.max_tokens").all()
+
+
+def test_a_profile_cut_at_max_tokens_is_re_asked_short_enough_to_fit(ml100k: Path, tmp_path: Path) -> None:
+    words = profile_words_within(1024)  # the default max_tokens
+    profile_prompts: list[str] = []
+
+    def cut_first_profile(request: dict) -> FakeReply:  # type: ignore[type-arg]
+        text = json.dumps(good_answer(request))
+        if requested_ids(request) is not None:
+            return FakeReply(content=text)
+        profile_prompts.append(request["messages"][-1]["content"])
+        if len(profile_prompts) > 1:
+            return FakeReply(content=text)
+        body = FakeOpenAIServer().envelope(request, text[: len(text) // 2], 1024)
+        body["choices"][0]["finish_reason"] = "length"
+        return FakeReply(json=body)
+
+    with FakeOpenAIServer(cut_first_profile) as server:
+        result = lusifer(*run_args(ml100k, server, tmp_path / "run", users=1))
+    assert result.exit_code == 0, result.output
+    first, re_ask = profile_prompts[:2]
+    assert "at most 120 words" in first and "at most 120 words" not in re_ask
+    assert f"at most {words} words" in re_ask and "cut off at the token limit" in re_ask
+    assert all(f"at most {words} words" not in prompt for prompt in profile_prompts[2:])  # the next step: 120 again

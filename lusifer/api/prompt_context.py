@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.dataclasses import dataclass
 from pydantic.fields import FieldInfo
 
+from lusifer.api.settings import PROFILE_MAX_WORDS
+
 
 @dataclass(frozen=True)
 class FeedbackScale:
@@ -108,6 +110,9 @@ class ProfileContext(PromptContext):
     previous_profile: str | None = Field(description="The profile to update (None for the initial one).")
     batch: tuple[RatedItem, ...] = Field(description="The feedback this step folds in, oldest first.")
     profile_min_words: int = Field(description="Words the profile needs at least.")
+    profile_max_words: int = Field(
+        PROFILE_MAX_WORDS, description="Words the profile may have at most (fewer in a re-ask of a cut answer)."
+    )
 
 
 class FeedbackContext(PromptContext):

@@ -28,6 +28,8 @@ from lusifer.api.errors import ConfigError
 
 #: Words a profile needs at least unless configured otherwise (the domain may require more).
 PROFILE_MIN_WORDS = 5
+#: Words a profile may have at most: the prompts ask for at most 120 words, and the schema bounds it.
+PROFILE_MAX_WORDS = 120
 _log = logging.getLogger(__name__)
 #: Validation-context key under which the kernel passes the plugin sections' models.
 PLUGIN_MODELS = "plugin_models"

@@ -25,7 +25,7 @@ from lusifer.api.prompt_context import (
     UserStats,
     template_variables,
 )
-from lusifer.api.settings import PROFILE_MIN_WORDS
+from lusifer.api.settings import PROFILE_MAX_WORDS, PROFILE_MIN_WORDS
 from lusifer.engine.templates import render
 from lusifer.engine.validation import feedback_schema, profile_schema
 
@@ -98,8 +98,10 @@ class RequestBuilder:
         previous_profile: str | None,
         step: int,
         note: str | None = None,
+        max_words: int = PROFILE_MAX_WORDS,
     ) -> LLMRequest:
-        """The initial profile (``previous_profile`` None) or an update folding in ``batch``."""
+        """The initial profile (``previous_profile`` None) or an update folding in ``batch``, of at most
+        ``max_words`` words."""
         context = ProfileContext(
             user_id=user_id,
             user_info=user_info,
@@ -110,9 +112,10 @@ class RequestBuilder:
             previous_profile=previous_profile,
             batch=tuple(self._rated(entry) for entry in batch),
             profile_min_words=self.profile_min_words,
+            profile_max_words=max_words,
         )
         task = "profile" if previous_profile is None else "profile_update"
-        schema = profile_schema(previous_profile is not None, self.profile_min_words)
+        schema = profile_schema(previous_profile is not None, self.profile_min_words, max_words)
         return self.request(task, context, schema, "profile")
 
     def feedback(

@@ -13,10 +13,13 @@ from typing import TYPE_CHECKING
 
 from lusifer.api.errors import BackendError, BudgetExceededError, LusiferError
 from lusifer.api.run_info import ProfileState
+from lusifer.api.settings import PROFILE_MAX_WORDS
+from lusifer.engine.calls.layer import CUT_AT_MAX_TOKENS
 from lusifer.engine.distributions import DistributionReader, distribution_request
 from lusifer.engine.ports import ProfileStore
 from lusifer.engine.requests import CatalogueItem, Interaction, RequestBuilder
 from lusifer.engine.templates import template_environment
+from lusifer.engine.validation import profile_words_within
 from lusifer.kernel.registry import get_validator
 
 if TYPE_CHECKING:
@@ -126,12 +129,15 @@ class Simulator:
     async def _profile_step(self, user: SimulatedUser, batch: list[Interaction], source: str) -> ProfileState:
         """One profile step, re-asked with the reason while the answer is unusable; a model that answers the
         JSON asked for with the same refused content twice is not asked again (the next re-ask would be the
-        same request). A repeated answer that is not JSON at all may be a passing fault and is re-asked."""
+        same request). A repeated answer that is not JSON at all may be a passing fault and is re-asked. An
+        answer cut at the token limit is re-asked for a profile short enough to fit (a grammar-constrained
+        model can fill any number of tokens with the words the schema admits)."""
         step = len(user.profiles)
         note = None
         refused: str | None = None
+        max_words = PROFILE_MAX_WORDS
         for _attempt in range(1 + self.config.run.validation_retries):
-            request = self.requests.profile(user.user_id, user.user_info, batch, user.profile, step, note)
+            request = self.requests.profile(user.user_id, user.user_info, batch, user.profile, step, note, max_words)
             try:
                 result = await self.calls.call(request, self.validators, user_id=user.user_id)
             except BackendError as error:
@@ -154,6 +160,13 @@ class Simulator:
                 )
             refused = result.exchange.raw_text
             note = "Your previous answer was unusable (" + _describe(problems) + "). Answer with the JSON asked for."
+            if problems.get("*", "").startswith(CUT_AT_MAX_TOKENS):
+                fits = profile_words_within(self.config.backend.max_tokens, self.requests.profile_min_words)
+                max_words = min(max_words, fits)
+                note = (
+                    "Your previous answer was cut off at the token limit before its JSON ended. "
+                    f"Answer with the JSON asked for, the profile in at most {max_words} words."
+                )
         raise ProfileError(f"profile step {step} of user {user.user_id}: no valid answer ({_describe(problems)})")
 
     # phase 2 ------------------------------------------------------------------------------------

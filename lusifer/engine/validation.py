@@ -15,7 +15,7 @@ from typing import Any
 
 from lusifer.api.backend import LLMRequest
 from lusifer.api.prompt_context import FeedbackContext, ProfileContext
-from lusifer.api.settings import PROFILE_MIN_WORDS
+from lusifer.api.settings import PROFILE_MAX_WORDS, PROFILE_MIN_WORDS
 from lusifer.api.validator import OutputError, ValidationResult, Validator
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
@@ -246,27 +246,43 @@ def feedback_schema(item_ids: list[str], low: int, high: int) -> dict[str, Any]:
 #: cannot produce what :func:`text_problem` refuses as markup or a placeholder; at most 30 characters,
 #: so a grammar-constrained model cannot run on in one "word" (SmolLM2 wrote ``./1.2.3.1.1.1...``).
 _PLAIN_WORD = r'[^ "\\<>`\[\]{}\x00-\x1F\x7F]{1,30}'
-#: Most words the pattern admits: the prompts ask for a profile of at most 120 words.
-PLAIN_TEXT_MAX_WORDS = 120
+#: Most characters a word of the pattern takes with the space after it.
+_PLAIN_WORD_CHARS = 31
+#: Characters of a profile answer besides its words: the JSON keys, quotes and braces.
+_PROFILE_JSON_CHARS = 40
 
 
-def plain_text_pattern(min_words: int, max_words: int = PLAIN_TEXT_MAX_WORDS) -> str:
+def profile_words_within(max_tokens: int, min_words: int = PROFILE_MIN_WORDS) -> int:
+    """Most profile words whose longest answer under :func:`profile_schema` fits in ``max_tokens`` tokens.
+
+    A token holds at least one character, so an answer of at most ``max_tokens`` characters always ends
+    before the limit: the bound for re-asking a grammar-constrained model whose answer was cut (words of
+    junk can run a 120-word profile past any ``max_tokens``). Never below ``min_words``.
+    """
+    per_profile_word = _PLAIN_WORD_CHARS * 1.5  # an update's explanation has half as many words
+    words = int((max_tokens - _PROFILE_JSON_CHARS) // per_profile_word)
+    return max(min(words, PROFILE_MAX_WORDS), min_words)
+
+
+def plain_text_pattern(min_words: int, max_words: int = PROFILE_MAX_WORDS) -> str:
     """The ``pattern`` of a plain text of ``min_words`` to ``max_words`` words, single spaces between them."""
     low = max(min_words, 1)
     return f"^{_PLAIN_WORD}( {_PLAIN_WORD}){{{low - 1},{max(max_words, low) - 1}}}$"
 
 
-def profile_schema(with_explanation: bool, min_words: int = PROFILE_MIN_WORDS) -> dict[str, Any]:
+def profile_schema(
+    with_explanation: bool, min_words: int = PROFILE_MIN_WORDS, max_words: int = PROFILE_MAX_WORDS
+) -> dict[str, Any]:
     """JSON schema of a profile answer (``explanation`` required for updates).
 
-    The strings carry a ``pattern`` (:func:`plain_text_pattern`: ``min_words`` to 120 words for the profile,
-    1 to 60 for the explanation) that servers building a grammar from the schema (llama-cpp-python) decode under,
-    so that a weak model can only write what the validator accepts; vendors' strict modes get the schema
-    without it (:attr:`~lusifer.api.backend.LLMRequest.portable_schema`).
+    The strings carry a ``pattern`` (:func:`plain_text_pattern`: ``min_words`` to ``max_words`` words for the
+    profile, 1 to half as many for the explanation) that servers building a grammar from the schema
+    (llama-cpp-python) decode under, so that a weak model can only write what the validator accepts; vendors'
+    strict modes get the schema without it (:attr:`~lusifer.api.backend.LLMRequest.portable_schema`).
     """
-    properties = {"profile": {"type": "string", "pattern": plain_text_pattern(min_words)}}
+    properties = {"profile": {"type": "string", "pattern": plain_text_pattern(min_words, max_words)}}
     if with_explanation:
-        properties["explanation"] = {"type": "string", "pattern": plain_text_pattern(1, 60)}
+        properties["explanation"] = {"type": "string", "pattern": plain_text_pattern(1, max(max_words // 2, 1))}
     return {
         "type": "object",
         "properties": properties,

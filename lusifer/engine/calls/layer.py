@@ -432,11 +432,15 @@ def _same_kind(error: BackendError | RunStoppedError, message: str) -> BackendEr
     return BackendError(message)
 
 
+#: Start of the problem of an answer cut at the token limit before its JSON ended.
+CUT_AT_MAX_TOKENS = "the answer was cut at max_tokens"
+
+
 def _cut_short(response: LLMResponse) -> str | None:
     """Why an answer without JSON ended, when it was cut at the token limit (else None)."""
     if response.finish_reason not in ("length", "max_tokens"):
         return None
     return (
-        f"the answer was cut at max_tokens ({response.usage.completion_tokens} tokens) before its JSON ended: "
+        f"{CUT_AT_MAX_TOKENS} ({response.usage.completion_tokens} tokens) before its JSON ended: "
         "raise backend.max_tokens (lusifer.toml [backend] max_tokens, or LUSIFER_BACKEND__MAX_TOKENS)"
     )
