@@ -220,14 +220,19 @@ def test_items_still_missing_get_a_final_re_ask_pass(
 # 14. the cut answer names max_tokens ----------------------------------------------------------------------
 
 
+def cut_reply(request: dict, text: str, completion_tokens: int) -> FakeReply:  # type: ignore[type-arg]
+    """The first half of `text`, finished for the token limit (`finish_reason` "length")."""
+    body = FakeOpenAIServer().envelope(request, text[: len(text) // 2], completion_tokens)
+    body["choices"][0]["finish_reason"] = "length"
+    return FakeReply(json=body)
+
+
 def test_an_answer_cut_at_max_tokens_says_so(ml100k: Path, tmp_path: Path) -> None:
     def cut(request: dict) -> FakeReply:  # type: ignore[type-arg]
         text = json.dumps(good_answer(request))
         if requested_ids(request) is None:
             return FakeReply(content=text)
-        body = FakeOpenAIServer().envelope(request, text[: len(text) // 2], 1)
-        body["choices"][0]["finish_reason"] = "length"
-        return FakeReply(json=body)
+        return cut_reply(request, text, 1)
 
     with FakeOpenAIServer(cut) as server:
         result = lusifer(*run_args(ml100k, server, tmp_path / "run", users=1))
@@ -247,9 +252,7 @@ def test_a_profile_cut_at_max_tokens_is_re_asked_short_enough_to_fit(ml100k: Pat
         profile_prompts.append(request["messages"][-1]["content"])
         if len(profile_prompts) > 1:
             return FakeReply(content=text)
-        body = FakeOpenAIServer().envelope(request, text[: len(text) // 2], 1024)
-        body["choices"][0]["finish_reason"] = "length"
-        return FakeReply(json=body)
+        return cut_reply(request, text, 1024)
 
     with FakeOpenAIServer(cut_first_profile) as server:
         result = lusifer(*run_args(ml100k, server, tmp_path / "run", users=1))
