@@ -35,6 +35,8 @@ try:  # the HTTP package the installed openai and anthropic SDKs use (older SDKs
 except ImportError:  # pragma: no cover - depends on the SDK versions installed
     import httpx  # type: ignore[no-redef]
 
+#: The HTTP package's response class: as an SDK call's ``cast_to`` it returns the response unparsed.
+HTTP_RESPONSE = httpx.Response
 #: Connections one pool holds at most (each request scans its pool's connections).
 CONNECTIONS_PER_SHARD = 4
 
