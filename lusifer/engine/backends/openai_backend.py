@@ -130,7 +130,7 @@ class OpenAIBackend(Backend):
             base_url=base_url,
             max_retries=0,
             timeout=sdk_timeout(config),
-            http_client=sdk_http_client(config, openai),
+            http_client=sdk_http_client(config, openai, base_url),
         )
         #: The endpoint's base URL, the key of its remembered structured-output mode.
         self.endpoint = (base_url or OPENAI_API_URL).rstrip("/")
