@@ -89,7 +89,7 @@ def transport_of(config: BackendConfig, sdk: Any, base_url: str | None = None) -
         the base URL carries credentials.
     """
     available = aiohttp_installed() and hasattr(sdk, "DefaultAioHttpClient")
-    credentials = "@" in urlsplit(base_url or "").netloc
+    credentials = _has_credentials(base_url)
     if config.http_transport == "aiohttp":
         if not available:
             raise ConfigError(
@@ -105,6 +105,14 @@ def transport_of(config: BackendConfig, sdk: Any, base_url: str | None = None) -
     if config.http_transport == "auto" and available and not credentials:
         return "aiohttp"
     return "httpx"
+
+
+def _has_credentials(url: str | None) -> bool:
+    """Whether ``url`` carries ``user:password@`` (a URL that cannot be parsed: the SDK will say so)."""
+    try:
+        return "@" in urlsplit(url or "").netloc
+    except ValueError:
+        return False
 
 
 def sdk_http_client(config: BackendConfig, sdk: Any, base_url: str | None = None) -> Any:
