@@ -9,7 +9,7 @@ through the real ``openai`` SDK, for each C of ``--caps`` and each client:
 - **lean**: :func:`lusifer.engine.backends.http_pool.http_client` — pools sized to C, split into shards of at
   most :data:`~lusifer.engine.backends.http_pool.CONNECTIONS_PER_SHARD` connections (``http_transport = "httpx"``);
 - **aiohttp**: the SDK's aiohttp client (``openai.DefaultAioHttpClient``), its connector sized to C
-  (``http_transport = "aiohttp"``).
+  (``http_transport = "aiohttp"``; what the default, ``"auto"``, takes where aiohttp is installed).
 
 Share of C/L is calls/s divided by the ideal C / latency. CPU per call is the client process's CPU time
 (user + system) over the calls.

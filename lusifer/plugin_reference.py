@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import enum
+import functools
 import importlib
 import inspect
 import re
@@ -241,13 +242,13 @@ def _fields(cls: type) -> list[str]:
 
 
 def _methods(cls: type) -> Iterator[str]:
-    """Public methods and properties defined by ``cls`` itself (not inherited from elsewhere)."""
+    """Public methods and properties (cached ones too) defined by ``cls`` itself (not inherited from elsewhere)."""
     for name, member in vars(cls).items():
         if name.startswith("_") and name != "__call__":
             continue
         function = member.__func__ if isinstance(member, (classmethod, staticmethod)) else member
-        if isinstance(member, property):
-            summary = _own_doc(member.fget)
+        if isinstance(member, (property, functools.cached_property)):
+            summary = _own_doc(member.fget if isinstance(member, property) else member.func)
             yield f"- property `{name}`" + (f" — {summary}" if summary else "")
         elif inspect.isfunction(function) and function.__qualname__.startswith(f"{cls.__qualname__}."):
             prefix = "async " if inspect.iscoroutinefunction(function) else ""

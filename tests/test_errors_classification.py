@@ -4,6 +4,7 @@ a rejected request is sent once, a refused key stops the run, 429s lower the in-
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,19 @@ from simulation_fakes import ScriptedModel
 
 from lusifer.api.errors import BackendError
 from lusifer.cli import cli, load_plugin_commands
-from lusifer.engine.backends.errors import AuthError, ErrorKind, RequestRejectedError, classify
+from lusifer.engine.backends.anthropic_backend import AnthropicBackend
+from lusifer.engine.backends.errors import (
+    AuthError,
+    EndpointUnreachableError,
+    ErrorKind,
+    RequestRejectedError,
+    classify,
+)
+from lusifer.engine.backends.http_pool import aiohttp_installed
 from lusifer.engine.backends.openai_backend import OpenAIBackend
 from lusifer.runs.store import RunStore
 from lusifer.testing.fake_behaviours import RejectsResponseFormat
-from lusifer.testing.fake_servers import FakeOpenAIServer, FakeReply
+from lusifer.testing.fake_servers import FakeAnthropicServer, FakeOpenAIServer, FakeReply
 
 SERVER_VALIDATION_ERROR = "[{'type': 'literal_error', 'msg': \"Input should be 'text' or 'json_object'\"}]"
 
@@ -177,3 +186,82 @@ def _run_args(ml100k: Path, server: FakeOpenAIServer, out: Path, users: int) -> 
         "--history",
         "20",
     ]
+
+
+# every transport classifies the same: openai and anthropic SDKs x httpx and aiohttp -------------------------
+
+VENDORS = {"openai": (OpenAIBackend, FakeOpenAIServer), "anthropic": (AnthropicBackend, FakeAnthropicServer)}
+TRANSPORTS = ["httpx", pytest.param("aiohttp", marks=pytest.mark.skipif(not aiohttp_installed(), reason="no aiohttp"))]
+
+
+def _calls(vendor: str, config, count: int = 1):
+    """``count`` calls through a fresh call layer: their results (or the first error) and the layer's stats."""
+
+    async def go():
+        calls = layer(VENDORS[vendor][0](config.backend, SecretStr(SECRET)), config)
+        try:
+            return [await calls.call(feedback_request(), VALIDATORS) for _ in range(count)], calls.stats
+        finally:
+            await calls.aclose()
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize(
+    "fault",
+    [
+        FakeReply(status=429, headers={"Retry-After": "0.01"}),
+        FakeReply(status=500),
+        FakeReply(status=529),
+        FakeReply(raw="{this is not json"),
+        FakeReply(drop=True),
+        FakeReply(cut=True),
+        FakeReply(delay=1.5),
+    ],
+    ids=["429", "500", "529", "not-json", "dropped-before-answering", "dropped-mid-response", "timeout"],
+)
+def test_a_transient_fault_on_the_first_call_is_retried(
+    vendor: str, transport: str, fault: FakeReply, tmp_path: Path
+) -> None:
+    with VENDORS[vendor][1]() as server:
+        server.inject(fault)
+        config = make_config(tmp_path, name=vendor, base_url=server.base_url, http_transport=transport, timeout=0.5)
+        (result,), stats = _calls(vendor, config)
+        assert len(server.requests) == 2
+    assert result.validation.ok and stats.retries == 1  # not an unreachable endpoint, though nothing answered yet
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_a_permanent_error_is_not_retried(vendor: str, transport: str, tmp_path: Path) -> None:
+    with VENDORS[vendor][1]() as server:
+        server.inject(FakeReply(status=400))
+        config = make_config(tmp_path, name=vendor, base_url=server.base_url, http_transport=transport)
+        with pytest.raises(RequestRejectedError, match="400"):
+            _calls(vendor, config)
+        assert len(server.requests) == 1
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("transport", ["auto", *TRANSPORTS])
+@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize("credentials", ["", "user:hunter2@"], ids=["plain", "credentials"])
+def test_nothing_listening_stops_at_once_naming_the_url_without_credentials_or_key(
+    vendor: str, transport: str, credentials: str, tmp_path: Path
+) -> None:
+    if credentials and transport == "aiohttp":
+        pytest.skip("aiohttp refuses credentials in the URL (a config error, tests/test_scale_http.py)")
+    url = f"http://{credentials}127.0.0.1:{_closed_port()}" + ("/v1" if vendor == "openai" else "")
+    config = make_config(tmp_path, name=vendor, base_url=url, http_transport=transport)
+    with pytest.raises(EndpointUnreachableError) as caught:
+        _calls(vendor, config)
+    message = str(caught.value)
+    assert "cannot connect to http://" in message and url.rsplit("@", 1)[-1] in message
+    assert "hunter2" not in message and SECRET not in message

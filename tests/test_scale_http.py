@@ -28,16 +28,29 @@ def test_pools_are_split_into_small_shards_that_add_up_to_the_concurrency() -> N
     assert http_client(256, 30.0)._transport.shards == 64  # type: ignore[attr-defined]
 
 
-def test_httpx_by_default_and_aiohttp_without_an_sdk_client_for_it_is_a_config_error() -> None:
+def test_auto_takes_aiohttp_where_it_can_and_httpx_otherwise() -> None:
     import openai
 
-    assert transport_of(BackendConfig(name="openai"), openai) == "httpx"
+    assert transport_of(BackendConfig(name="openai"), openai) == ("aiohttp" if aiohttp_installed() else "httpx")
+    assert transport_of(BackendConfig(name="openai"), openai, "http://user:secret@127.0.0.1:8000/v1") == "httpx"
+    assert transport_of(BackendConfig(name="openai", http_transport="httpx"), openai) == "httpx"
 
     class OldSdk:  # an SDK release without DefaultAioHttpClient
         __name__ = "openai"
 
+    assert transport_of(BackendConfig(name="openai"), OldSdk()) == "httpx"
     with pytest.raises(ConfigError, match=r"lusifer\[aiohttp\]"):
         transport_of(BackendConfig(name="openai", http_transport="aiohttp"), OldSdk())
+
+
+@pytest.mark.skipif(not aiohttp_installed(), reason="no aiohttp")
+def test_aiohttp_with_credentials_in_the_base_url_is_a_config_error() -> None:
+    import openai
+
+    aiohttp = BackendConfig(name="openai", http_transport="aiohttp")
+    with pytest.raises(ConfigError, match="credentials in the base URL") as caught:
+        transport_of(aiohttp, openai, "http://user:secret@127.0.0.1:8000/v1")
+    assert "secret" not in str(caught.value)
 
 
 TRANSPORTS = ["httpx", pytest.param("aiohttp", marks=pytest.mark.skipif(not aiohttp_installed(), reason="no aiohttp"))]

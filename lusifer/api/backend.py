@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from lusifer.api.prompt_context import PromptContext
@@ -74,11 +75,12 @@ class LLMRequest:
     schema_name: str = "answer"
     context: PromptContext | None = field(default=None, compare=False)
 
-    @property
+    @cached_property
     def portable_schema(self) -> dict[str, Any] | None:
         """The schema without :data:`GRAMMAR_KEYWORDS`, for vendors whose strict structured output rejects
         or ignores them (OpenAI, Anthropic, Gemini) and for the schema stated in a prompt; the validators
-        check the same constraints on every answer."""
+        check the same constraints on every answer. Built once per request (a request's schema does not
+        change): callers must not modify it."""
         return None if self.schema is None else _portable(self.schema)
 
 

@@ -110,10 +110,11 @@ class BackendConfig(Section):
     structured_output: Literal["auto", "json_schema", "json_object_schema", "json_object", "tools", "none"] = Field(
         "auto", description="'auto' negotiates the richest mode the server accepts; any other forces that mode."
     )
-    http_transport: Literal["httpx", "aiohttp"] = Field(
-        "httpx",
-        description="The vendor SDK's HTTP transport: 'httpx' (pooled httpx connections) or 'aiohttp' (the SDK's "
-        "aiohttp client, extra lusifer[aiohttp]: less CPU per call; a dropped connection reads as unreachable).",
+    http_transport: Literal["auto", "httpx", "aiohttp"] = Field(
+        "auto",
+        description="The vendor SDK's HTTP transport: 'aiohttp' (the SDK's aiohttp client: less CPU per call), "
+        "'httpx' (pooled httpx connections), or 'auto': aiohttp where it is installed and the base URL carries "
+        "no credentials, else httpx.",
     )
     api: Literal["chat", "responses"] = Field(
         "chat",

@@ -18,7 +18,7 @@ schema. Every reply waits ``latency`` ± ``jitter`` seconds plus its own ``delay
 A :class:`FakeReply` with ``content`` is wrapped in the protocol's envelope (for Anthropic, a
 ``tool_use`` block when a tool was forced and the content is JSON); ``json`` or ``raw`` replace the
 whole response body; an error ``status`` without a body gets the vendor's error JSON; ``drop=True``
-closes the connection without answering.
+closes the connection without answering, ``cut=True`` in the middle of the body.
 
 Recorded requests keep their path, headers and JSON, with ``Authorization``, ``x-api-key`` and
 ``api-key`` values redacted.
@@ -77,6 +77,8 @@ class FakeReply:
     :param headers: extra response headers such as ``Retry-After``.
     :param delay: seconds to wait before answering (on top of the server's latency).
     :param drop: close the connection without answering.
+    :param cut: send the headers (with the whole body's ``Content-Length``) and half the body, then close
+        the connection: a connection dropped mid-response.
     :param hang: never answer; hold the request (and its place in flight) until the client disconnects,
         as a server that aborts abandoned requests does.
     :param logprobs: OpenAI only: the answer's tokens (``{"token", "logprob", "top_logprobs"}`` each,
@@ -90,8 +92,27 @@ class FakeReply:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drop: bool = False
+    cut: bool = False
     hang: bool = False
     logprobs: list[dict[str, Any]] | None = None
+
+
+class RequestHeaders(dict[str, str]):
+    """Request headers with their names as sent, looked up in any case (HTTP header names are
+    case-insensitive, and clients differ: the SDKs' aiohttp transport sends them in lower case)."""
+
+    def _name(self, name: object) -> object:
+        wanted = name.lower() if isinstance(name, str) else name
+        return next((sent for sent in self if sent.lower() == wanted), name)
+
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(cast(str, self._name(name)))
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(self._name(name))
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return super().get(cast(str, self._name(name)), default)
 
 
 @dataclass(frozen=True)
@@ -99,7 +120,7 @@ class RecordedRequest:
     """A request the server received (secret header values redacted)."""
 
     path: str
-    headers: dict[str, str]
+    headers: RequestHeaders
     json: Any
 
 
@@ -263,7 +284,7 @@ class FakeServer(ABC):
             planned = []
             for custom_id, payload in batch.requests:
                 self._counter += 1
-                self.requests.append(RecordedRequest(f"batch:{batch_id}", {}, payload))
+                self.requests.append(RecordedRequest(f"batch:{batch_id}", RequestHeaders(), payload))
                 planned.append((custom_id, self._faults.popleft() if self._faults else None, payload, self._counter))
         results = []
         for custom_id, reply, payload, number in planned:
@@ -282,10 +303,10 @@ class FakeServer(ABC):
         with self._lock:
             self._counter += 1
             number = self._counter
-            redacted = {
-                name: _redact_header(value) if name.lower() in _SECRET_HEADERS else value
+            redacted = RequestHeaders(
+                (name, _redact_header(value) if name.lower() in _SECRET_HEADERS else value)
                 for name, value in headers.items()
-            }
+            )
             self.requests.append(RecordedRequest(path, redacted, payload))
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -367,7 +388,7 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.drop:
             self.close_connection = True
             return
-        self._send(reply.status, body, reply.headers)
+        self._send(reply.status, body, reply.headers, cut=reply.cut)
 
     def _wait_for_disconnect(self, limit: float = 600.0) -> None:
         deadline = time.monotonic() + limit
@@ -391,7 +412,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, json.dumps(body).encode(), {})
 
     def _send(
-        self, status: int, body: bytes, headers: Mapping[str, str], content_type: str = "application/json"
+        self,
+        status: int,
+        body: bytes,
+        headers: Mapping[str, str],
+        content_type: str = "application/json",
+        *,
+        cut: bool = False,
     ) -> None:
         try:
             self.send_response(status)
@@ -400,8 +427,11 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(body[: len(body) // 2] if cut else body)
         except OSError:  # the client gave up (timeout) and closed the connection
+            self.close_connection = True
+        if cut:
+            self.wfile.flush()
             self.close_connection = True
 
 

@@ -15,6 +15,7 @@ Batch mode (:mod:`lusifer.engine.calls.batch`) uses Message Batches: ``messages.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -59,16 +60,18 @@ class AnthropicBackend(Backend):
             base_url=config.base_url,
             max_retries=0,
             timeout=sdk_timeout(config),
-            http_client=sdk_http_client(config, anthropic),
+            http_client=sdk_http_client(config, anthropic, self._base_url()),
         )
+
+    def _base_url(self) -> str | None:
+        """``base_url``, or ``ANTHROPIC_BASE_URL`` as the SDK reads it."""
+        return self.config.base_url or os.environ.get("ANTHROPIC_BASE_URL")
 
     def cache_identity(self) -> dict[str, str]:
         """The server answering (``base_url``, or ``ANTHROPIC_BASE_URL`` as the SDK reads it), without credentials."""
-        import os
-
         from lusifer.api.redaction import redact_url
 
-        base_url = self.config.base_url or os.environ.get("ANTHROPIC_BASE_URL")
+        base_url = self._base_url()
         return {"base_url": redact_url(base_url)} if base_url else {}
 
     def _arguments(self, request: LLMRequest) -> dict[str, Any]:

@@ -10,12 +10,12 @@ headers arrive), so a shard hardly ever waits for a connection while the call la
 ``max_concurrency`` calls. The shards share one SSL context (building one loads the CA bundle: tens of
 milliseconds each).
 
-With ``backend.http_transport = "aiohttp"`` (extra ``lusifer[aiohttp]``) the SDK gets its own
-aiohttp-backed client instead (``openai.DefaultAioHttpClient``, ``anthropic.DefaultAioHttpClient``), its
-connector sized to ``max_concurrency``: about a third less client CPU per call at 256 in flight. Not the
-default: the SDKs' aiohttp transport reports a connection the server drops mid-request as a connection
-error, which the call layer takes for an unreachable endpoint and stops on. ``benchmarks/bench_scale.py``
-measures both.
+With ``backend.http_transport = "aiohttp"`` the SDK gets its own aiohttp-backed client instead
+(``openai.DefaultAioHttpClient``, ``anthropic.DefaultAioHttpClient``), its connector sized to
+``max_concurrency`` and its errors mapped as httpx's (:mod:`lusifer.engine.backends.aiohttp_guard`): about a
+third less client CPU per call at 256 in flight. ``"auto"`` (the default) takes it where aiohttp is
+installed (a core dependency, through the SDKs' ``aiohttp`` extras) and the base URL carries no
+credentials (aiohttp refuses them next to the SDK's key header); ``benchmarks/bench_scale.py`` measures both.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib.util
 import math
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from lusifer.api.backend import sdk_timeout
 from lusifer.api.errors import ConfigError
@@ -35,6 +36,8 @@ try:  # the HTTP package the installed openai and anthropic SDKs use (older SDKs
 except ImportError:  # pragma: no cover - depends on the SDK versions installed
     import httpx  # type: ignore[no-redef]
 
+#: The HTTP package's response class: as an SDK call's ``cast_to`` it returns the response unparsed.
+HTTP_RESPONSE = httpx.Response
 #: Connections one pool holds at most (each request scans its pool's connections).
 CONNECTIONS_PER_SHARD = 4
 
@@ -78,23 +81,47 @@ def aiohttp_installed() -> bool:
     return importlib.util.find_spec("aiohttp") is not None
 
 
-def transport_of(config: BackendConfig, sdk: Any) -> str:
-    """The transport ``config.http_transport`` names, checked against the SDK module ``sdk``.
+def transport_of(config: BackendConfig, sdk: Any, base_url: str | None = None) -> str:
+    """The transport (``httpx`` or ``aiohttp``) for ``config.http_transport``, the SDK module ``sdk`` and the
+    ``base_url`` it calls.
 
-    :raises ConfigError: ``aiohttp`` was asked for but aiohttp or the SDK's aiohttp client is missing.
+    :raises ConfigError: ``aiohttp`` was asked for but aiohttp or the SDK's aiohttp client is missing, or
+        the base URL carries credentials.
     """
-    if config.http_transport == "aiohttp" and not (aiohttp_installed() and hasattr(sdk, "DefaultAioHttpClient")):
-        raise ConfigError(
-            f"backend.http_transport = 'aiohttp' needs aiohttp and a {sdk.__name__} SDK with DefaultAioHttpClient: "
-            "pip install 'lusifer[aiohttp]' (or set http_transport = 'httpx')"
-        )
-    return config.http_transport
+    available = aiohttp_installed() and hasattr(sdk, "DefaultAioHttpClient")
+    credentials = _has_credentials(base_url)
+    if config.http_transport == "aiohttp":
+        if not available:
+            raise ConfigError(
+                f"backend.http_transport = 'aiohttp' needs aiohttp and a {sdk.__name__} SDK with "
+                "DefaultAioHttpClient: pip install 'lusifer[aiohttp]' (or set http_transport = 'httpx')"
+            )
+        if credentials:
+            raise ConfigError(
+                "backend.http_transport = 'aiohttp' cannot send credentials in the base URL (user:password@) "
+                "next to the API key: set http_transport = 'httpx' or 'auto'"
+            )
+        return "aiohttp"
+    if config.http_transport == "auto" and available and not credentials:
+        return "aiohttp"
+    return "httpx"
 
 
-def sdk_http_client(config: BackendConfig, sdk: Any) -> Any:
-    """The HTTP client for the SDK module ``sdk`` (``openai``, ``anthropic``): per ``config.http_transport``."""
+def _has_credentials(url: str | None) -> bool:
+    """Whether ``url`` carries ``user:password@`` (a URL that cannot be parsed: the SDK will say so)."""
+    try:
+        return "@" in urlsplit(url or "").netloc
+    except ValueError:
+        return False
+
+
+def sdk_http_client(config: BackendConfig, sdk: Any, base_url: str | None = None) -> Any:
+    """The HTTP client for the SDK module ``sdk`` (``openai``, ``anthropic``) calling ``base_url``: per
+    ``config.http_transport``."""
     timeout = sdk_timeout(config)
-    if transport_of(config, sdk) == "aiohttp":
+    if transport_of(config, sdk, base_url) == "aiohttp":
+        from lusifer.engine.backends.aiohttp_guard import guarded
+
         limits = httpx.Limits(max_connections=config.max_concurrency, max_keepalive_connections=config.max_concurrency)
-        return sdk.DefaultAioHttpClient(limits=limits, timeout=timeout)
+        return guarded(sdk.DefaultAioHttpClient(limits=limits, timeout=timeout))
     return http_client(config.max_concurrency, timeout)

@@ -64,8 +64,9 @@ def chat_messages(mode: str, request: LLMRequest) -> list[dict[str, str]]:
 
 
 def answer_text(message: Any) -> str:
-    """The answer in a Chat Completions ``message``: the first tool call's arguments, else the content."""
-    tool_calls = getattr(message, "tool_calls", None)
+    """The answer in a Chat Completions ``message`` (its JSON object): the first tool call's arguments, else
+    the content."""
+    tool_calls = message.get("tool_calls")
     if tool_calls:
-        return tool_calls[0].function.arguments or ""
-    return message.content or ""
+        return tool_calls[0].get("function").get("arguments") or ""
+    return message.get("content") or ""

@@ -30,8 +30,6 @@ from lusifer.engine.calls.batch_limits import split_batches
 from lusifer.engine.calls.layer import CallLayer, CallSettings
 
 if TYPE_CHECKING:
-    from tenacity import RetryCallState
-
     from lusifer.api.backend import Backend, LLMRequest, LLMResponse
     from lusifer.api.exchange import Exchange
     from lusifer.engine.ports import BatchStore
@@ -111,7 +109,7 @@ class BatchCallLayer(CallLayer):
         response, exchange.batch_id = await future
         return response
 
-    def _wait(self, state: RetryCallState) -> float:
+    def _wait(self, attempt: int, error: RetryableError) -> float:
         return 0.0  # a failed request simply joins the next batch
 
     async def flush(self) -> None:
