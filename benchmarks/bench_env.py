@@ -16,7 +16,10 @@ Run ``python benchmarks/bench_env.py``; prints markdown tables.
    and next users prepared, and without; the calls per step and the client's CPU time per call (this
    process and its workers). ``--workers=W`` (repeatable) adds rows with the sub-environments spread over
    W worker processes. ``--profile=FILE`` writes the ``cProfile`` statistics of this process during each row's
-   timed steps to ``FILE-n<N>-w<W>`` (read them with ``pstats``; workers are not profiled).
+   timed steps to ``FILE-n<N>-w<W>`` (read them with ``pstats``; workers are not profiled). ``--gc-freeze``
+   calls ``gc.freeze()`` in this process once the environment is built, as a training script that builds
+   its environment once may (worker processes always do): the garbage collector's full passes then skip
+   the data and libraries loaded so far.
 
 The shared data folder is ``../shared`` beside the repository, or ``$LUSIFER_SHARED_DIR`` as for the tests.
 """
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import cProfile
+import gc
 import os
 import platform
 import resource
@@ -219,10 +223,13 @@ SCALING_STEPS = 20
 SCALING_MAX_STEPS = 10
 
 
-def bench_scaling(data_dir: Path, users: int, overlap: bool, workers: int = 1, profile: str | None = None) -> str:
+def bench_scaling(
+    data_dir: Path, users: int, overlap: bool, workers: int = 1, profile: str | None = None, freeze: bool = False
+) -> str:
     """One row: ``users`` users for ``SCALING_STEPS`` steps against the 300 ms fake server, with profile
     refreshes (every 10 interactions: every other step at K=5) and autoresets (episodes of 10 steps);
-    ``profile``: where to write this process's ``cProfile`` statistics of the timed steps."""
+    ``profile``: where to write this process's ``cProfile`` statistics of the timed steps; ``freeze``:
+    ``gc.freeze()`` once the environment is built."""
     from lusifer.envs.vector import RecommenderVectorEnv
     from lusifer.envs.workers import Worker
     from lusifer.kernel.settings import load_config
@@ -247,6 +254,9 @@ def bench_scaling(data_dir: Path, users: int, overlap: bool, workers: int = 1, p
             config=config,
         )
         try:
+            if freeze:
+                gc.collect()
+                gc.freeze()
             obs, _ = envs.reset(seed=0)
             rng = np.random.default_rng(0)
             pids = [group.process.pid for group in envs._groups if isinstance(group, Worker)]
@@ -265,7 +275,7 @@ def bench_scaling(data_dir: Path, users: int, overlap: bool, workers: int = 1, p
         finally:
             envs.close()
     rate, ideal = users * SCALING_STEPS / wall, users / LATENCY
-    mode = "overlapped + prepared" if overlap else "sequential (before)"
+    mode = ("overlapped + prepared" if overlap else "sequential (before)") + (", gc.freeze()" if freeze else "")
     return (
         f"| {users} | {mode} | {workers} | {wall / SCALING_STEPS * 1e3:.0f} | {rate:.1f} | {ideal:.1f} "
         f"| {rate / ideal:.0%} "
@@ -290,7 +300,7 @@ def print_scaling(data_dir: Path) -> None:
     for users in only or SCALING_USERS:
         for overlap in (False, True) if not only else (True,):
             for count in workers if overlap else [1]:
-                print(bench_scaling(data_dir, users, overlap, min(count, users), profile))
+                print(bench_scaling(data_dir, users, overlap, min(count, users), profile, "--gc-freeze" in sys.argv))
 
 
 def _cpu(pids: list[int]) -> float:
