@@ -38,3 +38,13 @@ def test_a_changed_item_or_community_figure_is_shown_as_it_is_now() -> None:
     assert "4.5 from 12" in after and "3.5 from 10" not in after
     profile = builder.profile("7", "", [Interaction("1", 5, 0)], None, 0).messages[-1].content
     assert "Thieves and a detective" in profile and "A crime saga." not in profile
+
+
+def test_the_view_caches_stay_within_their_size() -> None:
+    builder, fresh = _builder(), _builder()
+    builder.view_cache_size = 3
+    for rating in range(1, 6):
+        for item_id in ("1", "2"):
+            request = builder.profile("7", "", [Interaction(item_id, rating, 0)], None, 0)
+            assert request.messages == fresh.profile("7", "", [Interaction(item_id, rating, 0)], None, 0).messages
+            assert f"Rated {rating}." in request.messages[-1].content and len(builder._rated_views) <= 3

@@ -53,8 +53,12 @@ class RequestBuilder:
 
     Each task's template is looked up once per builder, and the view of an item in a prompt (rated with a
     value, or a candidate with its community's figures) is built once and reused while ``items`` holds
-    the same entry for it (the views are frozen).
+    the same entry for it (the views are frozen). Each cache of views holds at most ``view_cache_size``
+    entries (it starts afresh when full), so a run over a large catalogue does not keep a view of every item.
     """
+
+    #: Most item views kept per kind (rated, candidate).
+    view_cache_size = 50_000
 
     def __init__(
         self,
@@ -99,6 +103,8 @@ class RequestBuilder:
             features=text.features,
             rating=entry.rating,
         )
+        if len(self._rated_views) >= self.view_cache_size:
+            self._rated_views.clear()
         self._rated_views[entry.item_id, entry.rating] = (text, view)
         return view
 
@@ -112,6 +118,8 @@ class RequestBuilder:
         view = CandidateItem(
             item_id=item_id, title=text.title, item_info=text.item_info, features=text.features, community=stats
         )
+        if len(self._candidate_views) >= self.view_cache_size:
+            self._candidate_views.clear()
         self._candidate_views[key] = (text, view)
         return view
 
