@@ -15,12 +15,20 @@ Run ``python benchmarks/bench_env.py``; prints markdown tables.
    refreshes and autoresets, user-steps per second against the ideal N / latency, with refreshes overlapped
    and next users prepared, and without; the calls per step and the client's CPU time per call (this
    process and its workers). ``--workers=W`` (repeatable) adds rows with the sub-environments spread over
-   W worker processes.
+   W worker processes. ``--profile=FILE`` writes the ``cProfile`` statistics of this process during each row's
+   timed steps to ``FILE-n<N>-w<W>`` (read them with ``pstats``; workers are not profiled). ``--gc-freeze``
+   calls ``gc.freeze()`` in this process once the environment is built, as a training script that builds
+   its environment once may (worker processes always do): the garbage collector's full passes then skip
+   the data and libraries loaded so far.
+
+The shared data folder is ``../shared`` beside the repository, or ``$LUSIFER_SHARED_DIR`` as for the tests.
 """
 
 from __future__ import annotations
 
 import contextlib
+import cProfile
+import gc
 import os
 import platform
 import resource
@@ -215,9 +223,13 @@ SCALING_STEPS = 20
 SCALING_MAX_STEPS = 10
 
 
-def bench_scaling(data_dir: Path, users: int, overlap: bool, workers: int = 1) -> str:
+def bench_scaling(
+    data_dir: Path, users: int, overlap: bool, workers: int = 1, profile: str | None = None, freeze: bool = False
+) -> str:
     """One row: ``users`` users for ``SCALING_STEPS`` steps against the 300 ms fake server, with profile
-    refreshes (every 10 interactions: every other step at K=5) and autoresets (episodes of 10 steps)."""
+    refreshes (every 10 interactions: every other step at K=5) and autoresets (episodes of 10 steps);
+    ``profile``: where to write this process's ``cProfile`` statistics of the timed steps; ``freeze``:
+    ``gc.freeze()`` once the environment is built."""
     from lusifer.envs.vector import RecommenderVectorEnv
     from lusifer.envs.workers import Worker
     from lusifer.kernel.settings import load_config
@@ -242,19 +254,28 @@ def bench_scaling(data_dir: Path, users: int, overlap: bool, workers: int = 1) -
             config=config,
         )
         try:
+            if freeze:
+                gc.collect()
+                gc.freeze()
             obs, _ = envs.reset(seed=0)
             rng = np.random.default_rng(0)
             pids = [group.process.pid for group in envs._groups if isinstance(group, Worker)]
+            profiler = cProfile.Profile() if profile else None
             began, cpu, calls = time.perf_counter(), _cpu(pids), 0
+            if profiler is not None:
+                profiler.enable()
             for _ in range(SCALING_STEPS):
                 actions = np.stack([rng.choice(np.flatnonzero(row), 5, replace=False) for row in obs["eligible"]])
                 obs, *_, infos = envs.step(actions)
                 calls += int(infos["calls"].sum()) if "calls" in infos else 0
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(f"{profile}-n{users}-w{workers}")
             wall, cpu = time.perf_counter() - began, _cpu(pids) - cpu
         finally:
             envs.close()
     rate, ideal = users * SCALING_STEPS / wall, users / LATENCY
-    mode = "overlapped + prepared" if overlap else "sequential (before)"
+    mode = ("overlapped + prepared" if overlap else "sequential (before)") + (", gc.freeze()" if freeze else "")
     return (
         f"| {users} | {mode} | {workers} | {wall / SCALING_STEPS * 1e3:.0f} | {rate:.1f} | {ideal:.1f} "
         f"| {rate / ideal:.0%} "
@@ -275,10 +296,11 @@ def print_scaling(data_dir: Path) -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     only = [int(arg.split("=")[1]) for arg in sys.argv[1:] if arg.startswith("--users=")]
     workers = [int(arg.split("=")[1]) for arg in sys.argv[1:] if arg.startswith("--workers=")] or [1]
+    profile = next((arg.split("=", 1)[1] for arg in sys.argv[1:] if arg.startswith("--profile=")), None)
     for users in only or SCALING_USERS:
         for overlap in (False, True) if not only else (True,):
             for count in workers if overlap else [1]:
-                print(bench_scaling(data_dir, users, overlap, min(count, users)))
+                print(bench_scaling(data_dir, users, overlap, min(count, users), profile, "--gc-freeze" in sys.argv))
 
 
 def _cpu(pids: list[int]) -> float:
@@ -292,7 +314,8 @@ def _cpu(pids: list[int]) -> float:
 
 
 def main() -> None:
-    shared = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k"
+    shared_dir = os.environ.get("LUSIFER_SHARED_DIR") or Path(__file__).resolve().parents[1].parent / "shared"
+    shared = Path(shared_dir) / "data" / "ml-100k"
     if "--scaling" in sys.argv[1:]:
         print_scaling(shared)
         return

@@ -15,7 +15,7 @@ from lusifer.api.prompt_context import ProfileContext, RatedItem
 from lusifer.api.settings import PROFILE_MIN_WORDS, LusiferConfig
 from lusifer.cli import cli, load_plugin_commands
 from lusifer.engine.simulator import Simulator
-from lusifer.engine.validation import ProfileValidator, parse_json
+from lusifer.engine.validation import ProfileValidator, QuestionText, parse_json, text_problem
 from lusifer.kernel.registry import get_domain
 from lusifer.runs.store import RunStore
 from lusifer.testing.fake_behaviours import JunkProfiles, with_raw_newlines
@@ -71,6 +71,37 @@ def test_a_profile_with_substance_passes_and_an_unchanged_update_is_no_echo() ->
     update = LLMRequest("profile_update", _profile_request(previous=GOOD).messages, context=_context(GOOD))
     result = ProfileValidator().validate({"profile": GOOD, "explanation": "Nothing new changed it."}, update)
     assert result.ok
+
+
+def test_one_question_text_judges_every_text_of_an_answer_as_text_problem_does() -> None:
+    update = LLMRequest("profile_update", _profile_request(previous=GOOD).messages, context=_context(GOOD))
+    question = QuestionText(update)  # the prompt and titles are normalised once, for all the texts below
+    texts = [GOOD, "<profile>", "toy story", "A cowboy doll is threatened.", "Nothing new.", "Heat 1995", "Stärker"]
+    for text in texts:
+        for min_words in (0, 5):
+            assert question.problem(text, min_words) == text_problem(text, update, min_words)
+    assert question.problem("toy story") is not None and question.problem(GOOD) is None
+
+
+def test_comparisons_ignore_case_and_punctuation_of_any_script() -> None:
+    request = _profile_request()
+    assert "repeats text" in (text_problem("a COWBOY... doll—is threatened!", request) or "")
+    unicode_title = LLMRequest(
+        "profile",
+        request.messages,
+        context=_context().model_copy(
+            update={
+                "batch": (
+                    RatedItem(
+                        item_id="9", title="Amélie (Le Fabuleux Destin d'Amélie Poulain) (2001)", item_info="", rating=5
+                    ),
+                )
+            }
+        ),
+    )
+    assert "title of one rated item" in (
+        text_problem("amélie le fabuleux destin d amélie poulain", unicode_title) or ""
+    )
 
 
 def test_the_minimum_length_is_a_setting_that_a_domain_may_tighten() -> None:

@@ -26,7 +26,7 @@ from lusifer.api.prompt_context import (
     template_variables,
 )
 from lusifer.api.settings import PROFILE_MAX_WORDS, PROFILE_MIN_WORDS
-from lusifer.engine.templates import render
+from lusifer.engine.templates import find_template, render_template
 from lusifer.engine.validation import feedback_schema, profile_schema
 
 
@@ -49,7 +49,16 @@ class Interaction:
 
 
 class RequestBuilder:
-    """Renders profile and feedback requests for one domain."""
+    """Renders profile and feedback requests for one domain.
+
+    Each task's template is looked up once per builder, and the view of an item in a prompt (rated with a
+    value, or a candidate with its community's figures) is built once and reused while ``items`` holds
+    the same entry for it (the views are frozen). Each cache of views holds at most ``view_cache_size``
+    entries (it starts afresh when full), so a run over a large catalogue does not keep a view of every item.
+    """
+
+    #: Most item views kept per kind (rated, candidate).
+    view_cache_size = 50_000
 
     def __init__(
         self,
@@ -62,33 +71,57 @@ class RequestBuilder:
         self.profile_min_words = profile_min_words
         self.environment = environment
         self.items = items
+        self._templates: dict[tuple[str, str], jinja2.Template] = {}
+        self._rated_views: dict[tuple[str, int], tuple[CatalogueItem, RatedItem]] = {}
+        self._candidate_views: dict[tuple[str, float, int] | str, tuple[CatalogueItem, CandidateItem]] = {}
 
     def request(self, task: str, context: PromptContext, schema: dict[str, Any], schema_name: str) -> LLMRequest:
         """The ``task`` request rendered from ``context``: the domain's ``system`` and ``task`` templates."""
         folder = self.domain.templates
         variables = template_variables(context)
         messages = (
-            Message("system", render(self.environment, folder, "system", **variables)),
-            Message("user", render(self.environment, folder, task, **variables)),
+            Message("system", render_template(self._template(folder, "system"), **variables)),
+            Message("user", render_template(self._template(folder, task), **variables)),
         )
         return LLMRequest(task, messages, schema=schema, schema_name=schema_name, context=context)
 
+    def _template(self, folder: str, task: str) -> jinja2.Template:
+        template = self._templates.get((folder, task))
+        if template is None:
+            template = self._templates[folder, task] = find_template(self.environment, folder, task)
+        return template
+
     def _rated(self, entry: Interaction) -> RatedItem:
         text = self.items[entry.item_id]
-        return RatedItem(
+        cached = self._rated_views.get((entry.item_id, entry.rating))
+        if cached is not None and cached[0] is text:
+            return cached[1]
+        view = RatedItem(
             item_id=entry.item_id,
             title=text.title,
             item_info=text.item_info,
             features=text.features,
             rating=entry.rating,
         )
+        if len(self._rated_views) >= self.view_cache_size:
+            self._rated_views.clear()
+        self._rated_views[entry.item_id, entry.rating] = (text, view)
+        return view
 
     def _candidate(self, item_id: str, community: dict[str, float] | None) -> CandidateItem:
         text = self.items[item_id]
+        key = (item_id, community["mean"], int(community["count"])) if community else item_id
+        cached = self._candidate_views.get(key)
+        if cached is not None and cached[0] is text:
+            return cached[1]
         stats = CommunityStats(mean=community["mean"], count=int(community["count"])) if community else None
-        return CandidateItem(
+        view = CandidateItem(
             item_id=item_id, title=text.title, item_info=text.item_info, features=text.features, community=stats
         )
+        if len(self._candidate_views) >= self.view_cache_size:
+            self._candidate_views.clear()
+        self._candidate_views[key] = (text, view)
+        return view
 
     def profile(
         self,

@@ -110,10 +110,14 @@ def check_templates(environment: jinja2.Environment, folder: str, tasks: tuple[s
     :raises ConfigError: a template is missing or has a syntax error (file and line named).
     """
     for task in tasks:
-        _template(environment, folder, task)
+        find_template(environment, folder, task)
 
 
-def _template(environment: jinja2.Environment, folder: str, task: str) -> jinja2.Template:
+def find_template(environment: jinja2.Environment, folder: str, task: str) -> jinja2.Template:
+    """The template of ``task``: ``<folder>/<task>.j2``, else ``default/<task>.j2``.
+
+    :raises ConfigError: neither exists, or the one found has a syntax error (file and line named).
+    """
     names = [f"{folder}/{task}.j2", f"default/{task}.j2"]
     try:
         return environment.select_template(names)
@@ -129,7 +133,11 @@ def _template(environment: jinja2.Environment, folder: str, task: str) -> jinja2
 
 def render(environment: jinja2.Environment, folder: str, task: str, **context: object) -> str:
     """Render ``<folder>/<task>.j2`` (or ``default/<task>.j2``) with ``context``."""
-    template = _template(environment, folder, task)
+    return render_template(find_template(environment, folder, task), **context)
+
+
+def render_template(template: jinja2.Template, **context: object) -> str:
+    """Render a template found by :func:`find_template` with ``context``, stripped."""
     try:
         return template.render(**context).strip()
     except jinja2.UndefinedError as error:

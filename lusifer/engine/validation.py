@@ -9,6 +9,7 @@ Nothing is invented: a value that cannot be repaired safely is a problem, never 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -160,35 +161,58 @@ _PLACEHOLDER = re.compile(r"\s*(?:<[^<>]{0,60}>|\[[^\[\]]{0,60}\]|\{[^{}]{0,60}\
 _PLACEHOLDER_WORDS = frozenset({"profile", "updated profile", "one sentence", "n/a", "none", "todo", "tbd"})
 
 
+_WORD = re.compile(r"\w+")
+_YEAR_SUFFIX = re.compile(r" \d{4}$")
+
+
 def _words(text: str) -> str:
     """``text`` lower-cased with punctuation dropped and spaces collapsed, for comparisons."""
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+    return " ".join(_WORD.findall(text.lower()))
+
+
+class QuestionText:
+    """The texts of ``request`` an answer must not merely repeat, normalised once (on first use) for all the
+    texts of one answer: the titles of the rated items, and the prompt without the previous profile."""
+
+    def __init__(self, request: LLMRequest) -> None:
+        self.request = request
+        self.context = request.context if isinstance(request.context, ProfileContext) else None
+
+    @functools.cached_property
+    def titles(self) -> set[str]:
+        """The rated items' titles, with and without a trailing year."""
+        titles = {_words(entry.title) for entry in self.context.batch} if self.context else set()
+        return titles | {_YEAR_SUFFIX.sub("", title) for title in titles}
+
+    @functools.cached_property
+    def prompt(self) -> str:
+        """The prompt's words, the previous profile (which an update may keep) cut out."""
+        prompt = _words(" ".join(message.content for message in self.request.messages))
+        previous = _words(self.context.previous_profile or "") if self.context else ""
+        return prompt.replace(previous, " ") if previous else prompt
+
+    def problem(self, text: str, min_words: int = 0) -> str | None:
+        """Why ``text`` is not a real answer (see :func:`text_problem`), or None."""
+        flat = _words(text)
+        if _PLACEHOLDER.fullmatch(text) or flat in _PLACEHOLDER_WORDS:
+            return f"{_preview(text, 40)} is the template's placeholder, not an answer: write the text itself"
+        markup = _MARKUP.search(text)
+        if markup:
+            return f"contains markup ({markup.group(0)!r}): answer in plain text"
+        if flat in self.titles:
+            return f"{_preview(text, 40)} is the title of one rated item, not a description of the person's taste"
+        if len(flat.split()) >= 3 and flat in self.prompt:
+            return "repeats text of the question instead of answering it"
+        count = len(text.split())
+        if count < min_words:
+            return f"too short ({count} words; at least {min_words} expected): describe the person's taste"
+        return None
 
 
 def text_problem(text: str, request: LLMRequest, min_words: int = 0) -> str | None:
     """Why ``text`` is not a real answer (placeholder, markup, an item title, a copy of the prompt,
     fewer than ``min_words`` words), or None when it has substance."""
-    if _PLACEHOLDER.fullmatch(text) or _words(text) in _PLACEHOLDER_WORDS:
-        return f"{_preview(text, 40)} is the template's placeholder, not an answer: write the text itself"
-    markup = _MARKUP.search(text)
-    if markup:
-        return f"contains markup ({markup.group(0)!r}): answer in plain text"
-    flat = _words(text)
-    context = request.context if isinstance(request.context, ProfileContext) else None
-    titles = {_words(entry.title) for entry in context.batch} if context else set()
-    titles |= {re.sub(r" \d{4}$", "", title) for title in titles}
-    if flat in titles:
-        return f"{_preview(text, 40)} is the title of one rated item, not a description of the person's taste"
-    prompt = _words(" ".join(message.content for message in request.messages))
-    previous = _words(context.previous_profile or "") if context else ""
-    if previous:
-        prompt = prompt.replace(previous, " ")
-    if len(flat.split()) >= 3 and flat in prompt:
-        return "repeats text of the question instead of answering it"
-    count = len(text.split())
-    if count < min_words:
-        return f"too short ({count} words; at least {min_words} expected): describe the person's taste"
-    return None
+    return QuestionText(request).problem(text, min_words)
 
 
 class ProfileValidator(Validator):
@@ -208,12 +232,13 @@ class ProfileValidator(Validator):
         required = ("profile", "explanation") if request.task == "profile_update" else ("profile",)
         context = request.context
         min_words = context.profile_min_words if isinstance(context, ProfileContext) else PROFILE_MIN_WORDS
+        question = QuestionText(request)
         for key in required:
             value = data.get(key)
             if not isinstance(value, str) or not value.strip():
                 result.problems[key] = "missing or empty"
                 continue
-            problem = text_problem(value.strip(), request, min_words if key == "profile" else 0)
+            problem = question.problem(value.strip(), min_words if key == "profile" else 0)
             if problem is None:
                 result.value[key] = value.strip()
             else:
