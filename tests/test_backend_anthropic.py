@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -60,32 +59,6 @@ def test_success_forces_the_schema_tool(server: FakeAnthropicServer, tmp_path: P
 def test_without_structured_output_the_text_block_is_the_answer(server: FakeAnthropicServer, tmp_path: Path) -> None:
     result, _ = _call(server, tmp_path, structured_output="none")
     assert "tools" not in server.requests[-1].json and result.validation.ok
-
-
-@pytest.mark.parametrize(
-    "fault",
-    [
-        FakeReply(status=429, headers={"retry-after": "0.2"}),
-        FakeReply(status=529),
-        FakeReply(status=500),
-        FakeReply(raw="<html>bad gateway"),
-        FakeReply(drop=True),
-    ],
-    ids=["429", "529-overloaded", "500", "malformed-body", "connection-drop"],
-)
-def test_transient_fault_then_success(server: FakeAnthropicServer, tmp_path: Path, fault: FakeReply) -> None:
-    server.inject(fault)
-    started = time.monotonic()
-    result, stats = _call(server, tmp_path)
-    assert result.validation.ok and stats.retries == 1 and len(server.requests) == 2
-    if fault.status == 429:
-        assert stats.rate_limited == 1 and time.monotonic() - started >= 0.2
-
-
-def test_timeout_then_success(server: FakeAnthropicServer, tmp_path: Path) -> None:
-    server.inject(FakeReply(content=ANSWER, delay=1.5))
-    result, stats = _call(server, tmp_path, timeout=0.3)
-    assert result.validation.ok and stats.retries == 1
 
 
 def test_retries_exhausted_raise_and_record(server: FakeAnthropicServer, tmp_path: Path) -> None:

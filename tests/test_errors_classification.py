@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -212,7 +213,7 @@ def _calls(vendor: str, config, count: int = 1):
 @pytest.mark.parametrize(
     "fault",
     [
-        FakeReply(status=429, headers={"Retry-After": "0.01"}),
+        FakeReply(status=429, headers={"Retry-After": "0.2"}),
         FakeReply(status=500),
         FakeReply(status=529),
         FakeReply(raw="{this is not json"),
@@ -228,9 +229,12 @@ def test_a_transient_fault_on_the_first_call_is_retried(
     with VENDORS[vendor][1]() as server:
         server.inject(fault)
         config = make_config(tmp_path, name=vendor, base_url=server.base_url, http_transport=transport, timeout=0.5)
+        started = time.monotonic()
         (result,), stats = _calls(vendor, config)
         assert len(server.requests) == 2
     assert result.validation.ok and stats.retries == 1  # not an unreachable endpoint, though nothing answered yet
+    if fault.status == 429:  # the server's Retry-After is waited for
+        assert stats.rate_limited == 1 and time.monotonic() - started >= 0.2
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
