@@ -57,7 +57,6 @@ def serve(cap: int, latency: float) -> None:
     with FakeOpenAIServer(latency=latency, jitter=latency / 6, max_concurrency=cap) as server:
         print(server.base_url, flush=True)
         sys.stdin.read()
-        print(f"{server.rejected}", file=sys.stderr)
 
 
 def _default_sdk_client(backend: OpenAIBackend) -> None:
