@@ -7,8 +7,9 @@ backend computes its answer from them. Their fields are the template contract (`
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 
@@ -28,6 +29,8 @@ from lusifer.api.prompt_context import (
 from lusifer.api.settings import PROFILE_MAX_WORDS, PROFILE_MIN_WORDS
 from lusifer.engine.templates import find_template, render_template
 from lusifer.engine.validation import feedback_schema, profile_schema
+
+View = TypeVar("View", RatedItem, CandidateItem)
 
 
 @dataclass(frozen=True)
@@ -93,34 +96,50 @@ class RequestBuilder:
 
     def _rated(self, entry: Interaction) -> RatedItem:
         text = self.items[entry.item_id]
-        cached = self._rated_views.get((entry.item_id, entry.rating))
-        if cached is not None and cached[0] is text:
-            return cached[1]
-        view = RatedItem(
-            item_id=entry.item_id,
-            title=text.title,
-            item_info=text.item_info,
-            features=text.features,
-            rating=entry.rating,
+        return self._view(
+            self._rated_views,
+            (entry.item_id, entry.rating),
+            text,
+            lambda: RatedItem(
+                item_id=entry.item_id,
+                title=text.title,
+                item_info=text.item_info,
+                features=text.features,
+                rating=entry.rating,
+            ),
         )
-        if len(self._rated_views) >= self.view_cache_size:
-            self._rated_views.clear()
-        self._rated_views[entry.item_id, entry.rating] = (text, view)
-        return view
 
     def _candidate(self, item_id: str, community: dict[str, float] | None) -> CandidateItem:
         text = self.items[item_id]
-        key = (item_id, community["mean"], int(community["count"])) if community else item_id
-        cached = self._candidate_views.get(key)
-        if cached is not None and cached[0] is text:
-            return cached[1]
-        stats = CommunityStats(mean=community["mean"], count=int(community["count"])) if community else None
-        view = CandidateItem(
-            item_id=item_id, title=text.title, item_info=text.item_info, features=text.features, community=stats
+        figures = (community["mean"], int(community["count"])) if community else None
+        return self._view(
+            self._candidate_views,
+            (item_id, *figures) if figures else item_id,
+            text,
+            lambda: CandidateItem(
+                item_id=item_id,
+                title=text.title,
+                item_info=text.item_info,
+                features=text.features,
+                community=CommunityStats(mean=figures[0], count=figures[1]) if figures else None,
+            ),
         )
-        if len(self._candidate_views) >= self.view_cache_size:
-            self._candidate_views.clear()
-        self._candidate_views[key] = (text, view)
+
+    def _view(
+        self,
+        views: dict[Any, tuple[CatalogueItem, View]],
+        key: Hashable,
+        entry: CatalogueItem,
+        build: Callable[[], View],
+    ) -> View:
+        """The view of ``entry`` that ``build`` makes, reused from ``views`` while ``entry`` is the same object."""
+        cached = views.get(key)
+        if cached is not None and cached[0] is entry:
+            return cached[1]
+        view = build()
+        if len(views) >= self.view_cache_size:
+            views.clear()
+        views[key] = (entry, view)
         return view
 
     def profile(
