@@ -24,7 +24,6 @@ from lusifer.engine.backends.errors import (
     RequestRejectedError,
     classify,
 )
-from lusifer.engine.backends.http_pool import aiohttp_installed
 from lusifer.engine.backends.openai_backend import OpenAIBackend
 from lusifer.runs.store import RunStore
 from lusifer.testing.fake_behaviours import RejectsResponseFormat
@@ -192,7 +191,7 @@ def _run_args(ml100k: Path, server: FakeOpenAIServer, out: Path, users: int) -> 
 # every transport classifies the same: openai and anthropic SDKs x httpx and aiohttp -------------------------
 
 VENDORS = {"openai": (OpenAIBackend, FakeOpenAIServer), "anthropic": (AnthropicBackend, FakeAnthropicServer)}
-TRANSPORTS = ["httpx", pytest.param("aiohttp", marks=pytest.mark.skipif(not aiohttp_installed(), reason="no aiohttp"))]
+TRANSPORTS = ["httpx", "aiohttp"]  # aiohttp: a core dependency (the SDKs' aiohttp extras)
 
 
 def _calls(vendor: str, config, count: int = 1):
@@ -254,14 +253,17 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.mark.parametrize("transport", ["auto", *TRANSPORTS])
+# forced aiohttp refuses credentials in the URL: a config error (tests/test_scale_http.py)
+CONNECT_CASES = [(transport, "") for transport in ("auto", *TRANSPORTS)] + [
+    (transport, "user:hunter2@") for transport in ("auto", "httpx")
+]
+
+
+@pytest.mark.parametrize(("transport", "credentials"), CONNECT_CASES)
 @pytest.mark.parametrize("vendor", VENDORS)
-@pytest.mark.parametrize("credentials", ["", "user:hunter2@"], ids=["plain", "credentials"])
 def test_nothing_listening_stops_at_once_naming_the_url_without_credentials_or_key(
     vendor: str, transport: str, credentials: str, tmp_path: Path
 ) -> None:
-    if credentials and transport == "aiohttp":
-        pytest.skip("aiohttp refuses credentials in the URL (a config error, tests/test_scale_http.py)")
     url = f"http://{credentials}127.0.0.1:{_closed_port()}" + ("/v1" if vendor == "openai" else "")
     config = make_config(tmp_path, name=vendor, base_url=url, http_transport=transport)
     with pytest.raises(EndpointUnreachableError) as caught:

@@ -13,7 +13,7 @@ from lusifer.api.backend import LLMRequest, Message
 from lusifer.api.errors import ConfigError
 from lusifer.api.settings import BackendConfig, LusiferConfig
 from lusifer.engine.backends.anthropic_backend import AnthropicBackend
-from lusifer.engine.backends.http_pool import ShardedTransport, aiohttp_installed, http_client, transport_of
+from lusifer.engine.backends.http_pool import ShardedTransport, http_client, transport_of
 from lusifer.engine.backends.openai_backend import OpenAIBackend
 from lusifer.engine.calls import CallLayer
 from lusifer.runs.session import call_settings
@@ -31,7 +31,7 @@ def test_pools_are_split_into_small_shards_that_add_up_to_the_concurrency() -> N
 def test_auto_takes_aiohttp_where_it_can_and_httpx_otherwise() -> None:
     import openai
 
-    assert transport_of(BackendConfig(name="openai"), openai) == ("aiohttp" if aiohttp_installed() else "httpx")
+    assert transport_of(BackendConfig(name="openai"), openai) == "aiohttp"
     assert transport_of(BackendConfig(name="openai"), openai, "http://user:secret@127.0.0.1:8000/v1") == "httpx"
     assert transport_of(BackendConfig(name="openai", http_transport="httpx"), openai) == "httpx"
 
@@ -43,7 +43,6 @@ def test_auto_takes_aiohttp_where_it_can_and_httpx_otherwise() -> None:
         transport_of(BackendConfig(name="openai", http_transport="aiohttp"), OldSdk())
 
 
-@pytest.mark.skipif(not aiohttp_installed(), reason="no aiohttp")
 def test_aiohttp_with_credentials_in_the_base_url_is_a_config_error() -> None:
     import openai
 
@@ -53,7 +52,7 @@ def test_aiohttp_with_credentials_in_the_base_url_is_a_config_error() -> None:
     assert "secret" not in str(caught.value)
 
 
-TRANSPORTS = ["httpx", pytest.param("aiohttp", marks=pytest.mark.skipif(not aiohttp_installed(), reason="no aiohttp"))]
+TRANSPORTS = ["httpx", "aiohttp"]  # aiohttp: a core dependency (the SDKs' aiohttp extras)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
